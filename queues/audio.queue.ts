@@ -1,0 +1,12 @@
+import { z } from 'zod';
+import { defineQueue, keepCompleted, keepFailed } from './define';
+import { pcmFormatSchema, utteranceSchema } from './utterance.schema';
+
+/** Synthesised speech (raw engine PCM in Redis) to encode for the channel's playout. */
+export const audioQueue = defineQueue({
+  name: 'audio',
+  jobName: 'audio.encode',
+  schema: utteranceSchema.extend({ engine: z.string().max(32), format: pcmFormatSchema }),
+  jobOptions: { attempts: 4, backoff: { type: 'exponential', delay: 300 }, removeOnComplete: keepCompleted, removeOnFail: keepFailed },
+  jobId: (u) => u.utteranceId,
+});

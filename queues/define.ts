@@ -1,0 +1,37 @@
+import type { DefaultJobOptions } from 'bullmq';
+import type { z } from 'zod';
+
+/**
+ * One entry of the job catalog: everything a producer or a worker needs to know about a queue.
+ * `perChannel` queues exist once per broadcast channel (the playout), named `<name>-<channel>`.
+ */
+export interface QueueDefinition<S extends z.ZodType = z.ZodType> {
+  /** BullMQ queue name. */
+  name: string;
+  /** Job name inside the queue, `domain.action`. */
+  jobName: string;
+  /** Payload schema: validated at enqueue and again by the worker. */
+  schema: S;
+  /** Defaults for every job of the queue (attempts, backoff, bounded retention). */
+  jobOptions: DefaultJobOptions;
+  /** A deterministic job id where duplicates must collapse (BullMQ ignores an add with a known id). */
+  jobId?: (payload: z.infer<S>) => string;
+  /** Queue exists once per channel; the payload's `channel` picks it. */
+  perChannel?: boolean;
+}
+
+export function defineQueue<S extends z.ZodType>(def: QueueDefinition<S>): QueueDefinition<S> {
+  return def;
+}
+
+/** Bounded retention: Redis memory stays flat on a 24/7 run. */
+export const keepCompleted = { age: 3600, count: 1000 } as const;
+export const keepFailed = { age: 7 * 24 * 3600, count: 5000 } as const;
+
+/**
+ * idolcast priorities run 0 (lowest) … 9 (highest, e.g. paid events); BullMQ's run 1 (highest)
+ * upward. Every job of a prioritised queue gets one, so ordering is never mixed with FIFO jobs.
+ */
+export function bullPriority(priority: number): number {
+  return 10 - Math.max(0, Math.min(9, Math.round(priority)));
+}

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+/** An id safe as a Redis key part and a BullMQ job id (no `:`). */
+export const idSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'an id of letters, digits, _ . -');
+
+/** What every stage of one spoken line carries along: who asked, what, and since when. */
+export const utteranceSchema = z.strictObject({
+  utteranceId: idSchema,
+  channel: z.string().regex(/^[a-z0-9_-]{1,32}$/),
+  /** The text to speak, already normalised by the command processor or the CLI. */
+  text: z.string().min(1).max(5000),
+  /** Voice name from the config. */
+  voice: z.string().min(1).max(32),
+  /** 0 (lowest) … 9 (highest). */
+  priority: z.number().int().min(0).max(9),
+  /** When idolcast accepted the request (ms since epoch). */
+  acceptedAt: z.number().int().nonnegative(),
+  /** Who asked: for captions, logs and (later) moderation. */
+  origin: z.strictObject({ platform: z.string().max(16), user: z.string().max(64) }),
+});
+export type Utterance = z.infer<typeof utteranceSchema>;
+
+/** Raw PCM format metadata. */
+export const pcmFormatSchema = z.strictObject({
+  sampleRate: z.number().int().min(8000).max(96000),
+  channels: z.number().int().min(1).max(2),
+});
+export type PcmFormat = z.infer<typeof pcmFormatSchema>;

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what idolcast needs when it is missing, then builds it:
+#   Debian packages (redis-server, ffmpeg, espeak-ng) with apt-get, npm packages with npm ci,
+#   and the TypeScript build in dist/. Used by `npm run up` and `npm test`.
+# Usage: scripts/setup.sh [up|test]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-up}"
+
+# binary:package pairs the fleet needs at run time.
+needs=(redis-server:redis-server ffmpeg:ffmpeg espeak-ng:espeak-ng)
+missing=()
+for pair in "${needs[@]}"; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "idolcast: installing Debian packages: ${missing[*]}" >&2
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; else
+    echo "idolcast: missing ${missing[*]} and cannot install them (not root, no sudo)." >&2
+    echo "          Install them, then run again:  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+    echo "idolcast: apt-get could not install ${missing[*]}; install them by hand: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# npm packages: install when node_modules is missing or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "idolcast: installing npm packages" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# Build (incremental: fast when nothing changed).
+node_modules/.bin/tsc -p tsconfig.build.json
+if [ "$mode" = test ]; then
+  # Type-check the tests too (jest transpiles them without checking).
+  node_modules/.bin/tsc -p tsconfig.json
+fi

@@ -1,0 +1,56 @@
+import path from 'node:path';
+import { UnrecoverableError } from 'bullmq';
+import { onShutdown } from '../lifecycle';
+import { bootProcess } from '../process';
+import { startQueueWorker } from '../queue-worker';
+import { HlsEncoder } from './hls-encoder';
+import { RealtimePump } from './realtime-pump';
+
+/**
+ * The broadcaster of one channel: a continuous real-time playout (speech from the channel's
+ * playout queue in priority order, silence between) into a long-running ffmpeg that writes
+ * the local HLS live view. Each utterance's on-air start and end are published.
+ */
+export async function runBroadcast(channel: string): Promise<void> {
+  const ctx = bootProcess('broadcast', { blocking: true, detail: () => ({ channel, encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, onAir }) });
+  const { config, log, redis, keys, metrics } = ctx;
+  const channelConfig = config.channels[channel];
+  if (!channelConfig) throw new Error(`no channel "${channel}" in the config (channels: ${Object.keys(config.channels).join(', ')})`);
+  const rate = config.playout.sampleRate;
+  let onAir: string | null = null;
+
+  const encoder = new HlsEncoder(channelConfig, path.resolve(channelConfig.live.dir, channel), rate, log, () => metrics.encoderRestarts.inc({ channel }));
+  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm) => encoder.write(pcm));
+  encoder.start();
+  pump.start();
+
+  const at = (wallMs: number, fn: () => void) => setTimeout(fn, Math.max(0, wallMs - Date.now()));
+
+  const { stop } = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, async (u) => {
+    const pcm = await redis.getBuffer(keys.speechPcm(u.utteranceId));
+    if (!pcm) throw new UnrecoverableError('speech audio is gone (expired before air)');
+    const times = await pump.play(pcm);
+    const base = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt: times.startAt, endAt: times.endAt };
+    at(times.startAt, () => {
+      onAir = u.utteranceId;
+      void ctx.publish(channel, { type: 'onair-start', ...base });
+    });
+    at(times.endAt, () => {
+      if (onAir === u.utteranceId) onAir = null;
+      void ctx.publish(channel, { type: 'onair-end', ...base });
+    });
+    metrics.onAir.inc({ channel });
+    await redis.del(keys.speechPcm(u.utteranceId));
+    log.info({ utteranceId: u.utteranceId, durationMs: u.durationMs, startAt: times.startAt, queuedMs: times.startAt - u.acceptedAt }, 'on air');
+    return times;
+  });
+  ctx.heartbeat.start();
+  log.info({ channel, playlist: encoder.playlist }, 'broadcaster ready');
+
+  onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
+    await stop(); // the line on air is played to its end first
+    pump.stop();
+    await encoder.stop();
+    await ctx.close();
+  });
+}

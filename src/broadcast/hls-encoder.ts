@@ -1,0 +1,116 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import ffmpeg from 'fluent-ffmpeg';
+import type { ChannelConfig } from '../config/schema';
+import type { Logger } from '../logger';
+
+/**
+ * The long-running ffmpeg of a channel: the playout PCM on stdin plus a generated picture,
+ * encoded to the local HLS live view. When ffmpeg dies it is restarted (capped backoff) and
+ * the playlist continues with a discontinuity, so players carry on.
+ */
+export class HlsEncoder {
+  private input?: PassThrough;
+  private command?: ffmpeg.FfmpegCommand;
+  private stopping = false;
+  private restartDelayMs = 250;
+  private startedAt = 0;
+  private restarts = 0;
+  readonly playlist: string;
+
+  constructor(
+    private readonly channel: ChannelConfig,
+    private readonly liveDir: string,
+    private readonly sampleRate: number,
+    private readonly log: Logger,
+    private readonly onRestart: () => void = () => {},
+  ) {
+    this.playlist = path.join(liveDir, 'index.m3u8');
+  }
+
+  get running(): boolean {
+    return this.command !== undefined;
+  }
+
+  get restartCount(): number {
+    return this.restarts;
+  }
+
+  start(): void {
+    fs.rmSync(this.liveDir, { recursive: true, force: true });
+    fs.mkdirSync(this.liveDir, { recursive: true });
+    this.spawn(false);
+  }
+
+  /** Hand PCM to ffmpeg; dropped while ffmpeg is restarting (the timeline keeps going). */
+  write(pcm: Buffer): void {
+    if (this.input && !this.input.destroyed) this.input.write(pcm);
+  }
+
+  private spawn(resumed: boolean): void {
+    const { video, live } = this.channel;
+    const gop = Math.max(1, Math.round(video.fps * live.segmentSeconds));
+    const input = new PassThrough({ highWaterMark: this.sampleRate * 2 });
+    const flags = ['delete_segments', 'omit_endlist', 'independent_segments', 'program_date_time'];
+    if (resumed) flags.push('append_list', 'discont_start');
+    const command = ffmpeg()
+      .input(input)
+      .inputFormat('s16le')
+      .inputOptions(['-ar', String(this.sampleRate), '-ac', '1'])
+      .input(`color=c=0x${video.background.slice(1)}:s=${video.width}x${video.height}:r=${video.fps}`)
+      .inputFormat('lavfi')
+      .inputOptions(['-re'])
+      .outputOptions([
+        '-map', '1:v', '-map', '0:a',
+        '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+        '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
+        '-b:v', `${video.videoBitrateKbps}k`, '-maxrate', `${video.videoBitrateKbps}k`, '-bufsize', `${video.videoBitrateKbps * 2}k`,
+        '-c:a', 'aac', '-b:a', `${video.audioBitrateKbps}k`, '-ar', '48000', '-ac', '2',
+        '-f', 'hls', '-hls_time', String(live.segmentSeconds), '-hls_list_size', String(live.listSize),
+        '-hls_flags', flags.join('+'),
+        '-hls_segment_filename', path.join(this.liveDir, 'seg-%d.ts'),
+      ])
+      .output(this.playlist);
+    command.on('start', () => {
+      this.startedAt = Date.now();
+      this.log.info({ playlist: this.playlist, resumed }, 'encoder started');
+    });
+    command.on('error', (err: Error) => this.exited(command, err.message));
+    command.on('end', () => this.exited(command, 'ended'));
+    this.input = input;
+    this.command = command;
+    command.run();
+  }
+
+  private exited(command: ffmpeg.FfmpegCommand, why: string): void {
+    if (command !== this.command) return;
+    this.command = undefined;
+    this.input?.destroy();
+    this.input = undefined;
+    if (this.stopping) return;
+    // A run that lasted a while resets the backoff; a crash loop slows down to 5 s.
+    if (Date.now() - this.startedAt > 30_000) this.restartDelayMs = 250;
+    this.log.error({ why: why.slice(0, 300), restartInMs: this.restartDelayMs }, 'encoder exited: restarting');
+    this.restarts++;
+    this.onRestart();
+    setTimeout(() => !this.stopping && this.spawn(true), this.restartDelayMs);
+    this.restartDelayMs = Math.min(this.restartDelayMs * 2, 5000);
+  }
+
+  /** Let ffmpeg finish its current segment and exit (SIGINT is ffmpeg's graceful stop). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const command = this.command;
+    if (!command) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        command.kill('SIGKILL');
+        resolve();
+      }, 5000);
+      command.once('error', () => (clearTimeout(timer), resolve()));
+      command.once('end', () => (clearTimeout(timer), resolve()));
+      command.kill('SIGINT');
+    });
+  }
+}

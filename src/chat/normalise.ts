@@ -1,0 +1,27 @@
+/**
+ * Make chat text safe and speakable: Unicode NFKC (folds lookalike and full-width forms),
+ * control and invisible format characters removed, stacks of combining marks ("zalgo") cut to
+ * two per letter, whitespace collapsed, and the result cut at a word boundary to `maxLength`.
+ */
+export function normaliseText(text: string, maxLength: number): { text: string; truncated: boolean } {
+  let t = text.length > maxLength * 8 ? text.slice(0, maxLength * 8) : text; // bound the work on huge input
+  t = t.normalize('NFKC');
+  t = t.replace(/[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/gu, ' ');
+  t = t.replace(/(\p{M}{2})\p{M}+/gu, '$1');
+  t = t.replace(/\s+/gu, ' ').trim();
+  const truncated = t.length > maxLength || text.length > maxLength * 8;
+  if (t.length > maxLength) {
+    const cut = t.slice(0, maxLength);
+    const space = cut.lastIndexOf(' ');
+    t = (space > maxLength * 0.6 ? cut.slice(0, space) : cut).trim();
+  }
+  return { text: t, truncated };
+}
+
+/** Split a command line into words, honouring "double" and 'single' quotes. */
+export function splitArgs(line: string): string[] {
+  const out: string[] = [];
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(line); m; m = re.exec(line)) out.push(m[1] ?? m[2] ?? m[3] ?? '');
+  return out;
+}

@@ -1,0 +1,168 @@
+import { z } from 'zod';
+
+/**
+ * The whole idolcast configuration. Every setting has a default and a one-line doc, so the
+ * built-in `default.yaml` only has to say what differs from these. Objects are strict: a
+ * misspelt key is an error with its path, not a silently ignored setting.
+ */
+
+const durationMs = (def: number) => z.number().int().min(0).default(def);
+
+const redisSchema = z
+  .strictObject({
+    /** redis://… of an existing server; empty starts a local redis-server (env REDIS_URL). */
+    url: z.string().default(''),
+    /** Prefix of every key idolcast and BullMQ write, so several deployments can share a server. */
+    prefix: z.string().regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _ - { } only').default('idolcast'),
+    /** Port of the local redis-server that `idolcast up` starts when `url` is empty. */
+    localPort: z.number().int().min(1).max(65535).default(6389),
+    /** Data directory of that local server (AOF lives here). */
+    dataDir: z.string().default('./data/redis'),
+  })
+  .prefault({});
+
+const controlSchema = z
+  .strictObject({
+    /** Address the control server binds; anything but loopback needs `adminToken` (env HOST). */
+    host: z.string().default('127.0.0.1'),
+    /** Port of the control server: dashboard, page, API, metrics (env PORT). */
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** Bearer token for /admin and /api; required when bound beyond loopback (env ADMIN_TOKEN). */
+    adminToken: z.string().default(''),
+  })
+  .prefault({});
+
+const colour = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a colour like #1d1b2e');
+
+const channelSchema = z.strictObject({
+  /** Shown on the local page. */
+  title: z.string().min(1).max(100).default('idolcast'),
+  video: z
+    .strictObject({
+      width: z.number().int().min(64).max(3840).default(640),
+      height: z.number().int().min(64).max(2160).default(360),
+      fps: z.number().int().min(1).max(60).default(15),
+      /** Background colour of the generated picture. */
+      background: colour.default('#1d1b2e'),
+      videoBitrateKbps: z.number().int().min(100).max(20000).default(600),
+      audioBitrateKbps: z.number().int().min(32).max(320).default(96),
+    })
+    .prefault({}),
+  live: z
+    .strictObject({
+      /** Directory the local HLS live view is written to (one sub-directory per channel). */
+      dir: z.string().default('./data/live'),
+      /** HLS segment length; shorter means a fresher live view and more files. */
+      segmentSeconds: z.number().min(0.5).max(10).default(1),
+      /** Segments kept in the playlist (older ones are deleted). */
+      listSize: z.number().int().min(3).max(60).default(6),
+    })
+    .prefault({}),
+});
+
+const voiceSchema = z.strictObject({
+  /** Engine that speaks this voice; the foundation ships the local espeak-ng. */
+  engine: z.enum(['espeak-ng']),
+  /** The engine's own voice id (espeak-ng: `espeak-ng --voices`). */
+  voice: z.string().regex(/^[A-Za-z0-9_+-]+$/, 'an engine voice id').default('en-us'),
+  /** Words per minute. */
+  speed: z.number().int().min(80).max(450).default(165),
+  /** 0–99. */
+  pitch: z.number().int().min(0).max(99).default(50),
+});
+
+const workerKinds = ['tts', 'audio', 'scene', 'routine', 'maintenance'] as const;
+
+export const configSchema = z
+  .strictObject({
+    redis: redisSchema,
+    control: controlSchema,
+    /** Channels by id; each gets its own playout and broadcaster. */
+    channels: z
+      .record(z.string().regex(/^[a-z0-9_-]{1,32}$/, 'a channel id: a-z 0-9 _ -'), channelSchema)
+      .refine((c) => Object.keys(c).length > 0, 'at least one channel')
+      .default({ main: channelSchema.parse({}) }),
+    /** Voices by name. */
+    voices: z
+      .record(z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'a voice name'), voiceSchema)
+      .refine((v) => Object.keys(v).length > 0, 'at least one voice')
+      .default({ default: voiceSchema.parse({ engine: 'espeak-ng' }) }),
+    /** Voice used when a job or command names none. */
+    defaultVoice: z.string().default('default'),
+    /** Channel used when a job or command names none. */
+    defaultChannel: z.string().default('main'),
+    tts: z
+      .strictObject({
+        espeak: z
+          .strictObject({
+            /** espeak-ng binary (a path, or a name on PATH). */
+            binary: z.string().default('espeak-ng'),
+            /** A synthesis taking longer is killed and retried. */
+            timeoutMs: durationMs(15000),
+          })
+          .prefault({}),
+        /** Longer text is cut at a word boundary before synthesis. */
+        maxTextLength: z.number().int().min(1).max(5000).default(400),
+      })
+      .prefault({}),
+    playout: z
+      .strictObject({
+        /** Sample rate of the playout (speech is resampled to it); mono 16-bit. */
+        sampleRate: z.number().int().min(8000).max(48000).default(24000),
+        /** How far ahead of real time the playout feeds the encoder. */
+        leadMs: durationMs(250),
+        /** Speech audio waiting in Redis longer than this is dropped (bounds Redis memory). */
+        audioTtlMs: durationMs(15 * 60 * 1000),
+      })
+      .prefault({}),
+    chat: z
+      .strictObject({
+        /** Messages starting with this are commands. */
+        commandPrefix: z.string().min(1).max(3).default('!'),
+        /** Longer chat text is cut before it is spoken. */
+        maxLength: z.number().int().min(1).max(2000).default(300),
+        /** Speak plain (non-command) chat messages. */
+        speakPlainMessages: z.boolean().default(true),
+        /** Priority of spoken plain chat, 0 (lowest) … 9 (highest). */
+        plainPriority: z.number().int().min(0).max(9).default(2),
+        /** Priority of `!say`. */
+        sayPriority: z.number().int().min(0).max(9).default(3),
+      })
+      .prefault({}),
+    workers: z
+      .strictObject({
+        /** Default concurrency per worker kind (overridden by `--concurrency`). */
+        concurrency: z
+          .strictObject(Object.fromEntries(workerKinds.map((k) => [k, z.number().int().min(1).max(256).default(k === 'tts' || k === 'audio' ? 4 : 1)])) as Record<(typeof workerKinds)[number], z.ZodDefault<z.ZodNumber>>)
+          .prefault({}),
+        /** A job whose worker stops renewing its lock for this long is handed to another replica. */
+        lockDurationMs: durationMs(30000),
+        /** How often workers look for jobs whose holder died. */
+        stalledIntervalMs: durationMs(15000),
+        /** Heartbeat period; a member silent for 3 periods is considered gone. */
+        heartbeatMs: durationMs(5000),
+        /** SIGTERM waits this long for in-flight jobs before giving up on them (they return to the queue). */
+        shutdownTimeoutMs: durationMs(20000),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        /** pino level (env LOG_LEVEL). */
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
+  })
+  .superRefine((cfg, ctx) => {
+    if (!(cfg.defaultVoice in cfg.voices)) {
+      ctx.addIssue({ code: 'custom', path: ['defaultVoice'], message: `no voice named "${cfg.defaultVoice}" in voices` });
+    }
+    if (!(cfg.defaultChannel in cfg.channels)) {
+      ctx.addIssue({ code: 'custom', path: ['defaultChannel'], message: `no channel named "${cfg.defaultChannel}" in channels` });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ChannelConfig = z.infer<typeof channelSchema>;
+export type VoiceConfig = z.infer<typeof voiceSchema>;
+export const WORKER_KINDS = workerKinds;
+export type WorkerKind = (typeof workerKinds)[number];

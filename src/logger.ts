@@ -1,0 +1,29 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Paths pino blanks out wherever they appear, so a stream key, OAuth token or API key that
+ * reaches a log call by accident is still never written.
+ */
+const REDACT_PATHS = [
+  '*.adminToken', '*.token', '*.oauth', '*.oauthToken', '*.apiKey', '*.streamKey', '*.password', '*.authorization',
+  'adminToken', 'token', 'apiKey', 'streamKey', 'password', 'authorization',
+  'req.headers.authorization', 'headers.authorization', '*.headers.authorization',
+  'config.control.adminToken', 'config.redis.url',
+];
+
+/** Strip credentials from a URL-like string (redis://user:pass@host, rtmp://host/app/KEY). */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^/@\s]*)@/, '//***@');
+}
+
+/** The root logger of a process: JSON lines on stdout, one `component` per child. */
+export function createLogger(component: string, level = 'info'): Logger {
+  return pino({
+    level,
+    base: { component, pid: process.pid },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}

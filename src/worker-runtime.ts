@@ -1,0 +1,47 @@
+import type { Payload } from '../queues/registry';
+import { handlers } from '../workers';
+import type { WorkerKind } from './config/schema';
+import type { Deps } from './deps';
+import { onShutdown } from './lifecycle';
+import { bootProcess } from './process';
+import { startQueueWorker } from './queue-worker';
+import { EspeakEngine } from './tts/espeak.engine';
+
+/**
+ * Run one worker kind as a process: a BullMQ Worker on the kind's queue calling its handler
+ * from workers/, a heartbeat, and a graceful SIGTERM (in-flight jobs finish or go back).
+ */
+export async function runWorker(kind: WorkerKind, concurrencyOverride?: number): Promise<void> {
+  const counts = { active: 0, processed: 0, failed: 0 };
+  const ctx = bootProcess(`worker-${kind}`, { blocking: true, detail: () => ({ queue: kind, concurrency, ...counts }) });
+  const { config, log, metrics } = ctx;
+  const concurrency = concurrencyOverride ?? config.workers.concurrency[kind];
+  const engines = { 'espeak-ng': new EspeakEngine(config.tts.espeak.binary, config.tts.espeak.timeoutMs) };
+  const handler = handlers[kind] as (payload: Payload<WorkerKind>, deps: Deps) => Promise<unknown>;
+
+  const { stop } = startQueueWorker(ctx, kind, { concurrency }, async (payload, job) => {
+    const jobLog = log.child({ queue: kind, job: job.name, jobId: job.id, attempt: job.attemptsMade + 1 });
+    const started = performance.now();
+    counts.active++;
+    try {
+      const result = await handler(payload, { ...ctx, log: jobLog, engines });
+      metrics.jobDuration.observe({ queue: kind, status: 'completed' }, (performance.now() - started) / 1000);
+      counts.processed++;
+      return result;
+    } catch (err) {
+      metrics.jobDuration.observe({ queue: kind, status: 'failed' }, (performance.now() - started) / 1000);
+      counts.failed++;
+      jobLog.warn({ err: (err as Error).message }, 'job failed');
+      throw err;
+    } finally {
+      counts.active--;
+    }
+  });
+  ctx.heartbeat.start();
+  log.info({ kind, concurrency }, 'worker ready');
+
+  onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
+    await stop();
+    await ctx.close();
+  });
+}

@@ -1,0 +1,27 @@
+import { UnrecoverableError } from 'bullmq';
+import type { Payload } from '../queues/registry';
+import type { Deps } from '../src/deps';
+import { collectSpeech } from '../src/tts/tts-engine';
+
+/** Synthesise one utterance and hand the raw speech to the audio worker. */
+export async function handle(u: Payload<'tts'>, deps: Deps) {
+  const { config, redis, keys, queues, metrics, log } = deps;
+  let voice = config.voices[u.voice];
+  if (!voice) {
+    log.warn({ voice: u.voice, fallback: config.defaultVoice }, 'unknown voice: speaking with the default voice');
+    voice = config.voices[config.defaultVoice]!;
+  }
+  const engine = deps.engines[voice.engine];
+  if (!engine) throw new UnrecoverableError(`no engine "${voice.engine}" in this worker`);
+
+  const started = performance.now();
+  const speech = await engine.synthesize(u.text, voice);
+  const pcm = await collectSpeech(speech);
+  const tookMs = performance.now() - started;
+  metrics.synthesis.observe({ engine: engine.name }, tookMs / 1000);
+  if (pcm.length === 0) throw new UnrecoverableError(`${engine.name} returned no audio`);
+
+  await redis.set(keys.speechRaw(u.utteranceId), pcm, 'PX', config.playout.audioTtlMs);
+  await queues.enqueue('audio', { ...u, engine: engine.name, format: speech.format });
+  return { engine: engine.name, bytes: pcm.length, synthesisMs: Math.round(tookMs) };
+}
