@@ -116,13 +116,15 @@ config
     console.log(`configuration ok: ${Object.keys(c.channels).length} channel(s), ${Object.keys(c.voices).length} voice(s)`);
   });
 
-/** Exit codes: 2 for configuration and usage problems (nothing started), 1 for failures. */
+/**
+ * Exit codes: 2 for configuration and usage problems (nothing started), 1 for failures. A
+ * process that failed to start exits at once, whatever connections it had begun to open.
+ */
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {
-    process.stderr.write(`idolcast: ${err.message}\n`);
-    process.exitCode = 2;
+    process.stderr.write(`idolcast: ${err.message}\n`, () => process.exit(2));
     return;
   }
   createLogger('cli').fatal({ err }, (err as Error).message);
-  process.exitCode = 1;
+  setTimeout(() => process.exit(1), 50);
 });

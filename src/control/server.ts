@@ -7,7 +7,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
-import { ConfigError } from '../config/load';
+import { ConfigError, loadConfig } from '../config/load';
 import type { ChatEvent } from '../chat/chat-event';
 import { listFleet } from '../fleet';
 import { onShutdown } from '../lifecycle';
@@ -141,6 +141,13 @@ export function createControlApp(ctx: ProcessContext) {
   app.get('/vendor/hls.min.js', (_req, res) => res.sendFile(require.resolve('hls.js/dist/hls.min.js')));
   app.use(express.static(path.join(PROJECT_ROOT, 'src', 'control', 'public')));
 
+  // Body parser failures (bad JSON, too large) answer in JSON like every other API error.
+  app.use('/api', (err: { status?: number; type?: string; message?: string }, _req: Request, res: Response, next: (e?: unknown) => void) => {
+    if (!err.status || err.status >= 500) return next(err);
+    const why = err.type === 'entity.parse.failed' ? 'the body is not valid JSON' : err.type === 'entity.too.large' ? 'the body is too large (16 kB at most)' : (err.message ?? 'bad request');
+    res.status(err.status).json({ error: 'bad chat message', problems: [why] });
+  });
+
   const close = async () => {
     for (const set of listeners.values()) for (const res of set) res.end();
     await subscriber.quit().catch(() => subscriber.disconnect());
@@ -159,9 +166,10 @@ export function checkBind(host: string, token: string): void {
 
 /** The control process. */
 export async function runControl(): Promise<void> {
+  const checked = loadConfig();
+  checkBind(checked.control.host, checked.control.adminToken);
   const ctx = bootProcess('control', { blocking: false });
   const { config, log } = ctx;
-  checkBind(config.control.host, config.control.adminToken);
   const { app, close } = createControlApp(ctx);
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import { ConfigError, DEFAULT_CONFIG_PATH, parseConfig } from '../../src/config/load';
+
+describe('configuration', () => {
+  it('the built-in default is valid and needs no accounts or keys', () => {
+    const c = parseConfig(fs.readFileSync(DEFAULT_CONFIG_PATH, 'utf8'), DEFAULT_CONFIG_PATH);
+    expect(c.redis.url).toBe('');
+    expect(c.control.host).toBe('127.0.0.1');
+    expect(c.control.port).toBe(8080);
+    expect(c.voices[c.defaultVoice]?.engine).toBe('espeak-ng');
+    expect(Object.keys(c.channels)).toEqual(['main']);
+  });
+
+  it('environment variables override addresses and secrets', () => {
+    const c = parseConfig('control: { port: 9000 }', 'x.yaml', { PORT: '9100', REDIS_URL: 'redis://10.0.0.5:6379', ADMIN_TOKEN: 's3cret', HOST: '0.0.0.0' });
+    expect(c.control.port).toBe(9100);
+    expect(c.control.host).toBe('0.0.0.0');
+    expect(c.control.adminToken).toBe('s3cret');
+    expect(c.redis.url).toBe('redis://10.0.0.5:6379');
+  });
+
+  it('names every bad field by its path and says why', () => {
+    const bad = `
+channels:
+  main:
+    video: { fps: "fast" }
+voices:
+  default: { engine: espeak-ng, speed: 9000 }
+control: { prot: 1 }
+`;
+    let err: unknown;
+    try {
+      parseConfig(bad, 'bad.yaml');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/channels\.main\.video\.fps: .*number/);
+    expect(problems).toMatch(/voices\.default\.speed: .*9000|voices\.default\.speed: .*450/);
+    expect(problems).toMatch(/control: .*prot/);
+  });
+
+  it('rejects a default voice or channel that does not exist', () => {
+    expect(() => parseConfig('defaultVoice: nobody', 'x.yaml')).toThrow(/defaultVoice: no voice named "nobody"/);
+    expect(() => parseConfig('defaultChannel: other', 'x.yaml')).toThrow(/defaultChannel: no channel named "other"/);
+  });
+
+  it('reports YAML syntax errors and a non-mapping file', () => {
+    expect(() => parseConfig('redis: [', 'x.yaml')).toThrow(/not valid YAML/);
+    expect(() => parseConfig('- a\n- b', 'x.yaml')).toThrow(/expected a mapping/);
+  });
+
+  it('an empty file means all defaults', () => {
+    const c = parseConfig('', 'empty.yaml');
+    expect(c.defaultVoice).toBe('default');
+    expect(c.playout.sampleRate).toBe(24000);
+  });
+});
