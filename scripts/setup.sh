@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-up}"
 
-# binary:package pairs the fleet needs at run time.
+# binary:package pairs the fleet needs at run time; the tests also drive a real browser.
 needs=(redis-server:redis-server ffmpeg:ffmpeg espeak-ng:espeak-ng)
+if [ "$mode" = test ]; then needs+=(chromium:chromium); fi
 missing=()
 for pair in "${needs[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")

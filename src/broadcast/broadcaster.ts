@@ -20,7 +20,7 @@ export async function runBroadcast(channel: string): Promise<void> {
   let onAir: string | null = null;
 
   const encoder = new HlsEncoder(channelConfig, path.resolve(channelConfig.live.dir, channel), rate, log, () => metrics.encoderRestarts.inc({ channel }));
-  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm) => encoder.write(pcm));
+  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt));
   encoder.start();
   pump.start();
 
@@ -29,7 +29,10 @@ export async function runBroadcast(channel: string): Promise<void> {
   const { stop } = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, async (u) => {
     const pcm = await redis.getBuffer(keys.speechPcm(u.utteranceId));
     if (!pcm) throw new UnrecoverableError('speech audio is gone (expired before air)');
-    const times = await pump.play(pcm);
+    const played = await pump.play(pcm);
+    // On-air times on the live view's clock, so captions and latency figures match what viewers get.
+    const offset = encoder.streamOffsetMs;
+    const times = { startAt: played.startAt + offset, endAt: played.endAt + offset };
     const base = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt: times.startAt, endAt: times.endAt };
     at(times.startAt, () => {
       onAir = u.utteranceId;

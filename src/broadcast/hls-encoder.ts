@@ -17,6 +17,9 @@ export class HlsEncoder {
   private restartDelayMs = 250;
   private startedAt = 0;
   private restarts = 0;
+  /** Wall time the first sample of the current ffmpeg run was due (set by its first write). */
+  private runFirstSampleAt?: number;
+  private offsetMs = 0;
   readonly playlist: string;
 
   constructor(
@@ -43,9 +46,45 @@ export class HlsEncoder {
     this.spawn(false);
   }
 
-  /** Hand PCM to ffmpeg; dropped while ffmpeg is restarting (the timeline keeps going). */
-  write(pcm: Buffer): void {
-    if (this.input && !this.input.destroyed) this.input.write(pcm);
+  /** Hand PCM due on air at `dueAt`; dropped while ffmpeg is restarting (the timeline keeps going). */
+  write(pcm: Buffer, dueAt: number): void {
+    if (!this.input || this.input.destroyed) return;
+    if (this.runFirstSampleAt === undefined) {
+      this.runFirstSampleAt = dueAt;
+      void this.measureOffset(this.command);
+    }
+    this.input.write(pcm);
+  }
+
+  /**
+   * How far the live view's clock (EXT-X-PROGRAM-DATE-TIME, which ffmpeg stamps from its own
+   * start) runs from the playout clock. ffmpeg starts a variable time after its first sample
+   * was due; adding this offset to on-air times makes captions match what viewers hear.
+   */
+  get streamOffsetMs(): number {
+    return this.offsetMs;
+  }
+
+  private async measureOffset(run: ffmpeg.FfmpegCommand | undefined): Promise<void> {
+    const deadline = Date.now() + 15000;
+    while (run === this.command && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      let text: string;
+      try {
+        text = fs.readFileSync(this.playlist, 'utf8');
+      } catch {
+        continue;
+      }
+      // This run's segments follow the last discontinuity (or start the playlist).
+      const runPart = text.slice(text.lastIndexOf('#EXT-X-DISCONTINUITY') + 1);
+      const m = runPart.match(/#EXT-X-PROGRAM-DATE-TIME:(\S+)/);
+      if (!m || this.runFirstSampleAt === undefined) continue;
+      const first = Date.parse(m[1]!.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
+      if (Number.isNaN(first)) return;
+      this.offsetMs = first - this.runFirstSampleAt;
+      this.log.info({ streamOffsetMs: this.offsetMs }, 'live view clock measured');
+      return;
+    }
   }
 
   private spawn(resumed: boolean): void {
@@ -80,6 +119,7 @@ export class HlsEncoder {
     command.on('end', () => this.exited(command, 'ended'));
     this.input = input;
     this.command = command;
+    this.runFirstSampleAt = undefined;
     command.run();
   }
 

@@ -28,7 +28,8 @@ export class RealtimePump {
   constructor(
     private readonly sampleRate: number,
     private readonly leadMs: number,
-    private readonly sink: (pcm: Buffer) => void,
+    /** Receives each chunk with the wall-clock time (ms) its first sample is due on air. */
+    private readonly sink: (pcm: Buffer, dueAt: number) => void,
     private readonly tickMs = 20,
   ) {}
 
@@ -94,7 +95,8 @@ export class RealtimePump {
         this.playing = undefined;
       }
     }
+    const dueAt = this.wallAt(this.written);
     this.written += due;
-    this.sink(out);
+    this.sink(out, dueAt);
   }
 }

@@ -1,0 +1,81 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { PROJECT_ROOT } from '../../src/paths';
+import { TestFleet, eventually } from '../helpers/fleet';
+import { freePort } from '../helpers/ports';
+
+const ARTIFACTS = path.join(PROJECT_ROOT, 'test-artifacts');
+
+describe('the live page in a real browser (Chromium, hls.js, the whole pipeline)', () => {
+  let fleet: TestFleet;
+  let browser: Browser | undefined;
+  afterEach(async () => {
+    await browser?.close();
+    await fleet?.close();
+  });
+
+  it('a viewer types a message and hears the idol say it on the live view, with its caption', async () => {
+    fleet = new TestFleet();
+    const port = await freePort();
+    const control = fleet.start(['control'], { PORT: String(port) });
+    const procs = [fleet.start(['ingest']), fleet.start(['worker', 'tts']), fleet.start(['worker', 'audio']), fleet.start(['broadcast'])];
+    await control.waitForLog('control server listening');
+    await procs[3]!.waitForLog('encoder started');
+    const liveDir = path.join(fleet.dir, 'live', 'main');
+    await eventually(async () => (fs.existsSync(path.join(liveDir, 'seg-3.ts')) ? true : undefined), 'a few live segments', 20000);
+
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: 20000 });
+
+    // Listen to what the video element actually plays, as the viewer's speakers would.
+    await page.evaluate(() => {
+      const w = window as unknown as { levels: { at: number; rms: number; caption: string }[] };
+      w.levels = [];
+      const video = document.getElementById('video') as HTMLVideoElement;
+      const ctx = new AudioContext();
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 2048;
+      ctx.createMediaElementSource(video).connect(analyser);
+      analyser.connect(ctx.destination);
+      const buf = new Float32Array(analyser.fftSize);
+      document.getElementById('chat')!.addEventListener('submit', () => void ctx.resume());
+      setInterval(() => {
+        analyser.getFloatTimeDomainData(buf);
+        const rms = Math.sqrt(buf.reduce((s, v) => s + v * v, 0) / buf.length);
+        w.levels.push({ at: Date.now(), rms, caption: document.getElementById('caption')!.textContent ?? '' });
+      }, 50);
+    });
+
+    const text = 'Thank you for watching the stream today!';
+    await page.fill('#user', 'Mika');
+    await page.fill('#text', text);
+    const sentAt = Date.now();
+    await page.click('button[type=submit]');
+    expect(await page.evaluate(() => (document.getElementById('video') as HTMLVideoElement).muted)).toBe(false);
+
+    // The entry goes sent → voiced → on air → spoken, and the caption shows while it is heard.
+    await page.waitForFunction((t) => [...document.querySelectorAll('#log li')].some((li) => li.textContent?.includes(t) && li.textContent.includes('spoken')), text, { timeout: 30000 });
+    await page.waitForFunction((t) => document.getElementById('caption')?.textContent === t, text, { timeout: 20000 });
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'live-page.png') });
+    await page.waitForFunction(() => document.getElementById('caption')?.textContent === '', undefined, { timeout: 20000 });
+
+    const levels = await page.evaluate(() => (window as unknown as { levels: { at: number; rms: number; caption: string }[] }).levels);
+    const before = levels.filter((l) => l.at < sentAt);
+    const whileCaptioned = levels.filter((l) => l.caption === text);
+    expect(before.length).toBeGreaterThan(0);
+    expect(Math.max(...before.map((l) => l.rms))).toBeLessThan(0.005);
+    // The line is heard while its caption is up (captions follow the stream's clock, not the encoder's).
+    expect(whileCaptioned.length).toBeGreaterThan(10);
+    const loud = whileCaptioned.filter((l) => l.rms > 0.02).length;
+    expect(loud / whileCaptioned.length).toBeGreaterThan(0.4);
+  });
+});
