@@ -18,12 +18,8 @@ export function redactUrl(url: string): string {
   return url.replace(/\/\/([^/@\s]*)@/, '//***@');
 }
 
-/** The root logger of a process: JSON lines on stdout, one `component` per child. */
-export function createLogger(component: string, level = 'info'): Logger {
-  return pino({
-    level,
-    base: { component, pid: process.pid },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+/** The root logger of a process: JSON lines on stdout (or `destination`), one `component` per child. */
+export function createLogger(component: string, level = 'info', destination?: pino.DestinationStream): Logger {
+  const options = { level, base: { component, pid: process.pid }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime };
+  return destination ? pino(options, destination) : pino(options);
 }

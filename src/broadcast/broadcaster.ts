@@ -24,6 +24,9 @@ export async function runBroadcast(channel: string): Promise<void> {
   encoder.start();
   pump.start();
 
+  // Air nothing until the live view is out and its clock known, so on-air times are right from the first line.
+  await Promise.race([encoder.clockReady, new Promise((r) => setTimeout(r, 15000))]);
+
   const at = (wallMs: number, fn: () => void) => setTimeout(fn, Math.max(0, wallMs - Date.now()));
 
   const { stop } = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, async (u) => {

@@ -20,6 +20,9 @@ export class HlsEncoder {
   /** Wall time the first sample of the current ffmpeg run was due (set by its first write). */
   private runFirstSampleAt?: number;
   private offsetMs = 0;
+  private clockMeasured!: () => void;
+  /** Resolves once the live view's clock is known (the first segment is out). */
+  readonly clockReady = new Promise<void>((resolve) => (this.clockMeasured = resolve));
   readonly playlist: string;
 
   constructor(
@@ -83,6 +86,7 @@ export class HlsEncoder {
       if (Number.isNaN(first)) return;
       this.offsetMs = first - this.runFirstSampleAt;
       this.log.info({ streamOffsetMs: this.offsetMs }, 'live view clock measured');
+      this.clockMeasured();
       return;
     }
   }

@@ -66,6 +66,8 @@ export async function startRedisServer(opts: { port: number; dir: string; append
     const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
     await exited;
     clearTimeout(timer);
+    child.stdout?.destroy();
+    child.stderr?.destroy();
   };
   return { url, port: opts.port, stop, child };
 }
