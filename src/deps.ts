@@ -1,22 +1,14 @@
-import type { Redis } from 'ioredis';
-import type { Queues } from '../queues/registry';
-import type { Config } from './config/schema';
 import type { Logger } from './logger';
-import type { Metrics } from './metrics';
-import type { Keyspace } from './redis';
+import type { ProcessContext } from './process';
 import type { TtsEngine } from './tts/tts-engine';
 
-/** What a job handler may use; built once per process by its entry, passed in plainly. */
-export interface Deps {
-  config: Config;
+/**
+ * What a job handler may use: the process's shared parts (config, Redis, the queue registry,
+ * metrics, publish), a logger bound to the job, and the TTS engines. Built by the worker
+ * runtime and passed in plainly, so tests can hand in real or loopback parts.
+ */
+export interface Deps extends Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'queues' | 'metrics' | 'publish'> {
   /** A child logger bound to the job being handled. */
   log: Logger;
-  /** A connection for plain commands (not BullMQ's blocking one). */
-  redis: Redis;
-  keys: Keyspace;
-  queues: Queues;
-  metrics: Metrics;
   engines: Record<string, TtsEngine>;
-  /** Publish an event to a channel's live listeners (page, overlay). */
-  publish: (channel: string, event: Record<string, unknown>) => Promise<void>;
 }
