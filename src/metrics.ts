@@ -49,6 +49,18 @@ export function createMetrics(kind: string, instance: string) {
     labelNames: ['channel'] as const,
     registers: [registry],
   });
-  return { registry, jobDuration, speechReady, synthesis, chatDecisions, onAir, encoderRestarts };
+  const sourceConnected = new client.Gauge({
+    name: 'idolcast_chat_source_connected',
+    help: 'Whether a chat source is connected (1) or not (0), by platform and room',
+    labelNames: ['platform', 'room'] as const,
+    registers: [registry],
+  });
+  const sourceReconnects = new client.Counter({
+    name: 'idolcast_chat_source_reconnects_total',
+    help: 'Reconnects of chat sources, by platform',
+    labelNames: ['platform'] as const,
+    registers: [registry],
+  });
+  return { registry, sourceConnected, sourceReconnects, jobDuration, speechReady, synthesis, chatDecisions, onAir, encoderRestarts };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

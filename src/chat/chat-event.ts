@@ -10,7 +10,10 @@ export type Role = (typeof ROLES)[number];
  */
 export const chatEventSchema = z.strictObject({
   platform: z.enum(['local', 'twitch', 'youtube', 'tiktok']),
+  /** The idolcast channel this event is for (a key of `channels` in the config). */
   channel: z.string().min(1).max(64),
+  /** The platform's own room: Twitch channel login, YouTube live chat id, TikTok user (for dedupe and replies). */
+  room: z.string().min(1).max(128).optional(),
   /** The platform's own message id: the dedupe key. */
   id: z.string().min(1).max(128),
   user: z.strictObject({

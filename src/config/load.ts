@@ -19,24 +19,34 @@ export class ConfigError extends Error {
   }
 }
 
-/** Environment variables override addresses and secrets; they never live in the YAML file. */
+/** Environment variables that override addresses and secrets, and the setting each one sets. */
+const ENV_OVERRIDES: [variable: string, path: string[], numeric?: boolean][] = [
+  ['REDIS_URL', ['redis', 'url']],
+  ['REDIS_PREFIX', ['redis', 'prefix']],
+  ['HOST', ['control', 'host']],
+  ['PORT', ['control', 'port'], true],
+  ['ADMIN_TOKEN', ['control', 'adminToken']],
+  ['LOG_LEVEL', ['log', 'level']],
+  ['TWITCH_IRC_URL', ['chat', 'twitch', 'server']],
+  ['TWITCH_OAUTH_TOKEN', ['chat', 'twitch', 'oauthToken']],
+  ['YOUTUBE_API_URL', ['chat', 'youtube', 'baseUrl']],
+  ['YOUTUBE_API_KEY', ['chat', 'youtube', 'apiKey']],
+  ['TIKTOK_SIGN_API_KEY', ['chat', 'tiktok', 'signApiKey']],
+];
+
+/** Secrets and addresses come from the environment; they never need to live in the YAML file. */
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
-  const section = (name: string): Record<string, unknown> => {
-    const v = raw[name];
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-    const fresh: Record<string, unknown> = {};
-    raw[name] = fresh;
-    return fresh;
-  };
-  if (env.REDIS_URL) section('redis').url = env.REDIS_URL;
-  if (env.REDIS_PREFIX) section('redis').prefix = env.REDIS_PREFIX;
-  if (env.HOST) section('control').host = env.HOST;
-  if (env.PORT) {
-    const port = Number(env.PORT);
-    section('control').port = Number.isInteger(port) ? port : env.PORT;
+  for (const [variable, path, numeric] of ENV_OVERRIDES) {
+    const value = env[variable];
+    if (!value) continue;
+    let node = raw;
+    for (const key of path.slice(0, -1)) {
+      const next = node[key];
+      node = next && typeof next === 'object' && !Array.isArray(next) ? (next as Record<string, unknown>) : (node[key] = {});
+    }
+    // A non-numeric PORT stays a string so the schema reports it against its path.
+    node[path[path.length - 1]!] = numeric && /^\d+$/.test(value) ? Number(value) : value;
   }
-  if (env.ADMIN_TOKEN) section('control').adminToken = env.ADMIN_TOKEN;
-  if (env.LOG_LEVEL) section('log').level = env.LOG_LEVEL;
 }
 
 function formatIssue(issue: z.core.$ZodIssue): string {

@@ -127,6 +127,57 @@ export const configSchema = z
         plainPriority: z.number().int().min(0).max(9).default(2),
         /** Priority of `!say`. */
         sayPriority: z.number().int().min(0).max(9).default(3),
+        /** Twitch chat over IRC (tmi.js): anonymous read-only without a token, able to reply with one. */
+        twitch: z
+          .strictObject({
+            enabled: z.boolean().default(false),
+            /** IRC-over-WebSocket address (env TWITCH_IRC_URL); tests point it at loopback. */
+            server: z.string().default('wss://irc-ws.chat.twitch.tv:443'),
+            /** Channel logins to read. */
+            channels: z.array(z.string().regex(/^#?[A-Za-z0-9_]{1,25}$/, 'a Twitch channel login')).default([]),
+            /** Bot account login; empty reads anonymously. */
+            username: z.string().default(''),
+            /** OAuth token of the bot account (env TWITCH_OAUTH_TOKEN); never logged. */
+            oauthToken: z.string().default(''),
+            /** idolcast channel these chats feed (default: defaultChannel). */
+            channel: z.string().optional(),
+            reconnectBaseMs: durationMs(1000),
+            reconnectCapMs: durationMs(30000),
+          })
+          .prefault({}),
+        /** YouTube live chat via the Data API v3 (liveChatMessages.list polling). */
+        youtube: z
+          .strictObject({
+            enabled: z.boolean().default(false),
+            /** API base (env YOUTUBE_API_URL); tests point it at loopback. */
+            baseUrl: z.string().default('https://www.googleapis.com/youtube/v3'),
+            /** API key (env YOUTUBE_API_KEY); never logged. */
+            apiKey: z.string().default(''),
+            /** The live video; its live chat id is resolved from it. */
+            videoId: z.string().default(''),
+            /** Or the live chat id itself. */
+            liveChatId: z.string().default(''),
+            /** Daily quota units this adapter may spend (each poll costs 5): sets the slowest poll interval the day affords. */
+            dailyQuotaUnits: z.number().int().min(5).default(10000),
+            channel: z.string().optional(),
+            backoffBaseMs: durationMs(2000),
+            backoffCapMs: durationMs(300000),
+          })
+          .prefault({}),
+        /** TikTok LIVE via tiktok-live-connector (needs its signing service). */
+        tiktok: z
+          .strictObject({
+            enabled: z.boolean().default(false),
+            /** The streamer's unique id (@name without the @). */
+            uniqueId: z.string().default(''),
+            /** Signing service API key (env TIKTOK_SIGN_API_KEY); never logged. */
+            signApiKey: z.string().default(''),
+            channel: z.string().optional(),
+            /** The signing service allows a few connections a minute: reconnects start slow. */
+            reconnectBaseMs: durationMs(15000),
+            reconnectCapMs: durationMs(300000),
+          })
+          .prefault({}),
       })
       .prefault({}),
     workers: z
