@@ -15,6 +15,8 @@ export const utteranceSchema = z.strictObject({
   priority: z.number().int().min(0).max(9),
   /** When idolcast accepted the request (ms since epoch). */
   acceptedAt: z.number().int().nonnegative(),
+  /** Past this (ms since epoch) the line is stale and dropped instead of spoken late; none: never stale. */
+  expiresAt: z.number().int().nonnegative().optional(),
   /** Who asked: for captions, logs and (later) moderation. */
   origin: z.strictObject({ platform: z.string().max(16), user: z.string().max(64) }),
 });

@@ -61,6 +61,12 @@ export function createMetrics(kind: string, instance: string) {
     labelNames: ['platform'] as const,
     registers: [registry],
   });
-  return { registry, sourceConnected, sourceReconnects, jobDuration, speechReady, synthesis, chatDecisions, onAir, encoderRestarts };
+  const speechDropped = new client.Counter({
+    name: 'idolcast_speech_dropped_total',
+    help: 'Lines dropped instead of spoken: stale (waited past their time-to-live) or cleared by a moderator',
+    labelNames: ['stage', 'reason'] as const,
+    registers: [registry],
+  });
+  return { registry, speechDropped, sourceConnected, sourceReconnects, jobDuration, speechReady, synthesis, chatDecisions, onAir, encoderRestarts };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

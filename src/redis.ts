@@ -36,6 +36,20 @@ export function keyspace(prefix: string) {
     events: (channel: string) => `${prefix}:events:${channel}`,
     /** Desired scene state of a channel (hash). */
     scene: (channel: string) => `${prefix}:scene:${channel}`,
+    /** The voice a channel speaks in when a line names none (set by !voice). */
+    channelVoice: (channel: string) => `${prefix}:voice:${channel}`,
+    /** When a channel's speech backlog was last cleared (ms): older lines are dropped. */
+    clearedAt: (channel: string) => `${prefix}:cleared:${channel}`,
+    /** Pub/sub channel of operator controls (skip) for a channel's broadcaster. */
+    control: (channel: string) => `${prefix}:control:${channel}`,
+    /** A platform message id seen recently (SET NX with a TTL). */
+    seen: (platform: string, room: string, id: string) => `${prefix}:seen:${platform}:${room}:${id}`,
+    /** A user's rate-limit token bucket. */
+    bucket: (platform: string, user: string) => `${prefix}:bucket:${platform}:${user}`,
+    /** A user's recent text, for repeat suppression. */
+    recent: (platform: string, user: string, textHash: string) => `${prefix}:recent:${platform}:${user}:${textHash}`,
+    /** A command's global or per-user cooldown. */
+    cooldown: (channel: string, command: string, user?: string) => `${prefix}:cooldown:${channel}:${command}${user ? `:${user}` : ''}`,
   };
 }
 export type Keyspace = ReturnType<typeof keyspace>;

@@ -2,6 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Payload } from '../queues/registry';
 import { pcmDurationMs, toPlayoutPcm } from '../src/audio/pcm';
 import type { Deps } from '../src/deps';
+import { dropReason } from '../src/speech-drops';
 
 /** Encode synthesised speech into the channel's playout format and queue it for air. */
 export async function handle(a: Payload<'audio'>, deps: Deps) {
@@ -9,6 +10,13 @@ export async function handle(a: Payload<'audio'>, deps: Deps) {
   const rate = config.playout.sampleRate;
   const rawKey = keys.speechRaw(a.utteranceId);
   const pcmKey = keys.speechPcm(a.utteranceId);
+  const dropped = await dropReason(a, redis, keys);
+  if (dropped) {
+    metrics.speechDropped.inc({ stage: 'audio', reason: dropped });
+    await redis.del(rawKey);
+    deps.log.info({ utteranceId: a.utteranceId, reason: dropped }, 'line dropped before encoding');
+    return { dropped };
+  }
 
   const raw = await redis.getBuffer(rawKey);
   let bytes: number;

@@ -1,11 +1,18 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Payload } from '../queues/registry';
 import type { Deps } from '../src/deps';
+import { dropReason } from '../src/speech-drops';
 import { collectSpeech } from '../src/tts/tts-engine';
 
 /** Synthesise one utterance and hand the raw speech to the audio worker. */
 export async function handle(u: Payload<'tts'>, deps: Deps) {
   const { config, redis, keys, queues, metrics, log } = deps;
+  const dropped = await dropReason(u, redis, keys);
+  if (dropped) {
+    metrics.speechDropped.inc({ stage: 'tts', reason: dropped });
+    log.info({ utteranceId: u.utteranceId, reason: dropped, waitedMs: Date.now() - u.acceptedAt }, 'line dropped before synthesis');
+    return { dropped };
+  }
   let voice = config.voices[u.voice];
   if (!voice) {
     log.warn({ voice: u.voice, fallback: config.defaultVoice }, 'unknown voice: speaking with the default voice');

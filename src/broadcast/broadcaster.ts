@@ -3,6 +3,7 @@ import { UnrecoverableError } from 'bullmq';
 import { onShutdown } from '../lifecycle';
 import { bootProcess } from '../process';
 import { startQueueWorker } from '../queue-worker';
+import { dropReason } from '../speech-drops';
 import { HlsEncoder } from './hls-encoder';
 import { RealtimePump } from './realtime-pump';
 
@@ -29,7 +30,25 @@ export async function runBroadcast(channel: string): Promise<void> {
 
   const at = (wallMs: number, fn: () => void) => setTimeout(fn, Math.max(0, wallMs - Date.now()));
 
+  // Operator controls (!skip, !clear) reach the broadcaster over pub/sub.
+  const controls = redis.duplicate();
+  controls.on('message', (_c: string, message: string) => {
+    const { action, by } = JSON.parse(message) as { action: string; by?: string };
+    if (action === 'skip') {
+      log.info({ by, utteranceId: onAir }, 'line skipped');
+      pump.skip();
+    }
+  });
+  await controls.subscribe(keys.control(channel));
+
   const { stop } = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, async (u) => {
+    const dropped = await dropReason(u, redis, keys);
+    if (dropped) {
+      metrics.speechDropped.inc({ stage: 'playout', reason: dropped });
+      await redis.del(keys.speechPcm(u.utteranceId));
+      log.info({ utteranceId: u.utteranceId, reason: dropped, waitedMs: Date.now() - u.acceptedAt }, 'line dropped before air');
+      return { dropped };
+    }
     const pcm = await redis.getBuffer(keys.speechPcm(u.utteranceId));
     if (!pcm) throw new UnrecoverableError('speech audio is gone (expired before air)');
     const played = await pump.play(pcm);
@@ -55,6 +74,7 @@ export async function runBroadcast(channel: string): Promise<void> {
 
   onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
     await stop(); // the line on air is played to its end first
+    await controls.quit().catch(() => controls.disconnect());
     pump.stop();
     await encoder.stop();
     await ctx.close();

@@ -1,35 +1,49 @@
 import { onShutdown } from '../lifecycle';
 import { bootProcess } from '../process';
 import { startQueueWorker } from '../queue-worker';
-import { processChat } from './command-processor';
+import type { ChatEvent } from './chat-event';
+import type { ChatSource } from './chat-source';
+import { IngestPipeline } from './ingest-pipeline';
+import { createSources } from './sources';
 
 /**
- * The ingest process: takes accepted chat events off the chat queue, runs the command
- * processor and enqueues what follows. Also keeps the fleet's housekeeping scheduled.
+ * The ingest process: reads every configured chat platform and the local chat queue, runs each
+ * event through the command processor (dedupe, filter, commands, shedding) and enqueues what
+ * follows. Also keeps the fleet's housekeeping scheduled.
  */
 export async function runIngest(): Promise<void> {
-  let handled = 0;
-  const ctx = bootProcess('ingest', { blocking: true, detail: () => ({ handled }) });
-  const { config, log, queues, metrics } = ctx;
+  let sources: ChatSource[] = [];
+  const ctx = bootProcess('ingest', { blocking: true, detail: () => ({ sources: sources.map((s) => s.status()) }) });
+  const { config, log, queues, keys } = ctx;
 
   // BullMQ's job schedulers are the only clock: one sweep a minute, whatever the replica count.
   await queues.schedule('maintenance', 'maintenance-sweep', { every: 60_000 }, { task: 'sweep' });
 
-  const { stop } = startQueueWorker(ctx, 'chat', { concurrency: 16 }, async (event) => {
-    const decision = processChat(event, config);
-    metrics.chatDecisions.inc({ platform: event.platform, decision: decision.decision });
-    const fields = { platform: event.platform, channel: event.channel, messageId: event.id, user: event.user.login, decision: decision.decision, reason: decision.reason, truncated: decision.truncated };
-    if (decision.decision === 'ignored') log.debug(fields, 'chat ignored');
-    else log.info(fields, 'chat accepted');
-    if (decision.tts.length) await queues.enqueueBulk('tts', decision.tts.map((payload) => ({ payload })));
-    handled++;
-    return { decision: decision.decision, reason: decision.reason };
+  const byPlatform = new Map<string, ChatSource>();
+  const pipeline = new IngestPipeline({
+    ...ctx,
+    reply: async (e: ChatEvent, text: string) => {
+      await ctx.publish(e.channel in config.channels ? e.channel : config.defaultChannel, { type: 'chat-reply', to: e.user.displayName, text });
+      const source = byPlatform.get(e.platform);
+      if (source?.reply && e.room) await source.reply(e.room, text);
+    },
   });
+
+  const { stop: stopLocal } = startQueueWorker(ctx, 'chat', { concurrency: 64 }, (event) => pipeline.accept(event));
+
+  sources = createSources(ctx);
+  for (const source of sources) {
+    byPlatform.set(source.platform, source);
+    // A source's events are accepted in the background; a failed batch is logged with its cause.
+    await source.start((event) => void pipeline.accept(event).catch((err: Error) => log.error({ platform: event.platform, messageId: event.id, err: err.message }, 'chat event could not be processed')));
+  }
   ctx.heartbeat.start();
-  log.info('ingest ready');
+  log.info({ sources: sources.map((s) => s.platform), dedupe: keys.seen('<platform>', '<room>', '<id>') }, 'ingest ready');
 
   onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
-    await stop();
+    await Promise.all(sources.map((s) => s.stop()));
+    await stopLocal();
+    await pipeline.drain();
     await ctx.close();
   });
 }

@@ -14,9 +14,7 @@ describe('idolcast up: the whole fleet on a local Redis, supervised', () => {
     const port = await freePort();
     fleet = new TestFleet();
     const dataDir = path.join(fleet.dir, 'redis');
-    fs.appendFileSync(fleet.configPath, `\n# local redis for this test\n`);
-    const cfg = fs.readFileSync(fleet.configPath, 'utf8').replace(/^redis:\n/m, `redis:\n  localPort: ${redisPort}\n  dataDir: ${dataDir}\n`);
-    fs.writeFileSync(fleet.configPath, cfg);
+    fleet.configure({ redis: { localPort: redisPort, dataDir } });
 
     // No REDIS_URL: `up` must start its own redis-server (AOF on) and point the children at it.
     const up = fleet.start(['up'], { REDIS_URL: '', PORT: String(port) });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import YAML from 'yaml';
 import { Queues } from '../../queues/registry';
-import { parseConfig } from '../../src/config/load';
+import { DEFAULT_CONFIG_PATH, parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { CLI_ENTRY } from '../../src/paths';
 import { createRedis, keyspace, type Redis } from '../../src/redis';
@@ -37,7 +37,8 @@ export class TestFleet {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-test-'));
   readonly prefix = `t${randomBytes(4).toString('hex')}`;
   readonly configPath = path.join(this.dir, 'config.yaml');
-  readonly config: Config;
+  config: Config;
+  private raw: Record<string, unknown>;
   readonly redis: Redis;
   readonly queues: Queues;
   readonly keys;
@@ -50,12 +51,24 @@ export class TestFleet {
       workers: { heartbeatMs: 500, lockDurationMs: 2000, stalledIntervalMs: 500, shutdownTimeoutMs: 10000 },
       log: { level: 'info' },
     };
-    const raw = merge(base, overrides as Record<string, unknown>);
-    fs.writeFileSync(this.configPath, YAML.stringify(raw));
-    this.config = parseConfig(fs.readFileSync(this.configPath, 'utf8'), this.configPath, { REDIS_URL: redisUrl() });
+    // The shipped defaults, then the test's isolation, then what the test changes.
+    const shipped = YAML.parse(fs.readFileSync(DEFAULT_CONFIG_PATH, 'utf8')) as Record<string, unknown>;
+    this.raw = merge(merge(shipped, base), overrides as Record<string, unknown>);
+    this.config = this.write();
     this.redis = createRedis(redisUrl());
     this.keys = keyspace(this.prefix);
     this.queues = new Queues(this.redis, this.prefix);
+  }
+
+  /** Change the config file (for processes started after this). */
+  configure(overrides: DeepPartial<Config> | Record<string, unknown>): void {
+    this.raw = merge(this.raw, overrides as Record<string, unknown>);
+    this.config = this.write();
+  }
+
+  private write(): Config {
+    fs.writeFileSync(this.configPath, YAML.stringify(this.raw));
+    return parseConfig(fs.readFileSync(this.configPath, 'utf8'), this.configPath, { REDIS_URL: redisUrl() });
   }
 
   env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

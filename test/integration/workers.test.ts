@@ -31,7 +31,7 @@ describe('worker processes (real Redis, real espeak-ng)', () => {
   async function setUp() {
     fleet = new TestFleet();
     const engine = holdingEspeak(fleet.dir);
-    fs.writeFileSync(fleet.configPath, fs.readFileSync(fleet.configPath, 'utf8') + `tts:\n  espeak:\n    binary: ${engine.binary}\n`);
+    fleet.configure({ tts: { espeak: { binary: engine.binary } } });
     events = new QueueEvents('tts', { connection: { url: redisUrl() } as never, prefix: fleet.prefix });
     events.on('completed', ({ jobId }) => completed.push(jobId));
     await events.waitUntilReady();

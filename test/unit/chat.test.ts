@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { ChatEvent } from '../../src/chat/chat-event';
-import { processChat } from '../../src/chat/command-processor';
+import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand } from '../../src/chat/commands';
+import { bypassed, localFilter } from '../../src/chat/filter';
 import { normaliseText, splitArgs } from '../../src/chat/normalise';
 import { DEFAULT_CONFIG_PATH, parseConfig } from '../../src/config/load';
 
@@ -37,29 +38,78 @@ describe('text normalisation', () => {
   });
 });
 
-describe('command processor', () => {
-  it('speaks a plain message at the plain-chat priority', () => {
-    const d = processChat(event('Hello idol!'), config);
-    expect(d.decision).toBe('speak');
-    expect(d.tts).toHaveLength(1);
-    expect(d.tts[0]).toMatchObject({ text: 'Hello idol!', priority: config.chat.plainPriority, utteranceId: 'local-abc', acceptedAt: 2, voice: 'default', origin: { user: 'Alice' } });
+describe('commands', () => {
+  const env = { config, channel: 'main', voice: 'default', backlog: 3, utteranceId: (s: string) => `u-${s}` };
+  const table = commandTable(config);
+  const run = (text: string, roles: ChatEvent['user']['roles'] = []) => {
+    const cmd = parseCommand(text, '!')!;
+    return runCommand(table.get(cmd.word)!, cmd, event(text, { user: { id: 'u1', login: 'alice', displayName: 'Alice', roles } }), env);
+  };
+
+  it('parses the command word case-insensitively and keeps the rest', () => {
+    expect(parseCommand('!SAY hello "big world"', '!')).toEqual({ word: 'say', rest: 'hello "big world"', args: ['hello', 'big world'] });
+    expect(parseCommand('hello', '!')).toBeUndefined();
+    expect(parseCommand('!', '!')).toBeUndefined();
   });
-  it('!say speaks its argument at the say priority', () => {
-    const d = processChat(event('!say   good morning everyone'), config);
-    expect(d.tts[0]).toMatchObject({ text: 'good morning everyone', priority: config.chat.sayPriority });
-    expect(d.reason).toBe('command say');
+  it('ranks permissions: broadcaster > moderator > vip > subscriber > everyone', () => {
+    expect(hasPermission([], 'everyone')).toBe(true);
+    expect(hasPermission(['subscriber'], 'vip')).toBe(false);
+    expect(hasPermission(['vip', 'subscriber'], 'vip')).toBe(true);
+    expect(hasPermission(['broadcaster'], 'moderator')).toBe(true);
+    expect(table.get('scene')!.permission).toBe('moderator');
   });
-  it('ignores unknown commands and empty text quietly', () => {
-    expect(processChat(event('!dance now'), config)).toMatchObject({ decision: 'ignored', tts: [] });
-    expect(processChat(event('\u200b \u0000'), config)).toMatchObject({ decision: 'ignored', reason: 'empty after normalisation' });
-    expect(processChat(event('!say'), config)).toMatchObject({ decision: 'ignored' });
+  it('!say speaks its text at the say priority', () => {
+    expect(run('!say good morning everyone').tts[0]!.payload).toMatchObject({ text: 'good morning everyone', priority: config.chat.sayPriority, utteranceId: 'u-say' });
   });
-  it('keeps shell and ffmpeg-filter metacharacters as plain text to speak (never interpreted)', () => {
-    const hostile = `$(rm -rf /); \`id\` | drawtext=text='%{pts}' \\ ;`;
-    const d = processChat(event(hostile), config);
-    expect(d.tts[0]?.text).toBe(hostile);
+  it('!voice speaks in a named voice; only moderators switch the channel voice', () => {
+    expect(run('!voice whisper psst secret').tts[0]!.payload).toMatchObject({ voice: 'whisper', text: 'psst secret' });
+    expect(run('!voice whisper').setVoice).toBeUndefined();
+    expect(run('!voice whisper', ['moderator']).setVoice).toBe('whisper');
+    expect(run('!voice nobody').replies[0]).toMatch(/voices: default, whisper/);
   });
-  it('sends messages for an unknown channel to the default channel', () => {
-    expect(processChat(event('hi', { channel: 'elsewhere' }), config).tts[0]?.channel).toBe('main');
+  it('!queue, !commands, !skip and !clear answer or act', () => {
+    expect(run('!queue').replies).toEqual(['3 lines waiting']);
+    expect(run('!commands').replies[0]).not.toContain('!skip');
+    expect(run('!commands', ['moderator']).replies[0]).toContain('!skip');
+    expect(run('!skip', ['moderator']).control).toBe('skip');
+    expect(run('!clear', ['moderator']).control).toBe('clear');
+  });
+  it('fills templates with text, never interpreting it', () => {
+    expect(fillTemplate('{user} hugs {args} ({arg1}) {unknown}', { user: '<b>Al</b>', args: '$(id) %{pts}', arg1: '$(id)' })).toBe('<b>Al</b> hugs $(id) %{pts} ($(id)) {unknown}');
+  });
+  it('runs a configured command: aliases, sequences with offsets, reply', () => {
+    const c = parseConfig(
+      'chat:\n  commands:\n    - name: hug\n      aliases: [cuddle]\n      cooldown: { userMs: 60000 }\n      actions:\n        - say: "{user} hugs {args}"\n        - scene: Hug Cam\n          atMs: 2000\n      reply: "hug sent to {arg1}"\n',
+      'x.yaml',
+    );
+    const t = commandTable(c);
+    expect(t.get('cuddle')!.name).toBe('hug');
+    const fx = runCommand(t.get('cuddle')!, parseCommand('!cuddle Bob', '!')!, event('!cuddle Bob'), { ...env, config: c });
+    expect(fx.tts[0]!.payload.text).toBe('Alice hugs Bob');
+    expect(fx.scenes[0]).toEqual({ payload: { channel: 'main', scene: 'Hug Cam' }, delay: 2000 });
+    expect(fx.replies).toEqual(['hug sent to Bob']);
+  });
+});
+
+describe('local filter', () => {
+  const f = config.chat.filter;
+  const none = new Set<never>();
+  it('strips links by default, and blocks them when configured', () => {
+    expect(localFilter('look at https://evil.example/x now', event(''), f, none)).toEqual({ ok: true, text: 'look at now' });
+    expect(localFilter('visit spam.com today', event(''), { ...f, links: 'block' }, none)).toEqual({ ok: false, reason: 'link' });
+  });
+  it('rejects caps, symbol and emote floods and banned words', () => {
+    expect(localFilter('WHY IS NOBODY ANSWERING ME', event(''), f, none)).toEqual({ ok: false, reason: 'caps flood' });
+    expect(localFilter('!!!!!!!!!!??????$$$$', event(''), f, none)).toEqual({ ok: false, reason: 'symbol flood' });
+    const emotes = Array.from({ length: 12 }, (_, i) => ({ id: 'e', start: i, end: i }));
+    expect(localFilter('Kappa', event('', { emotes }), f, none)).toEqual({ ok: false, reason: 'emote flood' });
+    expect(localFilter('you are a Potato', event(''), { ...f, bannedWords: ['potato'] }, none)).toEqual({ ok: false, reason: 'banned word' });
+  });
+  it('lets roles bypass what the config says', () => {
+    const mod = event('', { user: { id: 'm', login: 'm', displayName: 'M', roles: ['moderator'] } });
+    const skip = bypassed(mod, f);
+    expect(skip.has('caps')).toBe(true);
+    expect(skip.has('bannedWords')).toBe(false);
+    expect(localFilter('WHY IS NOBODY ANSWERING ME', mod, f, skip)).toMatchObject({ ok: true });
   });
 });

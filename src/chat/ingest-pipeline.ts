@@ -1,0 +1,317 @@
+import { createHash } from 'node:crypto';
+import type { Payload } from '../../queues/registry';
+import type { ProcessContext } from '../process';
+import type { ChatEvent } from './chat-event';
+import { chatCheck, defineChatCheck } from './chat-check';
+import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand, type CommandEffects } from './commands';
+import { bypassed, localFilter } from './filter';
+import { normaliseText } from './normalise';
+
+/** What happened to one chat event. */
+export type Decision = 'spoken' | 'command' | 'reaction' | 'rejected' | 'ignored' | 'shed' | 'duplicate';
+export interface Outcome {
+  decision: Decision;
+  reason: string;
+}
+
+type Deps = Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'queues' | 'log' | 'metrics' | 'publish'> & {
+  /** Post a reply in the event's room (and on the channel's live page). */
+  reply: (e: ChatEvent, text: string) => Promise<void>;
+};
+
+interface Pending {
+  event: ChatEvent;
+  resolve: (o: Outcome) => void;
+  reject: (err: Error) => void;
+}
+
+/** One event's way through a batch. */
+interface Item extends Pending {
+  text: string;
+  truncated: boolean;
+  outcome?: Outcome;
+  command?: ReturnType<typeof parseCommand>;
+  check?: { bucket: string; recent: string; cooldown: string; userCooldown: string; globalMs: number; userMs: number };
+}
+
+const BACKLOG_CACHE_MS = 250;
+const ENQUEUE_ATTEMPTS = 5;
+
+/** A BullMQ- and key-safe id from a platform message id. */
+export function utteranceIdFor(e: ChatEvent, suffix = ''): string {
+  return `${e.platform}-${e.id}${suffix ? `-${suffix}` : ''}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 128);
+}
+
+/**
+ * The command processor under load. Events are collected into batches (up to `load.batchMax`,
+ * at most `load.batchWaitMs`) and each batch costs a few Redis round trips whatever its size:
+ * one pipeline of SET NX for duplicates, one of atomic rate-limit/repeat/cooldown checks, then
+ * one addBulk per queue. Every event gets exactly one logged and counted decision.
+ */
+export class IngestPipeline {
+  private pending: Pending[] = [];
+  private timer?: NodeJS.Timeout;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly commands;
+  private backlog = { value: 0, at: 0 };
+  private sampled = 0;
+
+  constructor(private readonly deps: Deps) {
+    defineChatCheck(deps.redis);
+    this.commands = commandTable(deps.config);
+  }
+
+  /** Take one event; resolves with its decision once its batch is processed. */
+  accept(event: ChatEvent): Promise<Outcome> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ event, resolve, reject });
+      const { batchMax, batchWaitMs } = this.deps.config.chat.load;
+      if (this.pending.length >= batchMax) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), batchWaitMs);
+    });
+  }
+
+  /** Resolves when every event accepted so far has its decision. */
+  async drain(): Promise<void> {
+    this.flush();
+    await this.chain;
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.pending.length) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.chain = this.chain.then(() => this.process(batch)).catch((err: Error) => {
+      for (const p of batch) p.reject(err);
+    });
+  }
+
+  private async process(batch: Pending[]): Promise<void> {
+    const { config, redis, keys } = this.deps;
+    const items: Item[] = batch.map((p) => ({ ...p, ...normaliseText(p.event.text, config.chat.maxLength) }));
+
+    // 1. Duplicates: a platform message id is processed once, across replicas and reconnects.
+    const seenKeys = items.map((i) => keys.seen(i.event.platform, i.event.room ?? i.event.channel, i.event.id));
+    const seen = redis.pipeline();
+    for (const k of seenKeys) seen.set(k, '1', 'PX', config.chat.dedupeTtlMs, 'NX');
+    const fresh = await seen.exec();
+    items.forEach((i, n) => {
+      if (fresh?.[n]?.[1] !== 'OK') i.outcome = { decision: 'duplicate', reason: 'already seen' };
+    });
+
+    // 2. Local checks and command lookup; what survives gets its atomic Redis check.
+    for (const i of items) if (!i.outcome) this.prepare(i);
+    const toCheck = items.filter((i) => !i.outcome && i.check);
+    if (toCheck.length) {
+      const { capacity, perSecond } = config.chat.filter.rateLimit;
+      const checks = redis.pipeline();
+      for (const i of toCheck) {
+        const c = i.check!;
+        chatCheck(checks, c.bucket, c.recent, c.cooldown, c.userCooldown, capacity, perSecond / 1000, config.chat.filter.repeatWindowMs, c.globalMs, c.userMs);
+      }
+      const results = await checks.exec();
+      toCheck.forEach((i, n) => {
+        const r = results?.[n];
+        if (r?.[0]) throw r[0];
+        if (r?.[1] !== 'ok') i.outcome = { decision: 'rejected', reason: String(r?.[1]) };
+      });
+    }
+
+    // 3. Plan the jobs, shedding plain chat when the speech backlog is deep.
+    const tts: { payload: Payload<'tts'>; opts?: { delay: number } }[] = [];
+    const scenes: { payload: Payload<'scene'>; opts?: { delay: number } }[] = [];
+    const effects: { item: Item; fx: CommandEffects }[] = [];
+    let backlog = await this.backlogDepth();
+    const voices = await this.channelVoices(items);
+    const shed: Item[] = [];
+    for (const i of items) {
+      if (i.outcome) continue;
+      const e = i.event;
+      const channel = this.channelOf(e);
+      const voice = voices.get(channel) ?? config.defaultVoice;
+      if (i.command) {
+        const def = this.commands.get(i.command.word)!;
+        const fx = runCommand(def, i.command, e, { config, channel, voice, backlog, utteranceId: (s) => utteranceIdFor(e, s) });
+        for (const t of fx.tts) tts.push({ payload: t.payload, opts: t.delay ? { delay: t.delay } : undefined });
+        for (const s of fx.scenes) scenes.push({ payload: s.payload, opts: s.delay ? { delay: s.delay } : undefined });
+        effects.push({ item: i, fx });
+        backlog += fx.tts.length;
+        i.outcome = { decision: 'command', reason: def.name };
+        continue;
+      }
+      const reaction = this.reaction(i, voice);
+      if (reaction) {
+        tts.push({ payload: reaction });
+        backlog++;
+        i.outcome = { decision: 'reaction', reason: e.paid ? 'paid' : e.kind };
+        continue;
+      }
+      if (e.kind !== 'message') {
+        i.outcome = { decision: 'ignored', reason: `no reaction configured for ${e.kind}` };
+        continue;
+      }
+      if (!config.chat.speakPlainMessages) {
+        i.outcome = { decision: 'ignored', reason: 'plain messages are not spoken' };
+        continue;
+      }
+      if (backlog >= config.chat.load.shedDepth && !hasPermission(e.user.roles, 'moderator')) {
+        const keep = config.chat.load.shedPolicy === 'sample' && this.sampled++ % config.chat.load.sampleEvery === 0;
+        if (!keep) {
+          shed.push(i);
+          i.outcome = { decision: 'shed', reason: `backlog ${backlog} ≥ ${config.chat.load.shedDepth} (${config.chat.load.shedPolicy})` };
+          continue;
+        }
+      }
+      tts.push({ payload: this.plainLine(e, i.text, voice) });
+      backlog++;
+      i.outcome = { decision: 'spoken', reason: i.truncated ? 'plain message (truncated)' : 'plain message' };
+    }
+    if (shed.length && config.chat.load.shedPolicy === 'summarise') tts.push({ payload: this.summary(shed, voices) });
+
+    // 4. Enqueue (retried: a Redis hiccup must not lose accepted chat); on failure forget the
+    //    duplicates marks so a redelivery is processed.
+    try {
+      await this.withRetry(async () => {
+        if (tts.length) await this.deps.queues.enqueueBulk('tts', tts);
+        if (scenes.length) await this.deps.queues.enqueueBulk('scene', scenes);
+      });
+    } catch (err) {
+      await redis.del(...seenKeys).catch(() => {});
+      throw err;
+    }
+    this.backlog.value = backlog;
+    for (const { item, fx } of effects) await this.applyEffects(item, fx);
+    for (const i of items) this.finish(i);
+  }
+
+  /** Local filter and command lookup; sets `outcome` when the event stops here, `check` for Redis. */
+  private prepare(i: Item): void {
+    const { config, keys } = this.deps;
+    const e = i.event;
+    if (e.kind === 'message' && !i.text) {
+      i.outcome = { decision: 'ignored', reason: 'empty after normalisation' };
+      return;
+    }
+    const skip = bypassed(e, config.chat.filter);
+    const cmd = e.kind === 'message' ? parseCommand(i.text, config.chat.commandPrefix) : undefined;
+    const def = cmd && this.commands.get(cmd.word);
+    if (cmd && !def) {
+      i.outcome = { decision: 'ignored', reason: 'unknown command' };
+      return;
+    }
+    if (def && !hasPermission(e.user.roles, def.permission)) {
+      i.outcome = { decision: 'rejected', reason: 'permission' };
+      return;
+    }
+    if (e.kind === 'message' && !e.paid) {
+      const local = localFilter(i.text, e, config.chat.filter, skip);
+      if (!local.ok) {
+        i.outcome = { decision: 'rejected', reason: local.reason };
+        return;
+      }
+      i.text = local.text;
+    }
+    if (cmd) i.command = parseCommand(i.text, config.chat.commandPrefix) ?? cmd;
+    // Paid events and platform events are never rate limited: they are the stream's income.
+    const limited = e.kind === 'message' && !e.paid;
+    const user = e.user.id;
+    const channel = this.channelOf(e);
+    const textHash = createHash('sha1').update(i.text.toLowerCase()).digest('base64url').slice(0, 16);
+    i.check = {
+      bucket: limited && !skip.has('rateLimit') ? keys.bucket(e.platform, user) : '',
+      recent: limited && !skip.has('repeat') && config.chat.filter.repeatWindowMs > 0 ? keys.recent(e.platform, user, textHash) : '',
+      cooldown: def && def.cooldown.globalMs > 0 ? keys.cooldown(channel, def.name) : '',
+      userCooldown: def && def.cooldown.userMs > 0 ? keys.cooldown(channel, def.name, `${e.platform}-${user}`) : '',
+      globalMs: def?.cooldown.globalMs ?? 0,
+      userMs: def?.cooldown.userMs ?? 0,
+    };
+  }
+
+  private channelOf(e: ChatEvent): string {
+    return e.channel in this.deps.config.channels ? e.channel : this.deps.config.defaultChannel;
+  }
+
+  private plainLine(e: ChatEvent, text: string, voice: string): Payload<'tts'> {
+    const { config } = this.deps;
+    return {
+      utteranceId: utteranceIdFor(e), channel: this.channelOf(e), text, voice, priority: config.chat.plainPriority,
+      acceptedAt: e.acceptedAt, expiresAt: e.acceptedAt + config.chat.load.plainTtlMs, origin: { platform: e.platform, user: e.user.displayName },
+    };
+  }
+
+  /** Paid messages and platform events (follow, sub, raid, gift, Super Chat) get their configured line. */
+  private reaction(i: Item, voice: string): Payload<'tts'> | undefined {
+    const { config } = this.deps;
+    const e = i.event;
+    const r = e.paid && e.kind === 'message' ? config.chat.reactions.paid : e.kind !== 'message' ? config.chat.reactions[e.kind] : undefined;
+    if (!r) return undefined;
+    const text = normaliseText(
+      fillTemplate(r.say, { user: e.user.displayName, amount: String(e.paid?.amount ?? ''), currency: e.paid?.currency ?? '', text: i.text, viewers: String(e.paid?.amount ?? '') }),
+      config.tts.maxTextLength,
+    ).text;
+    return { utteranceId: utteranceIdFor(e), channel: this.channelOf(e), text, voice: r.voice ?? voice, priority: r.priority, acceptedAt: e.acceptedAt, origin: { platform: e.platform, user: e.user.displayName } };
+  }
+
+  /** Shed plain messages of a batch become one line, so a flood is still acknowledged on air. */
+  private summary(shed: Item[], voices: Map<string, string>): Payload<'tts'> {
+    const { config } = this.deps;
+    const first = shed[0]!;
+    const sample = first.text.split(' ').slice(0, 8).join(' ');
+    const channel = this.channelOf(first.event);
+    return {
+      utteranceId: utteranceIdFor(first.event, 'summary'), channel, voice: voices.get(channel) ?? config.defaultVoice, priority: config.chat.plainPriority,
+      text: shed.length === 1 ? `${first.event.user.displayName} says ${sample}` : `Chat is busy: ${shed.length} messages, like ${first.event.user.displayName} saying ${sample}`,
+      acceptedAt: first.event.acceptedAt, expiresAt: first.event.acceptedAt + config.chat.load.plainTtlMs, origin: { platform: first.event.platform, user: 'chat' },
+    };
+  }
+
+  /** Lines waiting for synthesis, encoding or air (cached briefly: a flood must not scan queues per message). */
+  private async backlogDepth(): Promise<number> {
+    if (Date.now() - this.backlog.at < BACKLOG_CACHE_MS) return this.backlog.value;
+    const { queues, config } = this.deps;
+    const states = ['waiting', 'prioritized', 'active', 'delayed'] as const;
+    const counts = await Promise.all([queues.queue('tts'), queues.queue('audio'), ...Object.keys(config.channels).map((c) => queues.queue('playout', c))].map((q) => q.getJobCounts(...states)));
+    this.backlog = { value: counts.reduce((sum, c) => sum + states.reduce((s, st) => s + (c[st] ?? 0), 0), 0), at: Date.now() };
+    return this.backlog.value;
+  }
+
+  private async channelVoices(items: Item[]): Promise<Map<string, string>> {
+    const channels = [...new Set(items.filter((i) => !i.outcome).map((i) => this.channelOf(i.event)))];
+    if (!channels.length) return new Map();
+    const set = await this.deps.redis.mget(channels.map((c) => this.deps.keys.channelVoice(c)));
+    return new Map(channels.flatMap((c, n) => (set[n] && set[n] in this.deps.config.voices ? [[c, set[n]] as [string, string]] : [])));
+  }
+
+  private async applyEffects(i: Item, fx: CommandEffects): Promise<void> {
+    const { redis, keys } = this.deps;
+    const channel = this.channelOf(i.event);
+    if (fx.setVoice) await redis.set(keys.channelVoice(channel), fx.setVoice);
+    if (fx.control === 'clear') await redis.set(keys.clearedAt(channel), String(Date.now()));
+    if (fx.control) await redis.publish(keys.control(channel), JSON.stringify({ action: fx.control === 'clear' ? 'skip' : fx.control, by: i.event.user.login }));
+    for (const text of fx.replies) await this.deps.reply(i.event, text).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'reply failed'));
+  }
+
+  private finish(i: Item): void {
+    const o = i.outcome ?? { decision: 'ignored', reason: 'no decision' };
+    const e = i.event;
+    this.deps.metrics.chatDecisions.inc({ platform: e.platform, decision: o.decision });
+    const fields = { platform: e.platform, room: e.room, messageId: e.id, user: e.user.login, kind: e.kind, decision: o.decision, reason: o.reason };
+    if (o.decision === 'duplicate') this.deps.log.debug(fields, 'chat decision');
+    else this.deps.log.info(fields, 'chat decision');
+    i.resolve(o);
+  }
+
+  private async withRetry(fn: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt >= ENQUEUE_ATTEMPTS) throw err;
+        this.deps.log.warn({ err: (err as Error).message, attempt }, 'enqueue failed: retrying');
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
+  }
+}
