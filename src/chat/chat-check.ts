@@ -1,45 +1,91 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 /**
- * One atomic check per chat message, so two ingest replicas never both let a user through.
- * KEYS: token bucket (hash t, ts), recent-text key, global cooldown, user cooldown; an empty key
- * name skips that check. ARGV: capacity, tokens per ms, repeat window ms, global and user cooldown
- * ms. Nothing is consumed unless every check passes. Returns 'ok' or the reason it failed.
+ * The Redis side of a batch of chat messages, in one atomic script call, so two ingest replicas
+ * never both let a message or a user through and a flood costs one round trip per batch.
+ * For each message, in order: drop it if its platform id was seen (SET NX with a TTL); then,
+ * for messages that passed the local filter, the user's token bucket, the repeat window and the
+ * command's global and per-user cooldowns. Nothing is consumed unless every check passes.
+ * Buckets are read and written once per user per batch.
+ * KEYS: 5 per message: seen, bucket, recent, cooldown, user cooldown ('' skips a check).
+ * ARGV: capacity, tokens per ms, repeat ms, dedupe ms, then per message: check? (1/0), global ms, user ms.
+ * Returns one word per message: ok, duplicate, rate limited, repeated, cooldown, user cooldown.
  */
-const CHAT_CHECK_LUA = `
-local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
-local capacity = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local tokens
-if KEYS[1] ~= '' then
-  local b = redis.call('HMGET', KEYS[1], 't', 'ts')
-  tokens = tonumber(b[1]) or capacity
-  local ts = tonumber(b[2]) or now
-  tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
-  if tokens < 1 then return 'rate limited' end
+const CHAT_BATCH_CHECK_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local capacity, rate, repeatMs, dedupeMs = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local buckets = {}
+local out = {}
+local n = #KEYS / 5
+for i = 1, n do
+  local k = (i - 1) * 5
+  local a = 4 + (i - 1) * 3
+  local seen, bucket, recent, cd, ucd = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
+  local result = 'ok'
+  if not redis.call('SET', seen, 1, 'PX', dedupeMs, 'NX') then
+    result = 'duplicate'
+  elseif ARGV[a + 1] == '1' then
+    local b
+    if bucket ~= '' then
+      b = buckets[bucket]
+      if not b then
+        local v = redis.call('HMGET', bucket, 't', 'ts')
+        local tokens = tonumber(v[1]) or capacity
+        local ts = tonumber(v[2]) or now
+        b = { tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate) }
+        buckets[bucket] = b
+      end
+    end
+    if b and b.tokens < 1 then result = 'rate limited'
+    elseif recent ~= '' and redis.call('EXISTS', recent) == 1 then result = 'repeated'
+    elseif cd ~= '' and redis.call('EXISTS', cd) == 1 then result = 'cooldown'
+    elseif ucd ~= '' and redis.call('EXISTS', ucd) == 1 then result = 'user cooldown'
+    else
+      if b then b.tokens = b.tokens - 1; b.dirty = true end
+      if recent ~= '' then redis.call('SET', recent, 1, 'PX', repeatMs) end
+      if cd ~= '' then redis.call('SET', cd, 1, 'PX', ARGV[a + 2]) end
+      if ucd ~= '' then redis.call('SET', ucd, 1, 'PX', ARGV[a + 3]) end
+    end
+  end
+  out[i] = result
 end
-if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return 'repeated' end
-if KEYS[3] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then return 'cooldown' end
-if KEYS[4] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then return 'user cooldown' end
-if KEYS[1] ~= '' then
-  redis.call('HSET', KEYS[1], 't', tokens - 1, 'ts', now)
-  redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate) + 1000)
+for key, b in pairs(buckets) do
+  if b.dirty then
+    redis.call('HSET', key, 't', b.tokens, 'ts', now)
+    redis.call('PEXPIRE', key, math.ceil(capacity / rate) + 1000)
+  end
 end
-if KEYS[2] ~= '' then redis.call('SET', KEYS[2], 1, 'PX', ARGV[3]) end
-if KEYS[3] ~= '' then redis.call('SET', KEYS[3], 1, 'PX', ARGV[4]) end
-if KEYS[4] ~= '' then redis.call('SET', KEYS[4], 1, 'PX', ARGV[5]) end
-return 'ok'
+return out
 `;
 
-type ChatCheck = (bucket: string, recent: string, cooldown: string, userCooldown: string, capacity: number, perMs: number, repeatMs: number, globalMs: number, userMs: number) => unknown;
-
-/** Register the check script on a connection (ioredis loads it by SHA, falling back to EVAL). */
-export function defineChatCheck(redis: Redis): void {
-  redis.defineCommand('idolcastChatCheck', { numberOfKeys: 4, lua: CHAT_CHECK_LUA });
+/** What one message asks of the batch check. */
+export interface ChatCheckRequest {
+  seen: string;
+  /** False for messages already decided locally: only the duplicate mark applies. */
+  check: boolean;
+  bucket: string;
+  recent: string;
+  cooldown: string;
+  userCooldown: string;
+  globalMs: number;
+  userMs: number;
 }
 
-/** Queue the check on a pipeline built from a connection that ran `defineChatCheck`. */
-export function chatCheck(pipeline: ChainableCommander, ...args: Parameters<ChatCheck>): void {
-  (pipeline as unknown as { idolcastChatCheck: ChatCheck }).idolcastChatCheck(...args);
+/** Register the script on a connection (ioredis runs it by SHA, loading it when needed). */
+export function defineChatCheck(redis: Redis): void {
+  redis.defineCommand('idolcastChatBatchCheck', { lua: CHAT_BATCH_CHECK_LUA });
+}
+
+/** Run the checks of a batch; one result word per request, in order. */
+export async function chatBatchCheck(
+  redis: Redis,
+  limits: { capacity: number; perMs: number; repeatMs: number; dedupeMs: number },
+  requests: ChatCheckRequest[],
+): Promise<string[]> {
+  if (!requests.length) return [];
+  const keys = requests.flatMap((r) => [r.seen, r.bucket, r.recent, r.cooldown, r.userCooldown]);
+  const args = [limits.capacity, limits.perMs, Math.max(1, limits.repeatMs), limits.dedupeMs, ...requests.flatMap((r) => [r.check ? 1 : 0, Math.max(1, r.globalMs), Math.max(1, r.userMs)])];
+  const run = (redis as unknown as { idolcastChatBatchCheck: (numKeys: number, ...a: (string | number)[]) => Promise<string[]> }).idolcastChatBatchCheck;
+  return run.call(redis, keys.length, ...keys, ...args);
 }

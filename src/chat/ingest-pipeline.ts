@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Payload } from '../../queues/registry';
 import type { ProcessContext } from '../process';
 import type { ChatEvent } from './chat-event';
-import { chatCheck, defineChatCheck } from './chat-check';
+import { chatBatchCheck, defineChatCheck, type ChatCheckRequest } from './chat-check';
 import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand, type CommandEffects } from './commands';
 import { bypassed, localFilter } from './filter';
 import { normaliseText } from './normalise';
@@ -31,11 +31,12 @@ interface Item extends Pending {
   truncated: boolean;
   outcome?: Outcome;
   command?: ReturnType<typeof parseCommand>;
-  check?: { bucket: string; recent: string; cooldown: string; userCooldown: string; globalMs: number; userMs: number };
+  check?: Omit<ChatCheckRequest, 'seen' | 'check'>;
 }
 
 const BACKLOG_CACHE_MS = 250;
 const ENQUEUE_ATTEMPTS = 5;
+const BATCHES_IN_FLIGHT = 2;
 
 /** A BullMQ- and key-safe id from a platform message id. */
 export function utteranceIdFor(e: ChatEvent, suffix = ''): string {
@@ -51,7 +52,7 @@ export function utteranceIdFor(e: ChatEvent, suffix = ''): string {
 export class IngestPipeline {
   private pending: Pending[] = [];
   private timer?: NodeJS.Timeout;
-  private chain: Promise<void> = Promise.resolve();
+  private running = false;
   private readonly commands;
   private backlog = { value: 0, at: 0 };
   private sampled = 0;
@@ -61,63 +62,70 @@ export class IngestPipeline {
     this.commands = commandTable(deps.config);
   }
 
-  /** Take one event; resolves with its decision once its batch is processed. */
+  /**
+   * Take one event; resolves with its decision once its batch is processed. Batches form by
+   * themselves: while one is being processed, new events gather for the next, so a quiet chat
+   * pays no batching delay and a flood is taken in large batches.
+   */
   accept(event: ChatEvent): Promise<Outcome> {
     return new Promise((resolve, reject) => {
       this.pending.push({ event, resolve, reject });
-      const { batchMax, batchWaitMs } = this.deps.config.chat.load;
-      if (this.pending.length >= batchMax) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), batchWaitMs);
+      if (!this.running && !this.timer) this.timer = setTimeout(() => void this.run(), this.deps.config.chat.load.batchWaitMs);
     });
   }
 
   /** Resolves when every event accepted so far has its decision. */
   async drain(): Promise<void> {
-    this.flush();
-    await this.chain;
+    while (this.pending.length || this.running) {
+      if (!this.running) await this.run();
+      else await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
-  private flush(): void {
-    clearTimeout(this.timer);
+  /** Process pending events, two batches in flight so Node's work on one overlaps Redis's on the other. */
+  private async run(): Promise<void> {
     this.timer = undefined;
-    if (!this.pending.length) return;
-    const batch = this.pending;
-    this.pending = [];
-    this.chain = this.chain.then(() => this.process(batch)).catch((err: Error) => {
-      for (const p of batch) p.reject(err);
-    });
+    if (this.running) return;
+    this.running = true;
+    const inFlight = new Set<Promise<void>>();
+    try {
+      while (this.pending.length || inFlight.size) {
+        if (this.pending.length && inFlight.size < BATCHES_IN_FLIGHT) {
+          const batch = this.pending.splice(0, this.deps.config.chat.load.batchMax);
+          const p: Promise<void> = this.process(batch)
+            .catch((err: Error) => {
+              for (const b of batch) b.reject(err);
+            })
+            .finally(() => inFlight.delete(p));
+          inFlight.add(p);
+          continue;
+        }
+        await Promise.race(inFlight);
+      }
+    } finally {
+      this.running = false;
+    }
   }
 
   private async process(batch: Pending[]): Promise<void> {
     const { config, redis, keys } = this.deps;
     const items: Item[] = batch.map((p) => ({ ...p, ...normaliseText(p.event.text, config.chat.maxLength) }));
 
-    // 1. Duplicates: a platform message id is processed once, across replicas and reconnects.
+    // 1. Local checks and command lookup, then 2. one atomic Redis check for the whole batch:
+    //    duplicates (across replicas and reconnects), rate limit, repeats, cooldowns.
+    for (const i of items) this.prepare(i);
+    const { capacity, perSecond } = config.chat.filter.rateLimit;
     const seenKeys = items.map((i) => keys.seen(i.event.platform, i.event.room ?? i.event.channel, i.event.id));
-    const seen = redis.pipeline();
-    for (const k of seenKeys) seen.set(k, '1', 'PX', config.chat.dedupeTtlMs, 'NX');
-    const fresh = await seen.exec();
+    const results = await chatBatchCheck(
+      redis,
+      { capacity, perMs: perSecond / 1000, repeatMs: config.chat.filter.repeatWindowMs, dedupeMs: config.chat.dedupeTtlMs },
+      items.map((i, n) => ({ seen: seenKeys[n]!, check: !i.outcome && !!i.check, bucket: '', recent: '', cooldown: '', userCooldown: '', globalMs: 0, userMs: 0, ...i.check })),
+    );
     items.forEach((i, n) => {
-      if (fresh?.[n]?.[1] !== 'OK') i.outcome = { decision: 'duplicate', reason: 'already seen' };
+      const r = results[n];
+      if (r === 'duplicate') i.outcome = { decision: 'duplicate', reason: 'already seen' };
+      else if (r !== 'ok' && !i.outcome) i.outcome = { decision: 'rejected', reason: String(r) };
     });
-
-    // 2. Local checks and command lookup; what survives gets its atomic Redis check.
-    for (const i of items) if (!i.outcome) this.prepare(i);
-    const toCheck = items.filter((i) => !i.outcome && i.check);
-    if (toCheck.length) {
-      const { capacity, perSecond } = config.chat.filter.rateLimit;
-      const checks = redis.pipeline();
-      for (const i of toCheck) {
-        const c = i.check!;
-        chatCheck(checks, c.bucket, c.recent, c.cooldown, c.userCooldown, capacity, perSecond / 1000, config.chat.filter.repeatWindowMs, c.globalMs, c.userMs);
-      }
-      const results = await checks.exec();
-      toCheck.forEach((i, n) => {
-        const r = results?.[n];
-        if (r?.[0]) throw r[0];
-        if (r?.[1] !== 'ok') i.outcome = { decision: 'rejected', reason: String(r?.[1]) };
-      });
-    }
 
     // 3. Plan the jobs, shedding plain chat when the speech backlog is deep.
     const tts: { payload: Payload<'tts'>; opts?: { delay: number } }[] = [];
@@ -178,7 +186,8 @@ export class IngestPipeline {
         if (scenes.length) await this.deps.queues.enqueueBulk('scene', scenes);
       });
     } catch (err) {
-      await redis.del(...seenKeys).catch(() => {});
+      const ours = seenKeys.filter((_k, n) => items[n]!.outcome?.decision !== 'duplicate');
+      if (ours.length) await redis.del(...ours).catch(() => {});
       throw err;
     }
     this.backlog.value = backlog;
@@ -190,6 +199,7 @@ export class IngestPipeline {
   private prepare(i: Item): void {
     const { config, keys } = this.deps;
     const e = i.event;
+    if (i.outcome) return;
     if (e.kind === 'message' && !i.text) {
       i.outcome = { decision: 'ignored', reason: 'empty after normalisation' };
       return;
@@ -218,10 +228,10 @@ export class IngestPipeline {
     const limited = e.kind === 'message' && !e.paid;
     const user = e.user.id;
     const channel = this.channelOf(e);
-    const textHash = createHash('sha1').update(i.text.toLowerCase()).digest('base64url').slice(0, 16);
+    const textHash = () => createHash('sha1').update(i.text.toLowerCase()).digest('base64url').slice(0, 16);
     i.check = {
       bucket: limited && !skip.has('rateLimit') ? keys.bucket(e.platform, user) : '',
-      recent: limited && !skip.has('repeat') && config.chat.filter.repeatWindowMs > 0 ? keys.recent(e.platform, user, textHash) : '',
+      recent: limited && !skip.has('repeat') && config.chat.filter.repeatWindowMs > 0 ? keys.recent(e.platform, user, textHash()) : '',
       cooldown: def && def.cooldown.globalMs > 0 ? keys.cooldown(channel, def.name) : '',
       userCooldown: def && def.cooldown.userMs > 0 ? keys.cooldown(channel, def.name, `${e.platform}-${user}`) : '',
       globalMs: def?.cooldown.globalMs ?? 0,

@@ -156,10 +156,10 @@ const loadSchema = z
     sampleEvery: z.number().int().min(2).default(10),
     /** Plain chat speech still waiting after this is dropped as stale rather than spoken late. */
     plainTtlMs: durationMs(30000),
-    /** Messages are checked and enqueued in batches of up to this many… */
+    /** Messages are checked and enqueued in batches of up to this many (they gather while the previous batch is processed)… */
     batchMax: z.number().int().min(1).max(5000).default(500),
-    /** …collected for at most this long. */
-    batchWaitMs: durationMs(5),
+    /** …and a batch starts this long after a quiet chat's first message (0: at once). */
+    batchWaitMs: durationMs(0),
   })
   .prefault({});
 

@@ -1,0 +1,323 @@
+/**
+ * `npm run bench`: throughput and latency figures of idolcast, each compared with raw BullMQ
+ * measured in the same run against the same Redis (a loopback redis-server of its own), printed
+ * as one JSON object on stdout. Progress goes to stderr. Every loop is bounded in count and time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue, QueueEvents, Worker, type JobsOptions } from 'bullmq';
+import YAML from 'yaml';
+import { bullPriority } from '../queues/define';
+import { Queues, queueName, type Payload } from '../queues/registry';
+import type { ChatEvent } from '../src/chat/chat-event';
+import { IngestPipeline } from '../src/chat/ingest-pipeline';
+import { parseConfig } from '../src/config/load';
+import { createLogger } from '../src/logger';
+import { createMetrics } from '../src/metrics';
+import { CLI_ENTRY } from '../src/paths';
+import type { ProcessContext } from '../src/process';
+import { startQueueWorker } from '../src/queue-worker';
+import { createRedis, keyspace, type Redis } from '../src/redis';
+import { startRedisServer } from '../src/supervisor/redis-server';
+
+const N = 20_000;
+const BATCH = 500;
+const log = (...a: unknown[]) => console.error('[bench]', ...a);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(values: number[], p: number): number {
+  if (!values.length) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! * 10) / 10;
+}
+
+const WORDS = 'hello idol what a lovely stream today can you sing the song again please thank you so much for the music'.split(' ');
+function sentence(i: number): string {
+  const n = 6 + (i % 7);
+  return Array.from({ length: n }, (_, k) => WORDS[(i * 7 + k * 3) % WORDS.length]).join(' ');
+}
+
+function ttsPayload(i: number, run: string): Payload<'tts'> {
+  return { utteranceId: `${run}-${i}`, channel: 'main', text: sentence(i), voice: 'default', priority: 2, acceptedAt: Date.now(), origin: { platform: 'bench', user: `u${i % 500}` } };
+}
+
+function chatEvent(i: number, run: string): ChatEvent {
+  const now = Date.now();
+  return { platform: 'local', channel: 'main', id: `${run}-${i}`, kind: 'message', text: sentence(i), emotes: [], timestamp: now, acceptedAt: now, user: { id: `u${i % 5000}`, login: `u${i % 5000}`, displayName: `U${i % 5000}`, roles: [] } };
+}
+
+class Bench {
+  readonly prefix = `bench${randomBytes(3).toString('hex')}`;
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-bench-'));
+  readonly configPath = path.join(this.dir, 'config.yaml');
+  private readonly children: ChildProcess[] = [];
+  redis!: Redis;
+  url!: string;
+  stopRedis!: () => Promise<void>;
+
+  async start(): Promise<void> {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const r = await startRedisServer({ port, dir: path.join(this.dir, 'redis'), appendonly: false });
+    this.url = r.url;
+    this.stopRedis = r.stop;
+    this.redis = createRedis(this.url);
+    // Generous chat limits: the bench measures the path, not the filter's rejections.
+    fs.writeFileSync(
+      this.configPath,
+      YAML.stringify({
+        redis: { prefix: this.prefix },
+        chat: { filter: { rateLimit: { capacity: 1000, perSecond: 1000 }, repeatWindowMs: 0 }, load: { shedDepth: 1_000_000, plainTtlMs: 600_000 } },
+        log: { level: 'warn' },
+      }),
+    );
+  }
+
+  config() {
+    return parseConfig(fs.readFileSync(this.configPath, 'utf8'), this.configPath, { REDIS_URL: this.url });
+  }
+
+  spawn(args: string[]): ChildProcess {
+    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, IDOLCAST_CONFIG: this.configPath, REDIS_URL: this.url }, stdio: ['ignore', 'ignore', 'inherit'] });
+    this.children.push(child);
+    return child;
+  }
+
+  async stopChildren(): Promise<void> {
+    await Promise.all(
+      this.children.splice(0).map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const kill = setTimeout(() => c.kill('SIGKILL'), 10_000);
+            c.once('exit', () => (clearTimeout(kill), resolve()));
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+
+  async flush(): Promise<void> {
+    await this.redis.flushdb();
+  }
+
+  async close(): Promise<void> {
+    await this.stopChildren();
+    this.redis?.disconnect();
+    await this.stopRedis?.();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Raw BullMQ addBulk vs idolcast's enqueueBulk (schema validation, job ids, priorities). */
+async function enqueueThroughput(b: Bench): Promise<{ raw: number; idolcast: number }> {
+  const best = { raw: 0, idolcast: 0 };
+  for (let round = 0; round < 2; round++) {
+    await b.flush();
+    const raw = new Queue('rawtts', { connection: b.redis, prefix: b.prefix });
+    let t = performance.now();
+    for (let i = 0; i < N; i += BATCH) {
+      await raw.addBulk(Array.from({ length: BATCH }, (_, k) => {
+        const p = ttsPayload(i + k, `raw${round}`);
+        const opts: JobsOptions = { jobId: p.utteranceId, priority: bullPriority(p.priority), removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 604800, count: 5000 } };
+        return { name: 'tts.synthesize', data: p, opts };
+      }));
+    }
+    best.raw = Math.max(best.raw, N / ((performance.now() - t) / 1000));
+    await raw.close();
+
+    const queues = new Queues(b.redis, b.prefix);
+    t = performance.now();
+    for (let i = 0; i < N; i += BATCH) await queues.enqueueBulk('tts', Array.from({ length: BATCH }, (_, k) => ({ payload: ttsPayload(i + k, `idol${round}`) })));
+    best.idolcast = Math.max(best.idolcast, N / ((performance.now() - t) / 1000));
+    await queues.close();
+    log('enqueue round', round, Math.round(best.raw), Math.round(best.idolcast));
+  }
+  return best;
+}
+
+/** Drain N pre-added jobs with a no-op processor at concurrency 100: raw Worker vs idolcast's worker path. */
+async function workerThroughput(b: Bench): Promise<{ raw: number; idolcast: number }> {
+  const best = { raw: 0, idolcast: 0 };
+  const config = b.config();
+  const ctx = { config, log: createLogger('bench', 'warn'), id: 'bench' } as unknown as ProcessContext;
+  const fill = async (name: string, run: string) => {
+    const q = new Queue(name, { connection: b.redis, prefix: b.prefix });
+    for (let i = 0; i < N; i += BATCH) await q.addBulk(Array.from({ length: BATCH }, (_, k) => ({ name: 'tts.synthesize', data: ttsPayload(i + k, run), opts: { removeOnComplete: { count: 1000 } } })));
+    await q.close();
+  };
+  const drain = async (start: (onDone: () => void) => { close: () => Promise<void> }) => {
+    let done = 0;
+    let finish!: () => void;
+    const all = new Promise<void>((r) => (finish = r));
+    const t = performance.now();
+    const w = start(() => ++done === N && finish());
+    await Promise.race([all, sleep(120_000)]);
+    const rate = done / ((performance.now() - t) / 1000);
+    await w.close();
+    return rate;
+  };
+  for (let round = 0; round < 2; round++) {
+    await b.flush();
+    await fill('rawworker', `rw${round}`);
+    best.raw = Math.max(best.raw, await drain((onDone) => {
+      const w = new Worker('rawworker', async () => undefined, { connection: createRedis(b.url, { forWorker: true }), prefix: b.prefix, concurrency: 100 });
+      w.on('completed', onDone);
+      return { close: () => w.close() };
+    }));
+    await b.flush();
+    await fill(queueName('tts'), `iw${round}`);
+    best.idolcast = Math.max(best.idolcast, await drain((onDone) => {
+      const { worker, stop } = startQueueWorker(ctx, 'tts', { concurrency: 100 }, async () => undefined);
+      worker.on('completed', onDone);
+      return { close: stop };
+    }));
+    log('worker round', round, Math.round(best.raw), Math.round(best.idolcast));
+  }
+  return best;
+}
+
+/** Chat events through normalise + filter + commands + enqueue in one process vs raw addBulk of as many jobs. */
+async function ingestThroughput(b: Bench, rawAddBulk: number): Promise<{ messagesPerSec: number; ratioToRawAddBulk: number }> {
+  await b.flush();
+  const config = b.config();
+  const redis = createRedis(b.url);
+  const queues = new Queues(redis, b.prefix);
+  const pipeline = new IngestPipeline({ config, redis, keys: keyspace(b.prefix), queues, log: createLogger('bench', 'warn'), metrics: createMetrics('bench', 'bench'), publish: async () => {}, reply: async () => {} });
+  let best = 0;
+  for (let round = 0; round < 2; round++) {
+    const events = Array.from({ length: N }, (_, i) => chatEvent(i, `ing${round}`));
+    const t = performance.now();
+    const outcomes = await Promise.all(events.map((e) => pipeline.accept(e)));
+    const rate = N / ((performance.now() - t) / 1000);
+    const spoken = outcomes.filter((o) => o.decision === 'spoken').length;
+    if (spoken !== N) log('ingest: not every message was spoken', spoken);
+    best = Math.max(best, rate);
+    log('ingest round', round, Math.round(rate));
+  }
+  await queues.close();
+  redis.disconnect();
+  return { messagesPerSec: Math.round(best), ratioToRawAddBulk: Math.round((best / rawAddBulk) * 100) / 100 };
+}
+
+/**
+ * Offer chat (or say) at `rate` per second for `seconds` through the real fleet (ingest, tts and
+ * audio worker processes) and measure acceptedAt → the line's playout job being added.
+ */
+async function offer(b: Bench, rate: number, seconds: number, via: 'chat' | 'tts', queues: Queues, events: QueueEvents, run: string) {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const onAdded = ({ jobId }: { jobId: string }) => {
+    const t0 = sentAt.get(jobId);
+    if (t0 !== undefined) latencies.push(Date.now() - t0);
+  };
+  events.on('added', onAdded);
+  const total = rate * seconds;
+  const start = Date.now();
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    if (due > Date.now()) await sleep(due - Date.now());
+    if (via === 'chat') {
+      const e = chatEvent(i, run);
+      sentAt.set(`local-${e.id}`, e.acceptedAt);
+      void queues.enqueue('chat', e);
+    } else {
+      const p = ttsPayload(i, run);
+      sentAt.set(p.utteranceId, p.acceptedAt);
+      void queues.enqueue('tts', p);
+    }
+  }
+  // Let the tail arrive (bounded).
+  const deadline = Date.now() + 10_000;
+  while (latencies.length < total && Date.now() < deadline) await sleep(50);
+  events.off('added', onAdded);
+  const waiting = async (k: 'tts' | 'audio') => (await queues.queue(k).getJobCounts('waiting', 'prioritized')) as Record<string, number>;
+  const backlog = Object.values(await waiting('tts')).reduce((a, v) => a + v, 0) + Object.values(await waiting('audio')).reduce((a, v) => a + v, 0);
+  return { offeredPerSec: rate, seconds, sent: total, ready: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: percentile(latencies, 100), backlogAtEnd: backlog };
+}
+
+async function fleetLatency(b: Bench) {
+  await b.flush();
+  const config = b.config();
+  void config;
+  b.spawn(['ingest']);
+  b.spawn(['worker', 'tts']);
+  b.spawn(['worker', 'audio']);
+  const redis = createRedis(b.url);
+  const queues = new Queues(redis, b.prefix);
+  const events = new QueueEvents(queueName('playout', 'main'), { connection: createRedis(b.url, { forWorker: true }), prefix: b.prefix });
+  await events.waitUntilReady();
+  // Wait for the workers to be up (heartbeats), bounded.
+  const keys = keyspace(b.prefix);
+  for (let i = 0; i < 200 && (await redis.zcard(keys.fleet)) < 3; i++) await sleep(50);
+  await offer(b, 5, 2, 'chat', queues, events, 'warm');
+
+  log('latency: chat at 20/s for 15 s');
+  const chat = await offer(b, 20, 15, 'chat', queues, events, 'lat');
+  const steps = [];
+  let sustained = 0;
+  for (const rate of [20, 40, 80, 160, 320]) {
+    await queues.queue('playout', 'main').obliterate({ force: true });
+    const step = await offer(b, rate, 8, 'tts', queues, events, `say${rate}`);
+    const ok = step.ready === step.sent && step.p99Ms < 1000 && step.backlogAtEnd < rate;
+    steps.push({ ...step, keptUp: ok });
+    log('say step', rate, ok, step.p50Ms, step.p99Ms);
+    if (!ok) break;
+    sustained = rate;
+  }
+  await events.close();
+  await queues.close();
+  redis.disconnect();
+  await b.stopChildren();
+  return { chat, say: { maxSustainedPerSec: sustained, steps } };
+}
+
+async function main(): Promise<void> {
+  const b = new Bench();
+  const guard = setTimeout(() => {
+    log('bench took too long: stopping');
+    void b.close().finally(() => process.exit(1));
+  }, 8 * 60_000);
+  try {
+    await b.start();
+    log('enqueue throughput');
+    const enqueue = await enqueueThroughput(b);
+    log('worker throughput');
+    const worker = await workerThroughput(b);
+    log('ingest throughput');
+    const ingest = await ingestThroughput(b, enqueue.raw);
+    const latency = await fleetLatency(b);
+    const ratios = { enqueue: Math.round((enqueue.idolcast / enqueue.raw) * 100) / 100, worker: Math.round((worker.idolcast / worker.raw) * 100) / 100, ingest: ingest.ratioToRawAddBulk };
+    const targets = { enqueueRatio: 0.8, workerRatio: 0.8, ingestRatio: 0.8, p50Ms: 25, p99Ms: 80 };
+    const result = {
+      machine: { cpus: os.cpus().length, node: process.version },
+      baseline: { addBulkJobsPerSec: Math.round(enqueue.raw), noopWorkerJobsPerSec: Math.round(worker.raw) },
+      idolcast: { enqueueBulkJobsPerSec: Math.round(enqueue.idolcast), workerJobsPerSec: Math.round(worker.idolcast), ingestMessagesPerSec: ingest.messagesPerSec },
+      ratios,
+      latency: { chatToSpeechReadyMs: latency.chat },
+      maxSustainedSayRate: latency.say,
+      targets,
+      pass: {
+        enqueueRatio: ratios.enqueue >= targets.enqueueRatio,
+        workerRatio: ratios.worker >= targets.workerRatio,
+        ingestRatio: ratios.ingest >= targets.ingestRatio,
+        p50: latency.chat.p50Ms <= targets.p50Ms,
+        p99: latency.chat.p99Ms <= targets.p99Ms,
+      },
+    };
+    console.log(JSON.stringify(result, null, 2));
+  } finally {
+    clearTimeout(guard);
+    await b.close();
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
