@@ -17,17 +17,27 @@ export function pcmDurationMs(bytes: number, sampleRate: number): number {
  */
 export function toPlayoutPcm(pcm: Buffer, format: PcmFormat, targetRate: number): Buffer {
   const frames = Math.floor(pcm.length / (2 * format.channels));
-  const mono = new Int16Array(frames);
-  for (let i = 0; i < frames; i++) {
-    let sum = 0;
-    for (let c = 0; c < format.channels; c++) sum += pcm.readInt16LE((i * format.channels + c) * 2);
-    mono[i] = Math.round(sum / format.channels);
+  // Copy into an aligned Int16Array (a Buffer from Redis may start at an odd offset); little-endian host assumed, as everywhere Node runs.
+  const samples = new Int16Array(frames * format.channels);
+  Buffer.from(samples.buffer).set(pcm.subarray(0, samples.byteLength));
+  let mono = samples;
+  if (format.channels > 1) {
+    mono = new Int16Array(frames);
+    for (let i = 0; i < frames; i++) {
+      let sum = 0;
+      for (let c = 0; c < format.channels; c++) sum += samples[i * format.channels + c]!;
+      mono[i] = Math.round(sum / format.channels);
+    }
   }
   if (format.sampleRate === targetRate) return Buffer.from(mono.buffer, mono.byteOffset, mono.byteLength);
   const out = resample(mono, format.sampleRate, targetRate, { method: 'cubic', LPF: targetRate < format.sampleRate });
-  const res = Buffer.alloc(out.length * 2);
-  for (let i = 0; i < out.length; i++) res.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(out[i] ?? 0))), i * 2);
-  return res;
+  // Int16Array assignment truncates and wraps: clamp and round first.
+  const res = new Int16Array(out.length);
+  for (let i = 0; i < out.length; i++) {
+    const v = Math.round(out[i] ?? 0);
+    res[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+  }
+  return Buffer.from(res.buffer);
 }
 
 /** Root-mean-square level of 16-bit mono PCM, 0 … 1. */
