@@ -312,6 +312,24 @@ export const configSchema = z
     if (!(cfg.defaultChannel in cfg.channels)) {
       ctx.addIssue({ code: 'custom', path: ['defaultChannel'], message: `no channel named "${cfg.defaultChannel}" in channels` });
     }
+    const { twitch, youtube, tiktok } = cfg.chat;
+    for (const [name, source] of [['twitch', twitch], ['youtube', youtube], ['tiktok', tiktok]] as const) {
+      if (source.channel !== undefined && !(source.channel in cfg.channels)) {
+        ctx.addIssue({ code: 'custom', path: ['chat', name, 'channel'], message: `no channel named "${source.channel}" in channels` });
+      }
+    }
+    if (twitch.enabled && !twitch.channels.length) ctx.addIssue({ code: 'custom', path: ['chat', 'twitch', 'channels'], message: 'twitch is enabled: name at least one channel to read' });
+    if (twitch.enabled && Boolean(twitch.username) !== Boolean(twitch.oauthToken)) {
+      ctx.addIssue({ code: 'custom', path: ['chat', 'twitch', 'oauthToken'], message: 'username and OAuth token (TWITCH_OAUTH_TOKEN) go together: set both to reply, neither to read anonymously' });
+    }
+    if (youtube.enabled && !youtube.apiKey) ctx.addIssue({ code: 'custom', path: ['chat', 'youtube', 'apiKey'], message: 'youtube is enabled: set YOUTUBE_API_KEY' });
+    if (youtube.enabled && !youtube.videoId && !youtube.liveChatId) ctx.addIssue({ code: 'custom', path: ['chat', 'youtube', 'videoId'], message: 'youtube is enabled: set videoId (or liveChatId)' });
+    if (tiktok.enabled && !tiktok.uniqueId) ctx.addIssue({ code: 'custom', path: ['chat', 'tiktok', 'uniqueId'], message: 'tiktok is enabled: set the streamer\'s uniqueId' });
+    for (const [i, c] of cfg.chat.commands.entries()) {
+      for (const [j, a] of c.actions.entries()) {
+        if ('voice' in a && a.voice !== undefined && !(a.voice in cfg.voices)) ctx.addIssue({ code: 'custom', path: ['chat', 'commands', i, 'actions', j, 'voice'], message: `no voice named "${a.voice}"` });
+      }
+    }
   });
 
 export type Config = z.infer<typeof configSchema>;

@@ -57,3 +57,18 @@ control: { prot: 1 }
     expect(c.playout.sampleRate).toBe(24000);
   });
 });
+
+describe('chat source settings', () => {
+  it('an enabled source without what it needs is named by path', () => {
+    expect(() => parseConfig('chat: { twitch: { enabled: true } }', 'x.yaml')).toThrow(/chat\.twitch\.channels: twitch is enabled/);
+    expect(() => parseConfig('chat: { twitch: { enabled: true, channels: [a], username: bot } }', 'x.yaml')).toThrow(/chat\.twitch\.oauthToken: username and OAuth token/);
+    expect(() => parseConfig('chat: { youtube: { enabled: true, videoId: v } }', 'x.yaml')).toThrow(/chat\.youtube\.apiKey/);
+    expect(() => parseConfig('chat: { tiktok: { enabled: true } }', 'x.yaml')).toThrow(/chat\.tiktok\.uniqueId/);
+    expect(() => parseConfig('chat: { twitch: { channel: nowhere } }', 'x.yaml')).toThrow(/chat\.twitch\.channel: no channel named "nowhere"/);
+  });
+  it('secrets for sources come from the environment', () => {
+    const c = parseConfig('chat: { youtube: { enabled: true, videoId: v }, twitch: { enabled: true, channels: [a], username: bot } }', 'x.yaml', { YOUTUBE_API_KEY: 'k', TWITCH_OAUTH_TOKEN: 'oauth:t', TWITCH_IRC_URL: 'ws://127.0.0.1:1' });
+    expect(c.chat.youtube.apiKey).toBe('k');
+    expect(c.chat.twitch).toMatchObject({ oauthToken: 'oauth:t', server: 'ws://127.0.0.1:1' });
+  });
+});
