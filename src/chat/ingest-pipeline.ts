@@ -231,7 +231,8 @@ export class IngestPipeline {
     const textHash = () => createHash('sha1').update(i.text.toLowerCase()).digest('base64url').slice(0, 16);
     i.check = {
       bucket: limited && !skip.has('rateLimit') ? keys.bucket(e.platform, user) : '',
-      recent: limited && !skip.has('repeat') && config.chat.filter.repeatWindowMs > 0 ? keys.recent(e.platform, user, textHash()) : '',
+      // Commands repeat by design; their cooldowns govern them, not the repeat window.
+      recent: limited && !cmd && !skip.has('repeat') && config.chat.filter.repeatWindowMs > 0 ? keys.recent(e.platform, user, textHash()) : '',
       cooldown: def && def.cooldown.globalMs > 0 ? keys.cooldown(channel, def.name) : '',
       userCooldown: def && def.cooldown.userMs > 0 ? keys.cooldown(channel, def.name, `${e.platform}-${user}`) : '',
       globalMs: def?.cooldown.globalMs ?? 0,
