@@ -23,7 +23,8 @@ export function localFilter(text: string, e: ChatEvent, filter: FilterConfig, sk
     const lower = ` ${t.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ')} `;
     if (filter.bannedWords.some((w) => lower.includes(` ${w.toLowerCase()} `))) return { ok: false, reason: 'banned word' };
   }
-  if (!skip.has('links') && filter.links !== 'allow' && URL_RE.test(t)) {
+  // Every link has a dot: most chat has none, and skips the costly pattern.
+  if (!skip.has('links') && filter.links !== 'allow' && t.includes('.') && URL_RE.test(t)) {
     URL_RE.lastIndex = 0;
     if (filter.links === 'block') return { ok: false, reason: 'link' };
     t = t.replace(URL_RE, ' ').replace(/\s+/g, ' ').trim();
@@ -31,14 +32,34 @@ export function localFilter(text: string, e: ChatEvent, filter: FilterConfig, sk
   }
   URL_RE.lastIndex = 0;
   if (!skip.has('emotes') && e.emotes.length > filter.maxEmotes) return { ok: false, reason: 'emote flood' };
-  const letters = t.match(/\p{L}/gu)?.length ?? 0;
-  if (!skip.has('caps') && letters >= 12) {
-    const upper = t.match(/\p{Lu}/gu)?.length ?? 0;
-    if (upper / letters > filter.maxCapsRatio) return { ok: false, reason: 'caps flood' };
-  }
-  if (!skip.has('symbols') && t.length >= 8) {
-    const symbols = t.match(/[^\p{L}\p{N}\s]/gu)?.length ?? 0;
-    if (symbols / t.replace(/\s/g, '').length > filter.maxSymbolRatio) return { ok: false, reason: 'symbol flood' };
-  }
+  const { letters, upper, symbols, visible } = charClasses(t);
+  if (!skip.has('caps') && letters >= 12 && upper / letters > filter.maxCapsRatio) return { ok: false, reason: 'caps flood' };
+  if (!skip.has('symbols') && t.length >= 8 && symbols / visible > filter.maxSymbolRatio) return { ok: false, reason: 'symbol flood' };
   return { ok: true, text: t };
+}
+
+const LETTER = /\p{L}/u;
+const UPPER = /\p{Lu}/u;
+const NUMBER = /\p{N}/u;
+
+/** Count letters, capitals, symbols and non-space characters in one pass (ASCII fast path). */
+function charClasses(t: string) {
+  let letters = 0;
+  let upper = 0;
+  let symbols = 0;
+  let visible = 0;
+  for (const ch of t) {
+    const c = ch.charCodeAt(0);
+    if (c === 32 || c === 9) continue;
+    visible++;
+    if (c < 128) {
+      if (c >= 97 && c <= 122) letters++;
+      else if (c >= 65 && c <= 90) (letters++, upper++);
+      else if (!(c >= 48 && c <= 57)) symbols++;
+    } else if (LETTER.test(ch)) {
+      letters++;
+      if (UPPER.test(ch)) upper++;
+    } else if (!NUMBER.test(ch) && !/\s/u.test(ch)) symbols++;
+  }
+  return { letters, upper, symbols, visible: Math.max(1, visible) };
 }
