@@ -6,7 +6,13 @@ import { pcmFormatSchema, utteranceSchema } from './utterance.schema';
 export const audioQueue = defineQueue({
   name: 'audio',
   jobName: 'audio.encode',
-  schema: utteranceSchema.extend({ engine: z.string().max(32), format: pcmFormatSchema }),
+  schema: utteranceSchema.extend({
+    /** Which part of the line this is (0-based), of how many: long lines are voiced part by part. */
+    part: z.number().int().min(0).max(999),
+    parts: z.number().int().min(1).max(1000),
+    engine: z.string().max(32),
+    format: pcmFormatSchema,
+  }),
   jobOptions: { attempts: 4, backoff: { type: 'exponential', delay: 300 }, removeOnComplete: keepCompleted, removeOnFail: keepFailed },
-  jobId: (u) => u.utteranceId,
+  jobId: (u) => `${u.utteranceId}-p${u.part}`,
 });

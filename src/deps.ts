@@ -1,14 +1,15 @@
 import type { Logger } from './logger';
 import type { ProcessContext } from './process';
-import type { TtsEngine } from './tts/tts-engine';
+import type { SpeechService } from './tts/speech-service';
 
 /**
  * What a job handler may use: the process's shared parts (config, Redis, the queue registry,
- * metrics, publish), a logger bound to the job, and the TTS engines. Built by the worker
+ * metrics, publish), a logger bound to the job, and the speech service. Built by the worker
  * runtime and passed in plainly, so tests can hand in real or loopback parts.
  */
 export interface Deps extends Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'queues' | 'metrics' | 'publish'> {
   /** A child logger bound to the job being handled. */
   log: Logger;
-  engines: Record<string, TtsEngine>;
+  /** Voices lines through fallback chains, breakers and the cache (tts worker). */
+  speech: SpeechService;
 }

@@ -67,6 +67,24 @@ export function createMetrics(kind: string, instance: string) {
     labelNames: ['stage', 'reason'] as const,
     registers: [registry],
   });
-  return { registry, speechDropped, sourceConnected, sourceReconnects, jobDuration, speechReady, synthesis, chatDecisions, onAir, encoderRestarts };
+  const breakerState = new client.Gauge({ name: 'idolcast_tts_breaker_state', help: 'Breaker of each remote TTS engine: 0 closed, 1 half-open, 2 open', labelNames: ['engine'] as const, registers: [registry] });
+  const spoken = new client.Counter({ name: 'idolcast_tts_spoken_total', help: 'Parts of lines voiced, by the engine and voice that actually spoke', labelNames: ['engine', 'voice'] as const, registers: [registry] });
+  const fallbacks = new client.Counter({ name: 'idolcast_tts_fallbacks_total', help: 'Times a voice failed and the next in its chain was tried, by the failing engine', labelNames: ['engine'] as const, registers: [registry] });
+  const ttsCache = new client.Counter({ name: 'idolcast_tts_cache_total', help: 'Speech cache lookups', labelNames: ['result'] as const, registers: [registry] });
+  const timeToFirstAudio = new client.Histogram({
+    name: 'idolcast_tts_time_to_first_audio_seconds',
+    help: 'From a tts job starting to its first part voiced, by engine',
+    labelNames: ['engine'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const realTimeFactor = new client.Histogram({
+    name: 'idolcast_tts_real_time_factor',
+    help: 'Synthesis time divided by the audio duration, by engine (below 1: faster than real time)',
+    labelNames: ['engine'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+    registers: [registry],
+  });
+  return { registry, breakerState, spoken, fallbacks, ttsCache, timeToFirstAudio, realTimeFactor, speechDropped, sourceConnected, sourceReconnects, jobDuration, speechReady, synthesis, chatDecisions, onAir, encoderRestarts };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

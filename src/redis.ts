@@ -28,10 +28,10 @@ export function keyspace(prefix: string) {
     fleetMember: (id: string) => `${prefix}:fleet:${id}`,
     /** Serialised prom-client metrics of one fleet member, merged by the control server. */
     metrics: (id: string) => `${prefix}:metrics:${id}`,
-    /** Raw engine audio of one utterance, waiting for the audio worker. */
-    speechRaw: (utteranceId: string) => `${prefix}:speech:${utteranceId}:raw`,
-    /** Playout-ready PCM of one utterance, waiting for the broadcaster. */
-    speechPcm: (utteranceId: string) => `${prefix}:speech:${utteranceId}:pcm`,
+    /** Raw engine audio of one part of an utterance, waiting for the audio worker. */
+    speechRaw: (utteranceId: string, part: number) => `${prefix}:speech:${utteranceId}:raw:${part}`,
+    /** Playout-ready PCM of one part of an utterance, waiting for the broadcaster. */
+    speechPcm: (utteranceId: string, part: number) => `${prefix}:speech:${utteranceId}:pcm:${part}`,
     /** Pub/sub channel of on-air events (utterance start/end, scene) of a channel. */
     events: (channel: string) => `${prefix}:events:${channel}`,
     /** Desired scene state of a channel (hash). */

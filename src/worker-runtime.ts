@@ -1,11 +1,13 @@
 import type { Payload } from '../queues/registry';
 import { handlers } from '../workers';
-import type { WorkerKind } from './config/schema';
+import { LOCAL_ENGINE, type WorkerKind } from './config/schema';
 import type { Deps } from './deps';
 import { onShutdown } from './lifecycle';
 import { bootProcess } from './process';
 import { startQueueWorker } from './queue-worker';
 import { EspeakEngine } from './tts/espeak.engine';
+import { remoteEngines } from './tts/remote-engines';
+import { SpeechService } from './tts/speech-service';
 
 /**
  * Run one worker kind as a process: a BullMQ Worker on the kind's queue calling its handler
@@ -16,7 +18,8 @@ export async function runWorker(kind: WorkerKind, concurrencyOverride?: number):
   const ctx = bootProcess(`worker-${kind}`, { blocking: true, detail: () => ({ queue: kind, concurrency, ...counts }) });
   const { config, log, metrics } = ctx;
   const concurrency = concurrencyOverride ?? config.workers.concurrency[kind];
-  const engines = { 'espeak-ng': new EspeakEngine(config.tts.espeak.binary, config.tts.espeak.timeoutMs) };
+  const engines = { [LOCAL_ENGINE]: new EspeakEngine(config.tts.espeak.binary, config.tts.espeak.timeoutMs), ...remoteEngines(config.tts.engines) };
+  const speech = new SpeechService({ ...ctx, engines });
   const handler = handlers[kind] as (payload: Payload<WorkerKind>, deps: Deps) => Promise<unknown>;
 
   const { stop } = startQueueWorker(ctx, kind, { concurrency }, async (payload, job) => {
@@ -24,7 +27,7 @@ export async function runWorker(kind: WorkerKind, concurrencyOverride?: number):
     const started = performance.now();
     counts.active++;
     try {
-      const result = await handler(payload, { ...ctx, log: jobLog, engines });
+      const result = await handler(payload, { ...ctx, log: jobLog, speech });
       metrics.jobDuration.observe({ queue: kind, status: 'completed' }, (performance.now() - started) / 1000);
       counts.processed++;
       return result;
@@ -42,6 +45,7 @@ export async function runWorker(kind: WorkerKind, concurrencyOverride?: number):
 
   onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
     await stop();
+    speech.shutdown();
     await ctx.close();
   });
 }

@@ -17,6 +17,8 @@ export async function handle(m: Payload<'maintenance'>, deps: Deps) {
     cleaned += (await q.clean(24 * 3600 * 1000, 1000, 'completed')).length;
     cleaned += (await q.clean(7 * 24 * 3600 * 1000, 1000, 'failed')).length;
   }
-  deps.log.info({ task: m.task, liveMembers: live.length, cleaned }, 'maintenance done');
-  return { liveMembers: live.length, cleaned };
+  // The speech cache stays under its bound: least recently used entries go first.
+  const evicted = await deps.speech.cache.evict(config.tts.cache.maxBytes);
+  deps.log.info({ task: m.task, liveMembers: live.length, cleaned, evicted }, 'maintenance done');
+  return { liveMembers: live.length, cleaned, evicted };
 }

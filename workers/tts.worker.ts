@@ -1,34 +1,34 @@
-import { UnrecoverableError } from 'bullmq';
 import type { Payload } from '../queues/registry';
 import type { Deps } from '../src/deps';
 import { dropReason } from '../src/speech-drops';
-import { collectSpeech } from '../src/tts/tts-engine';
+import { prepareText, splitForSpeech } from '../src/tts/text';
 
-/** Synthesise one utterance and hand the raw speech to the audio worker. */
+/**
+ * Voice one line, part by part: each part goes to the audio worker as soon as it is voiced, so
+ * the first audio does not wait for the rest of a long line. A retried job skips the parts it
+ * already handed over.
+ */
 export async function handle(u: Payload<'tts'>, deps: Deps) {
-  const { config, redis, keys, queues, metrics, log } = deps;
+  const { config, redis, keys, queues, metrics, log, speech } = deps;
   const dropped = await dropReason(u, redis, keys);
   if (dropped) {
     metrics.speechDropped.inc({ stage: 'tts', reason: dropped });
     log.info({ utteranceId: u.utteranceId, reason: dropped, waitedMs: Date.now() - u.acceptedAt }, 'line dropped before synthesis');
     return { dropped };
   }
-  let voice = config.voices[u.voice];
-  if (!voice) {
-    log.warn({ voice: u.voice, fallback: config.defaultVoice }, 'unknown voice: speaking with the default voice');
-    voice = config.voices[config.defaultVoice]!;
-  }
-  const engine = deps.engines[voice.engine];
-  if (!engine) throw new UnrecoverableError(`no engine "${voice.engine}" in this worker`);
-
+  const text = prepareText(u.text, { maxLength: config.tts.maxTextLength, lexicon: config.tts.lexicon });
+  const parts = splitForSpeech(text || u.text, config.tts.firstPartMaxChars);
   const started = performance.now();
-  const speech = await engine.synthesize(u.text, voice);
-  const pcm = await collectSpeech(speech);
-  const tookMs = performance.now() - started;
-  metrics.synthesis.observe({ engine: engine.name }, tookMs / 1000);
-  if (pcm.length === 0) throw new UnrecoverableError(`${engine.name} returned no audio`);
-
-  await redis.set(keys.speechRaw(u.utteranceId), pcm, 'PX', config.playout.audioTtlMs);
-  await queues.enqueue('audio', { ...u, engine: engine.name, format: speech.format });
-  return { engine: engine.name, bytes: pcm.length, synthesisMs: Math.round(tookMs) };
+  const spokeWith: string[] = [];
+  for (const [part, words] of parts.entries()) {
+    const handed = await redis.exists(keys.speechRaw(u.utteranceId, part), keys.speechPcm(u.utteranceId, part));
+    if (handed) continue;
+    const voiced = await speech.speakPart(words, u.voice, log);
+    if (part === 0) metrics.timeToFirstAudio.observe({ engine: voiced.engine }, (performance.now() - started) / 1000);
+    spokeWith.push(voiced.voice);
+    await redis.set(keys.speechRaw(u.utteranceId, part), voiced.pcm, 'PX', config.playout.audioTtlMs);
+    await queues.enqueue('audio', { ...u, part, parts: parts.length, engine: voiced.engine, format: voiced.format });
+  }
+  metrics.synthesis.observe({ engine: 'all' }, (performance.now() - started) / 1000);
+  return { parts: parts.length, voices: spokeWith };
 }

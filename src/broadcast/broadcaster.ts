@@ -12,6 +12,9 @@ import { RealtimePump } from './realtime-pump';
  * playout queue in priority order, silence between) into a long-running ffmpeg that writes
  * the local HLS live view. Each utterance's on-air start and end are published.
  */
+/** How long the playout waits for a later part of a line before cutting the line short. */
+const PART_WAIT_MS = 30_000;
+
 export async function runBroadcast(channel: string): Promise<void> {
   const ctx = bootProcess('broadcast', { blocking: true, detail: () => ({ channel, encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, onAir }) });
   const { config, log, redis, keys, metrics } = ctx;
@@ -28,6 +31,17 @@ export async function runBroadcast(channel: string): Promise<void> {
   // Air nothing until the live view is out and its clock known, so on-air times are right from the first line.
   await Promise.race([encoder.clockReady, new Promise((r) => setTimeout(r, 15000))]);
 
+  let current: { utteranceId: string; skipped: boolean } | undefined;
+  /** A part of a line, as soon as the audio worker has it (bounded wait). */
+  const waitForPart = async (key: string, waitMs: number): Promise<Buffer | null> => {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const pcm = await redis.getBuffer(key);
+      if (pcm || Date.now() >= deadline) return pcm;
+      await new Promise((r) => setTimeout(r, 15));
+    }
+  };
+
   const at = (wallMs: number, fn: () => void) => setTimeout(fn, Math.max(0, wallMs - Date.now()));
 
   // Operator controls (!skip, !clear) reach the broadcaster over pub/sub.
@@ -36,38 +50,57 @@ export async function runBroadcast(channel: string): Promise<void> {
     const { action, by } = JSON.parse(message) as { action: string; by?: string };
     if (action === 'skip') {
       log.info({ by, utteranceId: onAir }, 'line skipped');
+      if (current) current.skipped = true;
       pump.skip();
     }
   });
   await controls.subscribe(keys.control(channel));
 
   const { stop } = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, async (u) => {
+    const partKeys = Array.from({ length: u.parts }, (_, i) => keys.speechPcm(u.utteranceId, i));
     const dropped = await dropReason(u, redis, keys);
     if (dropped) {
       metrics.speechDropped.inc({ stage: 'playout', reason: dropped });
-      await redis.del(keys.speechPcm(u.utteranceId));
+      await redis.del(...partKeys);
       log.info({ utteranceId: u.utteranceId, reason: dropped, waitedMs: Date.now() - u.acceptedAt }, 'line dropped before air');
       return { dropped };
     }
-    const pcm = await redis.getBuffer(keys.speechPcm(u.utteranceId));
-    if (!pcm) throw new UnrecoverableError('speech audio is gone (expired before air)');
-    const played = await pump.play(pcm);
     // On-air times on the live view's clock, so captions and latency figures match what viewers get.
     const offset = encoder.streamOffsetMs;
-    const times = { startAt: played.startAt + offset, endAt: played.endAt + offset };
-    const base = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt: times.startAt, endAt: times.endAt };
-    at(times.startAt, () => {
-      onAir = u.utteranceId;
-      void ctx.publish(channel, { type: 'onair-start', ...base });
-    });
-    at(times.endAt, () => {
+    let startAt: number | undefined;
+    let endAt = 0;
+    let played = 0;
+    current = { utteranceId: u.utteranceId, skipped: false };
+    for (const [part, key] of partKeys.entries()) {
+      const pcm = await waitForPart(key, part === 0 ? 0 : PART_WAIT_MS);
+      if (!pcm) {
+        if (part === 0) throw new UnrecoverableError('speech audio is gone (expired before air)');
+        log.warn({ utteranceId: u.utteranceId, part, parts: u.parts }, 'a later part never came: line cut short');
+        break;
+      }
+      const times = await pump.play(pcm);
+      if (startAt === undefined) {
+        startAt = times.startAt + offset;
+        const base = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt };
+        at(startAt, () => {
+          onAir = u.utteranceId;
+          void ctx.publish(channel, { type: 'onair-start', ...base });
+        });
+      }
+      endAt = times.endAt + offset;
+      played++;
+      if (current.skipped) break;
+    }
+    current = undefined;
+    const end = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt, endAt };
+    at(endAt, () => {
       if (onAir === u.utteranceId) onAir = null;
-      void ctx.publish(channel, { type: 'onair-end', ...base });
+      void ctx.publish(channel, { type: 'onair-end', ...end });
     });
     metrics.onAir.inc({ channel });
-    await redis.del(keys.speechPcm(u.utteranceId));
-    log.info({ utteranceId: u.utteranceId, durationMs: u.durationMs, startAt: times.startAt, queuedMs: times.startAt - u.acceptedAt }, 'on air');
-    return times;
+    await redis.del(...partKeys);
+    log.info({ utteranceId: u.utteranceId, parts: u.parts, played, startAt, endAt, queuedMs: startAt! - u.acceptedAt }, 'on air');
+    return { startAt, endAt };
   });
   ctx.heartbeat.start();
   log.info({ channel, playlist: encoder.playlist }, 'broadcaster ready');

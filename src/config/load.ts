@@ -49,6 +49,25 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   }
 }
 
+/** Keys and addresses of remote TTS engines come from the environment by engine kind. */
+function applyEngineEnv(config: Config, env: NodeJS.ProcessEnv, file: string): void {
+  for (const [name, engine] of Object.entries(config.tts.engines)) {
+    if (engine.kind === 'openai') {
+      engine.apiKey ||= env.OPENAI_API_KEY ?? '';
+      if (env.OPENAI_BASE_URL) engine.baseUrl = env.OPENAI_BASE_URL;
+    } else if (engine.kind === 'elevenlabs') {
+      engine.apiKey ||= env.ELEVENLABS_API_KEY ?? '';
+      if (env.ELEVENLABS_BASE_URL) engine.baseUrl = env.ELEVENLABS_BASE_URL;
+    } else {
+      engine.apiKey ||= env.AZURE_SPEECH_KEY ?? '';
+      engine.region ||= env.AZURE_SPEECH_REGION ?? '';
+      if (env.AZURE_SPEECH_URL) engine.baseUrl = env.AZURE_SPEECH_URL;
+      engine.baseUrl ||= engine.region ? `https://${engine.region}.tts.speech.microsoft.com` : '';
+      if (!engine.baseUrl) throw new ConfigError(file, [`tts.engines.${name}.region: set region (or AZURE_SPEECH_REGION, or baseUrl / AZURE_SPEECH_URL)`]);
+    }
+  }
+}
+
 function formatIssue(issue: z.core.$ZodIssue): string {
   const where = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
   return `${where}: ${issue.message}`;
@@ -68,6 +87,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   applyEnv(raw as Record<string, unknown>, env);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(file, parsed.error.issues.map(formatIssue));
+  applyEngineEnv(parsed.data, env, file);
   return parsed.data;
 }
 

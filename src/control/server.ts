@@ -60,6 +60,12 @@ export function createControlApp(ctx: ProcessContext) {
       checks[kind] = { ok: alive.length > 0, detail: { replicas: alive.length } };
     }
     const ok = Object.values(checks).every((c) => c.ok);
+    // Informational: an open breaker degrades the voice, never readiness (the fallback chain speaks).
+    const engines = Object.keys(config.tts.engines);
+    if (engines.length && checks.redis.ok) {
+      const ttls = await Promise.all(engines.map((e) => redis.pttl(`${keys.prefix}:breaker:${e}`)));
+      checks.tts = { ok: true, detail: Object.fromEntries(engines.map((e, i) => [e, ttls[i]! > 0 ? { breaker: 'open', probeInMs: ttls[i] } : { breaker: 'closed' }])) };
+    }
     res.status(ok ? 200 : 503).json({ ok, checks });
   });
 

@@ -23,12 +23,12 @@ describe('playout order', () => {
     const aired: { utteranceId: string; startAt: number; endAt: number }[] = [];
     sub.on('message', (_c: string, m: string) => {
       const e = JSON.parse(m) as { type: string; utteranceId: string; startAt: number; endAt: number };
-      if (e.type === 'onair-start') aired.push(e);
+      if (e.type === 'onair-end') aired.push(e);
     });
     await sub.subscribe(fleet.keys.events('main'));
     try {
       fleet.start(['broadcast']);
-      await eventually(async () => (aired.length === 3 ? true : undefined), 'three lines on air', 30000, 100);
+      await eventually(async () => (aired.length === 3 ? true : undefined), 'three lines aired', 30000, 100);
       expect(aired.map((a) => a.utteranceId)).toEqual(['paid', 'operator', 'low']);
       // Back to back: each starts within a tick or two of the previous line's end.
       for (let i = 1; i < aired.length; i++) expect(aired[i]!.startAt - aired[i - 1]!.endAt).toBeLessThan(250);

@@ -1,0 +1,144 @@
+import type { EngineConfig, VoiceConfig } from '../config/schema';
+import { escapeXml } from './text';
+import type { SpeechStream, TtsEngine } from './tts-engine';
+
+/** Every remote engine is asked for raw 16-bit mono PCM at this rate. */
+export const REMOTE_SAMPLE_RATE = 24000;
+
+/**
+ * A failed synthesis. `transient` failures (timeouts, 5xx, 429, broken audio) are worth another
+ * try; permanent ones (400, 401, 403, 404) are not, and say why.
+ */
+export class TtsError extends Error {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'TtsError';
+  }
+}
+
+function retryAfterMs(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+}
+
+/** POST and check the answer: a non-2xx status or a non-audio body becomes a TtsError. */
+async function postForAudio(engine: string, url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, method: 'POST', signal });
+  } catch (err) {
+    throw new TtsError(`${engine}: ${(err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError' ? 'request aborted (timeout)' : `network error: ${(err as Error).message}`}`, true);
+  }
+  if (!res.ok) {
+    const detail = (await res.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
+    const transient = res.status >= 500 || res.status === 429 || res.status === 408;
+    throw new TtsError(`${engine}: HTTP ${res.status}${detail ? ` ${detail}` : ''}`, transient, res.status, retryAfterMs(res.headers.get('retry-after')));
+  }
+  const type = res.headers.get('content-type') ?? '';
+  if (/json|text\/|html|xml/.test(type)) {
+    await res.body?.cancel().catch(() => {});
+    throw new TtsError(`${engine}: answered ${type} instead of audio`, true, res.status);
+  }
+  if (!res.body) throw new TtsError(`${engine}: empty answer`, true, res.status);
+  return res;
+}
+
+/**
+ * The response body as PCM chunks of whole samples. A body that ends with no audio, or with a
+ * dangling half sample, is malformed audio: the stream throws at its end.
+ */
+async function* pcmChunks(engine: string, res: Response): AsyncIterable<Buffer> {
+  let carry: Buffer | undefined;
+  let total = 0;
+  for await (const raw of res.body as unknown as AsyncIterable<Uint8Array>) {
+    let chunk = Buffer.from(raw);
+    if (carry) {
+      chunk = Buffer.concat([carry, chunk]);
+      carry = undefined;
+    }
+    if (chunk.length % 2) {
+      carry = chunk.subarray(chunk.length - 1);
+      chunk = chunk.subarray(0, chunk.length - 1);
+    }
+    total += chunk.length;
+    if (chunk.length) yield chunk;
+  }
+  if (carry || total === 0) throw new TtsError(`${engine}: malformed audio (${total} bytes${carry ? ', odd length' : ''})`, true);
+}
+
+function stream(engine: string, res: Response): SpeechStream {
+  return { format: { sampleRate: REMOTE_SAMPLE_RATE, channels: 1 }, chunks: pcmChunks(engine, res) };
+}
+
+/** OpenAI-compatible `POST /audio/speech` with `response_format: pcm` (24 kHz 16-bit mono). */
+export class OpenAiEngine implements TtsEngine {
+  constructor(
+    readonly name: string,
+    private readonly config: Extract<EngineConfig, { kind: 'openai' }>,
+  ) {}
+
+  async synthesize(text: string, voice: VoiceConfig, signal?: AbortSignal): Promise<SpeechStream> {
+    const res = await postForAudio(this.name, `${this.config.baseUrl.replace(/\/$/, '')}/audio/speech`, {
+      headers: { authorization: `Bearer ${this.config.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: this.config.model, input: text, voice: voice.voice, response_format: 'pcm', ...voice.params }),
+    }, signal);
+    return stream(this.name, res);
+  }
+}
+
+/** ElevenLabs `POST /v1/text-to-speech/{voice_id}/stream` with `output_format=pcm_24000`. */
+export class ElevenLabsEngine implements TtsEngine {
+  constructor(
+    readonly name: string,
+    private readonly config: Extract<EngineConfig, { kind: 'elevenlabs' }>,
+  ) {}
+
+  async synthesize(text: string, voice: VoiceConfig, signal?: AbortSignal): Promise<SpeechStream> {
+    const base = this.config.baseUrl.replace(/\/$/, '');
+    const { model_id: modelId, ...settings } = voice.params as Record<string, unknown>;
+    const res = await postForAudio(this.name, `${base}/v1/text-to-speech/${encodeURIComponent(voice.voice)}/stream?output_format=pcm_${REMOTE_SAMPLE_RATE}`, {
+      headers: { 'xi-api-key': this.config.apiKey, 'content-type': 'application/json', accept: 'audio/pcm' },
+      body: JSON.stringify({ text, model_id: modelId ?? this.config.modelId, ...(Object.keys(settings).length ? { voice_settings: settings } : {}) }),
+    }, signal);
+    return stream(this.name, res);
+  }
+}
+
+/** Azure Speech REST: SSML in (the text escaped, so it can never become markup), raw PCM out. */
+export class AzureEngine implements TtsEngine {
+  constructor(
+    readonly name: string,
+    private readonly config: Extract<EngineConfig, { kind: 'azure' }>,
+  ) {}
+
+  /** The SSML document for a line; prosody values come from the voice's params (config, not chat). */
+  ssml(text: string, voice: VoiceConfig): string {
+    const { rate, pitch } = voice.params as { rate?: string | number; pitch?: string | number };
+    const prosody = [rate !== undefined ? ` rate="${escapeXml(String(rate))}"` : '', pitch !== undefined ? ` pitch="${escapeXml(String(pitch))}"` : ''].join('');
+    const body = prosody ? `<prosody${prosody}>${escapeXml(text)}</prosody>` : escapeXml(text);
+    return `<speak version="1.0" xmlns="http://www.w3.org/2001/10/synthesis" xml:lang="${escapeXml(this.config.language)}"><voice name="${escapeXml(voice.voice)}">${body}</voice></speak>`;
+  }
+
+  async synthesize(text: string, voice: VoiceConfig, signal?: AbortSignal): Promise<SpeechStream> {
+    const res = await postForAudio(this.name, `${this.config.baseUrl.replace(/\/$/, '')}/cognitiveservices/v1`, {
+      headers: { 'ocp-apim-subscription-key': this.config.apiKey, 'content-type': 'application/ssml+xml', 'x-microsoft-outputformat': 'raw-24khz-16bit-mono-pcm', 'user-agent': 'idolcast' },
+      body: this.ssml(text, voice),
+    }, signal);
+    return stream(this.name, res);
+  }
+}
+
+/** Build the configured remote engines by name. */
+export function remoteEngines(engines: Record<string, EngineConfig>): Record<string, TtsEngine> {
+  return Object.fromEntries(
+    Object.entries(engines).map(([name, c]) => [name, c.kind === 'openai' ? new OpenAiEngine(name, c) : c.kind === 'elevenlabs' ? new ElevenLabsEngine(name, c) : new AzureEngine(name, c)]),
+  );
+}
