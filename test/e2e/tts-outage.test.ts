@@ -36,7 +36,7 @@ describe('a 60-second outage of the main TTS provider (worker processes, loopbac
       outageIds.push(id);
       await say(id, `chat message number ${i} while the cloud voice is down`);
     }
-    await eventually(async () => ((await tts.getJobCounts('completed')).completed >= outageIds.length ? true : undefined), 'every outage line to be voiced', 30000, 200);
+    await eventually(async () => (((await tts.getJobCounts('completed')).completed ?? 0) >= outageIds.length ? true : undefined), 'every outage line to be voiced', 30000, 200);
     expect((await tts.getJobCounts('failed')).failed).toBe(0);
     const jobs = await Promise.all(outageIds.map((id) => tts.getJob(id)));
     expect(jobs.every((j) => Boolean(j?.finishedOn) && !j?.failedReason)).toBe(true);
