@@ -22,6 +22,11 @@ import type { ProcessContext } from '../src/process';
 import { startQueueWorker } from '../src/queue-worker';
 import { createRedis, keyspace, type Redis } from '../src/redis';
 import { startRedisServer } from '../src/supervisor/redis-server';
+import { LOCAL_ENGINE } from '../src/config/schema';
+import { EspeakEngine } from '../src/tts/espeak.engine';
+import { remoteEngines } from '../src/tts/remote-engines';
+import { SpeechService } from '../src/tts/speech-service';
+import { FAKE_KEY, FakeTts } from '../test/helpers/fake-tts';
 
 const N = 20_000;
 const BATCH = 500;
@@ -31,8 +36,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function percentile(values: number[], p: number): number {
   if (!values.length) return NaN;
   const s = [...values].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! * 10) / 10;
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
+const round1 = (x: number) => Math.round(x * 10) / 10;
 
 const WORDS = 'hello idol what a lovely stream today can you sing the song again please thank you so much for the music'.split(' ');
 function sentence(i: number): string {
@@ -70,6 +76,8 @@ class Bench {
       YAML.stringify({
         redis: { prefix: this.prefix },
         chat: { filter: { rateLimit: { capacity: 1000, perSecond: 1000 }, repeatWindowMs: 0 }, load: { shedDepth: 1_000_000, plainTtlMs: 600_000 } },
+        // Every line synthesised for real: the speech cache would serve the bench's repeated sentences.
+        tts: { cache: { enabled: false } },
         log: { level: 'warn' },
       }),
     );
@@ -235,7 +243,7 @@ async function offer(b: Bench, rate: number, seconds: number, via: 'chat' | 'tts
   events.off('added', onAdded);
   const waiting = async (k: 'tts' | 'audio') => (await queues.queue(k).getJobCounts('waiting', 'prioritized')) as Record<string, number>;
   const backlog = Object.values(await waiting('tts')).reduce((a, v) => a + v, 0) + Object.values(await waiting('audio')).reduce((a, v) => a + v, 0);
-  return { offeredPerSec: rate, seconds, sent: total, ready: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: percentile(latencies, 100), backlogAtEnd: backlog };
+  return { offeredPerSec: rate, seconds, sent: total, ready: latencies.length, p50Ms: round1(percentile(latencies, 50)), p99Ms: round1(percentile(latencies, 99)), maxMs: round1(percentile(latencies, 100)), backlogAtEnd: backlog };
 }
 
 async function fleetLatency(b: Bench) {
@@ -274,6 +282,69 @@ async function fleetLatency(b: Bench) {
   return { chat, say: { maxSustainedPerSec: sustained, steps } };
 }
 
+/**
+ * TTS: time to first audio and real-time factor per engine (local espeak-ng and a loopback
+ * OpenAI-compatible provider), cache-hit latency, and tts worker throughput at concurrency 4.
+ */
+async function ttsFigures(b: Bench) {
+  await b.flush();
+  const fake = new FakeTts();
+  await fake.ready;
+  const base = b.config();
+  const config = {
+    ...base,
+    voices: { ...base.voices, cloud: { engine: 'loopback', voice: 'alloy', speed: 165, pitch: 50, params: {}, fallback: ['default'] } },
+    tts: { ...base.tts, engines: { loopback: { kind: 'openai' as const, baseUrl: `${fake.url}/v1`, apiKey: FAKE_KEY, model: 'tts' } } },
+  };
+  const redis = createRedis(b.url);
+  const keys = keyspace(b.prefix);
+  const engines = { [LOCAL_ENGINE]: new EspeakEngine('espeak-ng', 10000), ...remoteEngines(config.tts.engines) };
+  const metrics = createMetrics('bench', 'bench');
+  const quiet = createLogger('bench', 'warn');
+  const uncached = new SpeechService({ config, redis, keys, log: quiet, metrics, engines });
+  const cached = new SpeechService({ config: { ...config, tts: { ...config.tts, cache: { ...config.tts.cache, enabled: true } } }, redis, keys, log: quiet, metrics, engines });
+  const perEngine: Record<string, { ttfaP50Ms: number; ttfaP99Ms: number; realTimeFactorP50: number }> = {};
+  for (const voice of ['default', 'cloud']) {
+    const ttfa: number[] = [];
+    const rtf: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const t = performance.now();
+      const part = await uncached.speakPart(sentence(i), voice, quiet);
+      const ms = performance.now() - t;
+      ttfa.push(ms);
+      rtf.push(ms / 1000 / (part.pcm.length / 2 / part.format.sampleRate));
+    }
+    perEngine[voice === 'cloud' ? 'loopback-openai' : LOCAL_ENGINE] = { ttfaP50Ms: round1(percentile(ttfa, 50)), ttfaP99Ms: round1(percentile(ttfa, 99)), realTimeFactorP50: Math.round(percentile(rtf, 50) * 1e4) / 1e4 };
+  }
+  await cached.speakPart('A line the idol says every hour.', 'default', quiet);
+  const hits: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t = performance.now();
+    await cached.speakPart('A line the idol says every hour.', 'default', quiet);
+    hits.push(performance.now() - t);
+  }
+  uncached.shutdown();
+  cached.shutdown();
+  await fake.close();
+
+  // tts worker throughput: one process at concurrency 4, the local voice, 400 lines.
+  await b.flush();
+  b.spawn(['worker', 'tts', '--concurrency', '4']);
+  for (let i = 0; i < 200 && (await redis.zcard(keys.fleet)) < 1; i++) await sleep(50);
+  const queues = new Queues(redis, b.prefix);
+  const n = 400;
+  const t = performance.now();
+  await queues.enqueueBulk('tts', Array.from({ length: n }, (_, i) => ({ payload: ttsPayload(i, 'ttsw') })));
+  const tts = queues.queue('tts');
+  const deadline = Date.now() + 120_000;
+  while (((await tts.getJobCounts('completed')).completed ?? 0) < n && Date.now() < deadline) await sleep(50);
+  const jobsPerSec = Math.round((n / ((performance.now() - t) / 1000)) * 10) / 10;
+  await queues.close();
+  redis.disconnect();
+  await b.stopChildren();
+  return { perEngine, cacheHitP50Ms: round1(percentile(hits, 50)), cacheHitP99Ms: round1(percentile(hits, 99)), ttsWorkerJobsPerSecAtConcurrency4: jobsPerSec };
+}
+
 async function main(): Promise<void> {
   const b = new Bench();
   const guard = setTimeout(() => {
@@ -289,6 +360,8 @@ async function main(): Promise<void> {
     log('ingest throughput');
     const ingest = await ingestThroughput(b, enqueue.raw);
     const latency = await fleetLatency(b);
+    log('tts figures');
+    const tts = await ttsFigures(b);
     const ratios = { enqueue: Math.round((enqueue.idolcast / enqueue.raw) * 100) / 100, worker: Math.round((worker.idolcast / worker.raw) * 100) / 100, ingest: ingest.ratioToRawAddBulk };
     const targets = { enqueueRatio: 0.8, workerRatio: 0.8, ingestRatio: 0.8, p50Ms: 25, p99Ms: 80 };
     const result = {
@@ -298,6 +371,7 @@ async function main(): Promise<void> {
       ratios,
       latency: { chatToSpeechReadyMs: latency.chat },
       maxSustainedSayRate: latency.say,
+      tts,
       targets,
       pass: {
         enqueueRatio: ratios.enqueue >= targets.enqueueRatio,

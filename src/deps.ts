@@ -10,6 +10,8 @@ import type { SpeechService } from './tts/speech-service';
 export interface Deps extends Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'queues' | 'metrics' | 'publish'> {
   /** A child logger bound to the job being handled. */
   log: Logger;
+  /** 1 on a job's first run; more when it is retried or taken over from a dead worker (handlers then skip work already done). */
+  attempt: number;
   /** Voices lines through fallback chains, breakers and the cache (tts worker). */
   speech: SpeechService;
 }

@@ -10,7 +10,20 @@ import type { Keyspace } from './redis';
  */
 export async function dropReason(u: Pick<Utterance, 'channel' | 'acceptedAt' | 'expiresAt'>, redis: Redis, keys: Keyspace, now = Date.now()): Promise<'stale' | 'cleared' | undefined> {
   if (u.expiresAt !== undefined && now > u.expiresAt) return 'stale';
-  const cleared = Number(await redis.get(keys.clearedAt(u.channel)));
+  const cleared = await clearedAt(u.channel, redis, keys, now);
   if (cleared && u.acceptedAt <= cleared) return 'cleared';
   return undefined;
+}
+
+/** A !clear is read at most this late: every stage checks every line, one GET each is off the hot path. */
+const CLEARED_CACHE_MS = 200;
+const clearedCache = new Map<string, { value: number; at: number }>();
+
+async function clearedAt(channel: string, redis: Redis, keys: Keyspace, now: number): Promise<number> {
+  const key = keys.clearedAt(channel);
+  const hit = clearedCache.get(key);
+  if (hit && now - hit.at < CLEARED_CACHE_MS) return hit.value;
+  const value = Number(await redis.get(key)) || 0;
+  clearedCache.set(key, { value, at: now });
+  return value;
 }

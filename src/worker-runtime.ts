@@ -27,7 +27,7 @@ export async function runWorker(kind: WorkerKind, concurrencyOverride?: number):
     const started = performance.now();
     counts.active++;
     try {
-      const result = await handler(payload, { ...ctx, log: jobLog, speech });
+      const result = await handler(payload, { ...ctx, log: jobLog, speech, attempt: job.attemptsMade + (job.stalledCounter ?? 0) + 1 });
       metrics.jobDuration.observe({ queue: kind, status: 'completed' }, (performance.now() - started) / 1000);
       counts.processed++;
       return result;

@@ -21,8 +21,10 @@ export async function handle(u: Payload<'tts'>, deps: Deps) {
   const started = performance.now();
   const spokeWith: string[] = [];
   for (const [part, words] of parts.entries()) {
-    const handed = await redis.exists(keys.speechRaw(u.utteranceId, part), keys.speechPcm(u.utteranceId, part));
-    if (handed) continue;
+    // A retry (or a job taken over from a killed worker) skips the parts already handed over.
+    if (deps.attempt > 1) {
+      if (await redis.exists(keys.speechRaw(u.utteranceId, part), keys.speechPcm(u.utteranceId, part))) continue;
+    }
     const voiced = await speech.speakPart(words, u.voice, log);
     if (part === 0) metrics.timeToFirstAudio.observe({ engine: voiced.engine }, (performance.now() - started) / 1000);
     spokeWith.push(voiced.voice);

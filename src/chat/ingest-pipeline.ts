@@ -5,7 +5,7 @@ import type { ChatEvent } from './chat-event';
 import { chatBatchCheck, defineChatCheck, type ChatCheckRequest } from './chat-check';
 import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand, type CommandEffects } from './commands';
 import { bypassed, localFilter } from './filter';
-import { normaliseText } from './normalise';
+import { normaliseText, stripEmotes } from './normalise';
 
 /** What happened to one chat event. */
 export type Decision = 'spoken' | 'command' | 'reaction' | 'rejected' | 'ignored' | 'shed' | 'duplicate';
@@ -109,7 +109,10 @@ export class IngestPipeline {
 
   private async process(batch: Pending[]): Promise<void> {
     const { config, redis, keys } = this.deps;
-    const items: Item[] = batch.map((p) => ({ ...p, ...normaliseText(p.event.text, config.chat.maxLength) }));
+    const items: Item[] = batch.map((p) => {
+      const n = normaliseText(p.event.text, config.chat.maxLength);
+      return { ...p, truncated: n.truncated, text: stripEmotes(n.text, p.event.text, p.event.emotes) };
+    });
 
     // 1. Local checks and command lookup, then 2. one atomic Redis check for the whole batch:
     //    duplicates (across replicas and reconnects), rate limit, repeats, cooldowns.

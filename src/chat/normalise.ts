@@ -18,6 +18,17 @@ export function normaliseText(text: string, maxLength: number): { text: string; 
   return { text: t, truncated };
 }
 
+/**
+ * Remove the emote codes of a message (Twitch sends their positions in the raw text): spoken,
+ * "Kappa PogChamp" is noise. Whole words only, after normalisation.
+ */
+export function stripEmotes(text: string, raw: string, emotes: readonly { start: number; end: number }[]): string {
+  if (!emotes.length) return text;
+  const chars = [...raw];
+  const codes = new Set(emotes.map((e) => chars.slice(e.start, e.end + 1).join('')).filter(Boolean));
+  return text.split(' ').filter((w) => !codes.has(w)).join(' ');
+}
+
 /** Split a command line into words, honouring "double" and 'single' quotes. */
 export function splitArgs(line: string): string[] {
   const out: string[] = [];

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { ChatEvent } from '../../src/chat/chat-event';
 import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand } from '../../src/chat/commands';
 import { bypassed, localFilter } from '../../src/chat/filter';
-import { normaliseText, splitArgs } from '../../src/chat/normalise';
+import { normaliseText, splitArgs, stripEmotes } from '../../src/chat/normalise';
 import { DEFAULT_CONFIG_PATH, parseConfig } from '../../src/config/load';
 
 const config = parseConfig(fs.readFileSync(DEFAULT_CONFIG_PATH, 'utf8'), DEFAULT_CONFIG_PATH);
@@ -111,5 +111,12 @@ describe('local filter', () => {
     expect(skip.has('caps')).toBe(true);
     expect(skip.has('bannedWords')).toBe(false);
     expect(localFilter('WHY IS NOBODY ANSWERING ME', mod, f, skip)).toMatchObject({ ok: true });
+  });
+});
+
+describe('emotes', () => {
+  it('are cut from what is spoken, by their positions in the raw text', () => {
+    expect(stripEmotes('Kappa that was great PogChamp', 'Kappa that was great PogChamp', [{ start: 0, end: 4 }, { start: 21, end: 28 }])).toBe('that was great');
+    expect(stripEmotes('no emotes here', 'no emotes here', [])).toBe('no emotes here');
   });
 });
