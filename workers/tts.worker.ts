@@ -31,6 +31,6 @@ export async function handle(u: Payload<'tts'>, deps: Deps) {
     await redis.set(keys.speechRaw(u.utteranceId, part), voiced.pcm, 'PX', config.playout.audioTtlMs);
     await queues.enqueue('audio', { ...u, part, parts: parts.length, engine: voiced.engine, format: voiced.format });
   }
-  metrics.synthesis.observe({ engine: 'all' }, (performance.now() - started) / 1000);
+  metrics.lineSynthesis.observe((performance.now() - started) / 1000);
   return { parts: parts.length, voices: spokeWith };
 }
