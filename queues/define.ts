@@ -14,8 +14,8 @@ export interface QueueDefinition<S extends z.ZodType = z.ZodType> {
   schema: S;
   /** Defaults for every job of the queue (attempts, backoff, bounded retention). */
   jobOptions: DefaultJobOptions;
-  /** A deterministic job id where duplicates must collapse (BullMQ ignores an add with a known id). */
-  jobId?: (payload: z.infer<S>) => string;
+  /** A deterministic job id where duplicates must collapse (BullMQ ignores an add with a known id); undefined: BullMQ picks one. */
+  jobId?: (payload: z.infer<S>) => string | undefined;
   /** Queue exists once per channel; the payload's `channel` picks it. */
   perChannel?: boolean;
 }

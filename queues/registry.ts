@@ -85,7 +85,8 @@ export class Queues {
   private jobOptions<K extends QueueKey>(key: K, payload: Payload<K>, opts?: JobsOptions): JobsOptions {
     const def = registry[key] as QueueDefinition;
     const out: JobsOptions = { ...opts };
-    if (def.jobId && out.jobId === undefined) out.jobId = def.jobId(payload);
+    const id = out.jobId === undefined ? def.jobId?.(payload) : undefined;
+    if (id !== undefined) out.jobId = id;
     const priority = (payload as { priority?: number }).priority;
     if (typeof priority === 'number' && out.priority === undefined) out.priority = bullPriority(priority);
     return out;

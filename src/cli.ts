@@ -1,16 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
+import type { Redis } from 'ioredis';
 import { Queues } from '../queues/registry';
 import { runBroadcast } from './broadcast/broadcaster';
 import { runIngest } from './chat/ingest';
 import { normaliseText } from './chat/normalise';
 import { ConfigError, loadConfig } from './config/load';
-import { WORKER_KINDS, type WorkerKind } from './config/schema';
+import { WORKER_KINDS, type Config, type WorkerKind } from './config/schema';
 import { runControl } from './control/server';
 import { listFleet } from './fleet';
 import { createLogger } from './logger';
 import { redisUrl } from './process';
 import { createRedis, keyspace } from './redis';
+import { localTime } from './schedule/clock';
+import { describeAction, previewSchedule } from './schedule/preview';
+import { listSchedules, removeSchedule, syncSchedules } from './schedule/schedules';
+import { cancelTimeline, listTimelineRuns, startTimeline, timelineJob } from './schedule/timeline';
 import { runUp } from './supervisor/up';
 import { runWorker } from './worker-runtime';
 
@@ -106,6 +111,129 @@ program
       await redis.quit();
     }
   });
+
+/** Run a CLI action against the fleet's Redis and queues, closing them after. */
+async function withRedis<T>(fn: (parts: { config: Config; redis: Redis; keys: ReturnType<typeof keyspace>; queues: Queues }) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const redis = createRedis(redisUrl(config));
+  const queues = new Queues(redis, config.redis.prefix);
+  try {
+    return await fn({ config, redis, keys: keyspace(config.redis.prefix), queues });
+  } finally {
+    await queues.close();
+    await redis.quit();
+  }
+}
+
+const when = (ms: number | undefined, tz: string) => (ms === undefined ? '-' : `${new Date(ms).toISOString()} (${localTime(ms, tz)})`);
+
+const schedule = program.command('schedule').description('the programme: routines and their BullMQ job schedulers');
+schedule
+  .command('list')
+  .description('list the routine schedulers in Redis and when each fires next')
+  .option('--json', 'one JSON object per line')
+  .action((opts: { json?: boolean }) =>
+    withRedis(async ({ config, queues }) => {
+      const list = await listSchedules(queues);
+      for (const s of list) {
+        if (opts.json) console.log(JSON.stringify(s));
+        else console.log(`${s.name.padEnd(24)} ${(s.pattern ? `cron "${s.pattern}" ${s.tz ?? ''}` : `every ${s.every} ms`).padEnd(36)} next ${when(s.next, config.schedule.timezone)}  ${s.payload?.type === 'routine' ? describeAction(s.payload.action) : ''}`);
+      }
+      if (!list.length && !opts.json) console.log('no routine schedulers (run `idolcast schedule sync`)');
+    }),
+  );
+schedule
+  .command('sync')
+  .description('make Redis hold exactly the routines of the config (the ingest process does this at start)')
+  .action(() =>
+    withRedis(async ({ config, queues }) => {
+      const result = await syncSchedules(queues, config);
+      console.log(JSON.stringify(result));
+      if (result.failed.length) process.exitCode = 1;
+    }),
+  );
+schedule
+  .command('run')
+  .description('fire a routine now, once (quiet hours do not apply to a manual run)')
+  .argument('<name>', 'routine name from the config')
+  .action((name: string) =>
+    withRedis(async ({ config, queues }) => {
+      const r = requireRoutine(config, name);
+      const job = await queues.enqueue('routine', { type: 'routine', name, channel: r.channel ?? config.defaultChannel, action: r.action, ignoreQuietHours: true });
+      console.log(JSON.stringify({ routine: name, jobId: job.id }));
+    }),
+  );
+schedule
+  .command('remove')
+  .description("delete a routine's scheduler (the next sync adds it back while the config still has it)")
+  .argument('<name>', 'routine name')
+  .action((name: string) =>
+    withRedis(async ({ queues }) => {
+      const removed = await removeSchedule(queues, name);
+      console.log(JSON.stringify({ routine: name, removed }));
+      if (!removed) process.exitCode = 1;
+    }),
+  );
+schedule
+  .command('preview')
+  .description('dry run of the config: what fires when in the coming hours, and conflicts')
+  .option('--hours <n>', 'how far ahead', int('hours', 1, 24 * 31), 24)
+  .option('--from <time>', 'start instead of now (ISO 8601)')
+  .option('--json', 'print the preview as one JSON object')
+  .action((opts: { hours: number; from?: string; json?: boolean }) => {
+    const config = loadConfig();
+    const from = opts.from === undefined ? Date.now() : Date.parse(opts.from);
+    if (Number.isNaN(from)) throw new ConfigError('--from', [`--from: not a date: ${opts.from}`]);
+    const p = previewSchedule(config, from, opts.hours);
+    if (opts.json) return console.log(JSON.stringify(p));
+    const tz = config.schedule.timezone;
+    console.log(`programme from ${when(p.from, tz)} to ${when(p.to, tz)}: ${p.firings.length + p.omitted} firing(s)`);
+    for (const f of p.firings) console.log(`${when(f.at, tz)}  ${f.routine.padEnd(20)} ${f.channel.padEnd(10)} ${f.action}${f.quiet ? '  [quiet hours: silent]' : ''}${f.until !== undefined ? `  until ${new Date(f.until).toISOString()}` : ''}`);
+    if (p.omitted) console.log(`… and ${p.omitted} more`);
+    for (const c of p.conflicts) console.log(`CONFLICT ${c.kind} at ${when(c.at, tz)}: ${c.message}`);
+    if (!p.conflicts.length) console.log('no conflicts');
+  });
+
+function requireRoutine(config: Config, name: string) {
+  const r = config.schedule.routines[name];
+  if (!r) throw new ConfigError('routine', [`routine: no routine "${name}" (routines: ${Object.keys(config.schedule.routines).join(', ') || 'none'})`]);
+  return r;
+}
+
+const timeline = program.command('timeline').description('scripted sequences of steps at offsets');
+timeline
+  .command('run')
+  .description('start a run of a timeline now and print its run id')
+  .argument('<name>', 'timeline name from the config')
+  .option('--channel <id>', 'channel id')
+  .action((name: string, opts: { channel?: string }) =>
+    withRedis(async ({ config, redis, keys, queues }) => {
+      if (!(name in config.schedule.timelines)) throw new ConfigError('timeline', [`timeline: no timeline "${name}" (timelines: ${Object.keys(config.schedule.timelines).join(', ') || 'none'})`]);
+      const channel = opts.channel ?? config.defaultChannel;
+      if (!(channel in config.channels)) throw new ConfigError('--channel', [`--channel: no channel "${channel}"`]);
+      const runId = await startTimeline(redis, keys, queues, timelineJob(config, name, channel, Date.now()));
+      console.log(JSON.stringify({ timeline: name, channel, runId }));
+    }),
+  );
+timeline
+  .command('cancel')
+  .description('cancel a running timeline: its remaining steps do not run')
+  .argument('<runId>', 'run id printed by `timeline run` or `timeline list`')
+  .action((runId: string) =>
+    withRedis(async ({ redis, keys, queues }) => {
+      const r = await cancelTimeline(redis, keys, queues, runId);
+      console.log(JSON.stringify({ runId, cancelled: r !== undefined, ...r }));
+      if (!r) process.exitCode = 1;
+    }),
+  );
+timeline
+  .command('list')
+  .description('timeline runs still going (or ended in the last minute)')
+  .action(() =>
+    withRedis(async ({ redis, keys }) => {
+      for (const run of await listTimelineRuns(redis, keys)) console.log(JSON.stringify(run));
+    }),
+  );
 
 const config = program.command('config').description('configuration tools');
 config

@@ -12,6 +12,8 @@ export interface Deps extends Pick<ProcessContext, 'config' | 'redis' | 'keys' |
   log: Logger;
   /** 1 on a job's first run; more when it is retried or taken over from a dead worker (handlers then skip work already done). */
   attempt: number;
+  /** The job being handled: its id and when it was meant to run (ms; a scheduler firing's tick time). */
+  job: { id: string; scheduledFor: number };
   /** Voices lines through fallback chains, breakers and the cache (tts worker). */
   speech: SpeechService;
 }

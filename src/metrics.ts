@@ -36,6 +36,7 @@ export function createMetrics(kind: string, instance: string) {
     fallbacks: counter('idolcast_tts_fallbacks_total', 'Times a voice failed and the next in its chain was tried, by the failing engine', ['engine']),
     ttsCache: counter('idolcast_tts_cache_total', 'Speech cache lookups', ['result']),
     // Broadcast.
+    programme: counter('idolcast_programme_total', 'Routine firings and timeline steps, by routine or timeline and outcome (done, quiet, late, cancelled)', ['name', 'outcome']),
     onAir: counter('idolcast_utterances_aired_total', 'Utterances played out on air, by channel', ['channel']),
     encoderRestarts: counter('idolcast_encoder_restarts_total', 'Times the broadcast encoder (ffmpeg) was restarted', ['channel']),
   };

@@ -48,6 +48,12 @@ export function keyspace(prefix: string) {
     bucket: (platform: string, user: string) => `${prefix}:bucket:${platform}:${user}`,
     /** A user's recent text, for repeat suppression. */
     recent: (platform: string, user: string, textHash: string) => `${prefix}:recent:${platform}:${user}:${textHash}`,
+    /** Line indices left in a phrase pool's current round (list; `:meta` holds its fingerprint and last pick). */
+    phrasePool: (pool: string) => `${prefix}:pool:${pool}`,
+    /** One timeline run: name, channel, start, step count, state (hash, expires after the run). */
+    timelineRun: (runId: string) => `${prefix}:timeline:${runId}`,
+    /** Timeline runs by their end time (ZSET), for listing what is running. */
+    timelineRuns: `${prefix}:timelines`,
     /** A command's global or per-user cooldown. */
     cooldown: (channel: string, command: string, user?: string) => `${prefix}:cooldown:${channel}:${command}${user ? `:${user}` : ''}`,
   };

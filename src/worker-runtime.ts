@@ -27,7 +27,7 @@ export async function runWorker(kind: WorkerKind, concurrencyOverride?: number):
     const started = performance.now();
     counts.active++;
     try {
-      const result = await handler(payload, { ...ctx, log: jobLog, speech, attempt: job.attemptsMade + (job.stalledCounter ?? 0) + 1 });
+      const result = await handler(payload, { ...ctx, log: jobLog, speech, attempt: job.attemptsMade + (job.stalledCounter ?? 0) + 1, job: { id: job.id ?? '', scheduledFor: job.timestamp + (job.delay ?? 0) } });
       metrics.jobDuration.observe({ queue: kind, status: 'completed' }, (performance.now() - started) / 1000);
       counts.processed++;
       return result;

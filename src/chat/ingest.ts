@@ -1,6 +1,7 @@
 import { onShutdown } from '../lifecycle';
 import { bootProcess } from '../process';
 import { startQueueWorker } from '../queue-worker';
+import { syncSchedules } from '../schedule/schedules';
 import type { ChatEvent } from './chat-event';
 import type { ChatSource } from './chat-source';
 import { IngestPipeline } from './ingest-pipeline';
@@ -9,7 +10,7 @@ import { createSources } from './sources';
 /**
  * The ingest process: reads every configured chat platform and the local chat queue, runs each
  * event through the command processor (dedupe, filter, commands, shedding) and enqueues what
- * follows. Also keeps the fleet's housekeeping scheduled.
+ * follows. Also keeps the fleet's housekeeping and the config's programme scheduled.
  */
 export async function runIngest(): Promise<void> {
   let sources: ChatSource[] = [];
@@ -18,6 +19,8 @@ export async function runIngest(): Promise<void> {
 
   // BullMQ's job schedulers are the only clock: one sweep a minute, whatever the replica count.
   await queues.schedule('maintenance', 'maintenance-sweep', { every: 60_000 }, { task: 'sweep' });
+  // The programme: the config's routines become exactly the job schedulers in Redis.
+  await syncSchedules(queues, config, log);
 
   const byPlatform = new Map<string, ChatSource>();
   const pipeline = new IngestPipeline({

@@ -1,4 +1,16 @@
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { programmeAction } from '../../queues/routine.queue';
+
+/** Why a cron pattern cannot be used, or undefined when it can. */
+export function cronProblem(pattern: string, tz: string): string | undefined {
+  try {
+    CronExpressionParser.parse(pattern, { tz, strict: false });
+    return undefined;
+  } catch (err) {
+    return `not a valid cron pattern: ${(err as Error).message}`;
+  }
+}
 
 /**
  * The whole idolcast configuration. Every setting has a default and a one-line doc, so the
@@ -184,6 +196,62 @@ const loadSchema = z
   })
   .prefault({});
 
+/** An offset or interval: milliseconds, or a number with ms, s, m, h or d ("+3s", "90m"). */
+export const durationText = z.union([z.number().int().min(0), z.string().regex(/^\+?\d+(\.\d+)?(ms|s|m|h|d)$/, 'a duration like 500ms, 3s, 10m, 2h or 1d')]).transform((v) => {
+  if (typeof v === 'number') return v;
+  const m = /^\+?(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v)!;
+  return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd']);
+});
+
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day like 07:30');
+
+/** What a scheduled routine does when it fires. */
+const routineActionSchema = z.union(programmeAction.options, { error: 'an action with one of: say, pool, scene, timeline, maintenance' });
+export type RoutineAction = z.infer<typeof routineActionSchema>;
+
+const routineSchema = z
+  .strictObject({
+    /** A cron pattern (5 or 6 fields), in `tz`… */
+    cron: z.string().optional(),
+    tz: z.string().optional(),
+    /** …or a fixed interval. */
+    every: durationText.optional(),
+    action: routineActionSchema,
+    channel: z.string().optional(),
+    enabled: z.boolean().default(true),
+    /** Speak even inside quiet hours. */
+    ignoreQuietHours: z.boolean().default(false),
+  })
+  .refine((r) => (r.cron === undefined) !== (r.every === undefined), 'give exactly one of cron or every');
+export type RoutineConfig = z.infer<typeof routineSchema>;
+
+const timelineStepSchema = z.union([
+  z.strictObject({ at: durationText, say: z.string().min(1).max(2000), voice: z.string().optional(), priority: z.number().int().min(0).max(9).optional() }),
+  z.strictObject({ at: durationText, pool: z.string().min(1), voice: z.string().optional(), priority: z.number().int().min(0).max(9).optional() }),
+  z.strictObject({ at: durationText, scene: z.string().min(1).max(100) }),
+], { error: 'a step with `at` and one of: say, pool, scene' });
+export type TimelineStep = z.infer<typeof timelineStepSchema>;
+
+const scheduleSchema = z
+  .strictObject({
+    /** Time zone of cron patterns that name none. */
+    timezone: z.string().default('UTC'),
+    /**
+     * Ticks missed while the fleet was down: BullMQ keeps one pending firing per routine, so only
+     * the latest missed one is left; it runs once if it is at most this late, else it is dropped.
+     */
+    lateGraceMs: durationMs(600_000),
+    /** Lines from routines are not spoken between these times (in `timezone`), unless a routine ignores them. */
+    quietHours: z.strictObject({ start: clock, end: clock }).optional(),
+    /** Named lists of lines; a pool gives every line once before repeating any. */
+    phrasePools: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), z.array(z.string().min(1).max(2000)).min(1)).default({}),
+    /** Scripted sequences: steps at offsets from the start. */
+    timelines: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), z.array(timelineStepSchema).min(1).max(500)).default({}),
+    /** What fires when: each routine becomes one BullMQ job scheduler. */
+    routines: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a routine name: letters, digits, _ -'), routineSchema).default({}),
+  })
+  .prefault({});
+
 const workerKinds = ['tts', 'audio', 'scene', 'routine', 'maintenance'] as const;
 
 export const configSchema = z
@@ -348,6 +416,7 @@ export const configSchema = z
         shutdownTimeoutMs: durationMs(20000),
       })
       .prefault({}),
+    schedule: scheduleSchema,
     log: z
       .strictObject({
         /** pino level (env LOG_LEVEL). */
@@ -374,6 +443,35 @@ export const configSchema = z
       if (cfg.voices[chain[chain.length - 1]!]?.engine !== LOCAL_ENGINE) {
         ctx.addIssue({ code: 'custom', path: ['voices', name, 'fallback'], message: `the fallback chain (${chain.join(' → ')}) must end in a local ${LOCAL_ENGINE} voice` });
       }
+    }
+    const sched = cfg.schedule;
+    const checkTz = (tz: string, path: (string | number)[]) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+      } catch {
+        ctx.addIssue({ code: 'custom', path, message: `unknown time zone "${tz}"` });
+      }
+    };
+    checkTz(sched.timezone, ['schedule', 'timezone']);
+    const usesPool = (pool: string, path: (string | number)[]) => !(pool in sched.phrasePools) && ctx.addIssue({ code: 'custom', path, message: `no phrase pool named "${pool}"` });
+    for (const [name, r] of Object.entries(sched.routines)) {
+      const path = ['schedule', 'routines', name];
+      if (r.cron !== undefined) {
+        const why = cronProblem(r.cron, r.tz ?? sched.timezone);
+        if (why) ctx.addIssue({ code: 'custom', path: [...path, 'cron'], message: why });
+      }
+      if (r.tz) checkTz(r.tz, [...path, 'tz']);
+      if (r.every !== undefined && r.every < 100) ctx.addIssue({ code: 'custom', path: [...path, 'every'], message: 'at least 100 ms' });
+      if (r.channel !== undefined && !(r.channel in cfg.channels)) ctx.addIssue({ code: 'custom', path: [...path, 'channel'], message: `no channel named "${r.channel}"` });
+      if ('pool' in r.action) usesPool(r.action.pool, [...path, 'action', 'pool']);
+      if ('timeline' in r.action && !(r.action.timeline in sched.timelines)) ctx.addIssue({ code: 'custom', path: [...path, 'action', 'timeline'], message: `no timeline named "${r.action.timeline}"` });
+      if ('voice' in r.action && r.action.voice !== undefined && !(r.action.voice in cfg.voices)) ctx.addIssue({ code: 'custom', path: [...path, 'action', 'voice'], message: `no voice named "${r.action.voice}"` });
+    }
+    for (const [name, steps] of Object.entries(sched.timelines)) {
+      steps.forEach((s, i) => {
+        if ('pool' in s) usesPool(s.pool, ['schedule', 'timelines', name, i, 'pool']);
+        if ('voice' in s && s.voice !== undefined && !(s.voice in cfg.voices)) ctx.addIssue({ code: 'custom', path: ['schedule', 'timelines', name, i, 'voice'], message: `no voice named "${s.voice}"` });
+      });
     }
     const { twitch, youtube, tiktok } = cfg.chat;
     for (const [name, source] of [['twitch', twitch], ['youtube', youtube], ['tiktok', tiktok]] as const) {

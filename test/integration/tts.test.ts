@@ -169,7 +169,7 @@ describe('TTS engines, breakers and fallback (loopback providers speaking the re
     const line = (text: string) => ({ utteranceId: 'huge-1', channel: 'main', text, voice: 'backup', priority: 2, acceptedAt: Date.now(), origin: { platform: 'test', user: 'x' } });
     await expect(fleet.queues.enqueue('tts', line('word '.repeat(20000)))).rejects.toThrow(/tts payload rejected: text: Too big/);
     // The longest acceptable text is cut to tts.maxTextLength before synthesis.
-    const out = await ttsHandle(line('word '.repeat(999)), { ...fleet, log, metrics: createMetrics('worker-tts', 't'), speech: s, publish: async () => {}, attempt: 1 });
+    const out = await ttsHandle(line('word '.repeat(999)), { ...fleet, log, metrics: createMetrics('worker-tts', 't'), speech: s, publish: async () => {}, attempt: 1, job: { id: 't', scheduledFor: Date.now() } });
     expect(out).toMatchObject({ parts: expect.any(Number) });
     const audio = await fleet.queues.queue('audio').getJobs(['waiting', 'prioritized']);
     const spoken = audio.length;
@@ -183,7 +183,7 @@ describe('TTS engines, breakers and fallback (loopback providers speaking the re
     services.push(s);
     fake.delayMs = 250;
     const text = 'Welcome back everyone. Today we sing three songs together. Then we read your messages. After that a little game. Finally we say good night.';
-    await ttsHandle({ utteranceId: 'long-1', channel: 'main', text, voice: 'idol', priority: 4, acceptedAt: Date.now(), origin: { platform: 'test', user: 'x' } }, { ...fleet, log, metrics: createMetrics('worker-tts', 't'), speech: s, publish: async () => {}, attempt: 1 });
+    await ttsHandle({ utteranceId: 'long-1', channel: 'main', text, voice: 'idol', priority: 4, acceptedAt: Date.now(), origin: { platform: 'test', user: 'x' } }, { ...fleet, log, metrics: createMetrics('worker-tts', 't'), speech: s, publish: async () => {}, attempt: 1, job: { id: 't', scheduledFor: Date.now() } });
     const first = await fleet.queues.queue('audio').getJob('long-1-p0');
     const parts = fake.requests.filter((r) => r.provider === 'openai');
     expect(parts.length).toBeGreaterThan(1);
