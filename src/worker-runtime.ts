@@ -1,3 +1,4 @@
+import type { Job } from 'bullmq';
 import type { Payload } from '../queues/registry';
 import { handlers } from '../workers';
 import { LOCAL_ENGINE, type WorkerKind } from './config/schema';
@@ -8,6 +9,16 @@ import { startQueueWorker } from './queue-worker';
 import { EspeakEngine } from './tts/espeak.engine';
 import { remoteEngines } from './tts/remote-engines';
 import { SpeechService } from './tts/speech-service';
+
+/**
+ * When a job was meant to run. A job scheduler's firing carries its tick in its id
+ * (`repeat:<scheduler>:<ms>`); BullMQ resets a delayed job's delay once it is due, so that is
+ * the reliable source. Other jobs: when they were added, plus the delay they asked for.
+ */
+function scheduledFor(job: Job): number {
+  const tick = /^repeat:.+:(\d+)$/.exec(job.id ?? '');
+  return tick ? Number(tick[1]) : job.timestamp + (job.opts.delay ?? 0);
+}
 
 /**
  * Run one worker kind as a process: a BullMQ Worker on the kind's queue calling its handler
@@ -27,7 +38,7 @@ export async function runWorker(kind: WorkerKind, concurrencyOverride?: number):
     const started = performance.now();
     counts.active++;
     try {
-      const result = await handler(payload, { ...ctx, log: jobLog, speech, attempt: job.attemptsMade + (job.stalledCounter ?? 0) + 1, job: { id: job.id ?? '', scheduledFor: job.timestamp + (job.delay ?? 0) } });
+      const result = await handler(payload, { ...ctx, log: jobLog, speech, attempt: job.attemptsMade + (job.stalledCounter ?? 0) + 1, job: { id: job.id ?? '', scheduledFor: scheduledFor(job) } });
       metrics.jobDuration.observe({ queue: kind, status: 'completed' }, (performance.now() - started) / 1000);
       counts.processed++;
       return result;

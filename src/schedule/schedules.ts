@@ -81,7 +81,7 @@ export async function syncSchedules(queues: Queues, config: Config, log?: Logger
     }
   }
   for (const gone of existing.values()) {
-    await queues.queue('routine').removeJobScheduler(gone.id);
+    await removeSchedule(queues, gone.name);
     result.removed.push(gone.name);
   }
   log?.info({ ...result, failed: result.failed.length ? result.failed : undefined }, 'schedules synced');
@@ -90,5 +90,12 @@ export async function syncSchedules(queues: Queues, config: Config, log?: Logger
 
 /** Delete one routine's scheduler (a later sync adds it back while the config still has it). */
 export async function removeSchedule(queues: Queues, name: string): Promise<boolean> {
-  return queues.queue('routine').removeJobScheduler(schedulerIdOf(name));
+  const queue = queues.queue('routine');
+  const removed = await queue.removeJobScheduler(schedulerIdOf(name));
+  // BullMQ drops the scheduler's delayed firing, but one already due (waiting) would still run.
+  const due = `repeat:${schedulerIdOf(name)}:`;
+  for (const job of await queue.getJobs(['wait', 'delayed', 'prioritized'])) {
+    if (job.id?.startsWith(due)) await job.remove().catch(() => undefined); // taken by a worker meanwhile: it runs
+  }
+  return removed;
 }

@@ -86,6 +86,9 @@ export async function cancelTimeline(redis: Redis, keys: Keys, queues: Queues, r
   await redis.hset(key, 'state', 'cancelled');
   const queue = queues.queue('routine');
   let removedSteps = 0;
-  for (let i = 0; i < steps; i++) removedSteps += await queue.remove(stepJobId(runId, i));
+  for (let i = 0; i < steps; i++) {
+    const job = await queue.getJob(stepJobId(runId, i));
+    if (job && ['delayed', 'waiting', 'prioritized'].includes(await job.getState())) removedSteps += await queue.remove(job.id!);
+  }
   return { removedSteps };
 }

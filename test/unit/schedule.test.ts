@@ -69,7 +69,8 @@ routines:
     const p = previewSchedule(c, 0, 24, 500);
     expect(p.firings).toHaveLength(500);
     expect(p.omitted).toBe(24 * 18_000 - 1 + 23 - 500);
-    expect(previewSchedule(c, 0, 24).firings.filter((f) => f.routine === 'hourly').map((f) => f.at)).toEqual(Array.from({ length: 23 }, (_, i) => (i + 1) * 3_600_000));
+    const hourly = config(`routines:\n  hourly: { every: 1h, action: { scene: b } }`);
+    expect(previewSchedule(hourly, 0, 24).firings.map((f) => f.at)).toEqual(Array.from({ length: 23 }, (_, i) => (i + 1) * 3_600_000));
   });
 
   it('quiet hours may wrap midnight, in the configured time zone', () => {
