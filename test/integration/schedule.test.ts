@@ -59,9 +59,11 @@ describe('the scheduler (real Redis, BullMQ job schedulers)', () => {
 
     // Two replicas syncing a new config at the same instant, plus a CLI sync.
     fleet.configure({ schedule: { routines: { extra: { every: '45m', action: { scene: 'x' } } } } });
-    const other = new Queues(createRedis(redisUrl()), fleet.prefix);
+    const otherRedis = createRedis(redisUrl());
+    const other = new Queues(otherRedis, fleet.prefix);
     const [a, b] = await Promise.all([syncSchedules(fleet.queues, fleet.config), syncSchedules(other, fleet.config), runCli(['schedule', 'sync'], fleet.env())]);
     await other.close();
+    await otherRedis.quit();
     expect([...a.added, ...b.added, ...a.updated, ...b.updated].filter((n) => n !== 'extra')).toEqual([]);
     expect((await listSchedules(fleet.queues)).map((s) => s.name).sort()).toEqual(['extra', 'hourly', 'morning']);
     expect(await pendingFirings(fleet)).toEqual({ 'routine-extra': 1, 'routine-hourly': 1, 'routine-morning': 1 });
