@@ -12,7 +12,18 @@ export const sceneQueue = defineQueue({
       scene: z.string().min(1).max(100).optional(),
       /** Sources to show (true) or hide (false). */
       sources: z.record(z.string().min(1).max(100), z.boolean()).optional(),
+      /** Text inputs to set, by input name. */
+      texts: z.record(z.string().min(1).max(100), z.string().max(2000)).optional(),
+      /** Media inputs to play again from the start (an action, not kept as state). */
+      media: z.array(z.string().min(1).max(100)).max(20).optional(),
+      /** Filters to turn on or off. */
+      filters: z.array(z.strictObject({ source: z.string().min(1).max(100), filter: z.string().min(1).max(100), enabled: z.boolean() })).max(50).optional(),
+      /** Whether OBS should be streaming. */
+      streaming: z.boolean().optional(),
     })
-    .refine((s) => s.scene !== undefined || s.sources !== undefined, 'a scene or sources to change'),
+    .refine(
+      (s) => s.scene !== undefined || s.sources !== undefined || s.texts !== undefined || s.media !== undefined || s.filters !== undefined || s.streaming !== undefined,
+      'something to change: scene, sources, texts, media, filters or streaming',
+    ),
   jobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: keepCompleted, removeOnFail: keepFailed },
 });

@@ -1,5 +1,6 @@
 import type { Logger } from './logger';
 import type { ProcessContext } from './process';
+import type { ObsDriver } from './scene/obs';
 import type { SpeechService } from './tts/speech-service';
 
 /**
@@ -16,4 +17,6 @@ export interface Deps extends Pick<ProcessContext, 'config' | 'redis' | 'keys' |
   job: { id: string; scheduledFor: number };
   /** Voices lines through fallback chains, breakers and the cache (tts worker). */
   speech: SpeechService;
+  /** The process's one connection to OBS (scene worker, when `obs.enabled`). */
+  obs?: ObsDriver;
 }

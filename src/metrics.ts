@@ -35,6 +35,10 @@ export function createMetrics(kind: string, instance: string) {
     spoken: counter('idolcast_tts_spoken_total', 'Parts of lines voiced, by the engine and voice that actually spoke', ['engine', 'voice']),
     fallbacks: counter('idolcast_tts_fallbacks_total', 'Times a voice failed and the next in its chain was tried, by the failing engine', ['engine']),
     ttsCache: counter('idolcast_tts_cache_total', 'Speech cache lookups', ['result']),
+    // Scenes (OBS over obs-websocket).
+    obsConnected: gauge('idolcast_obs_connected', 'Whether the scene worker is connected to OBS (1) or not (0)', []),
+    obsConnects: counter('idolcast_obs_connect_attempts_total', 'Connection attempts to OBS, by outcome (ok, auth_failed, error)', ['outcome']),
+    obsRequests: histogram('idolcast_obs_request_seconds', 'Requests to OBS, by request type and outcome', ['request', 'status'], SECONDS_FAST),
     // Broadcast.
     programme: counter('idolcast_programme_total', 'Routine firings and timeline steps, by routine or timeline and outcome (done, quiet, late, cancelled)', ['name', 'outcome']),
     onAir: counter('idolcast_utterances_aired_total', 'Utterances played out on air, by channel', ['channel']),

@@ -6,6 +6,8 @@ import type { Deps } from './deps';
 import { onShutdown } from './lifecycle';
 import { bootProcess } from './process';
 import { startQueueWorker } from './queue-worker';
+import { ObsDriver } from './scene/obs';
+import { parseState } from './scene/state';
 import { EspeakEngine } from './tts/espeak.engine';
 import { remoteEngines } from './tts/remote-engines';
 import { SpeechService } from './tts/speech-service';
@@ -31,6 +33,13 @@ export async function runWorker(kind: WorkerKind, concurrencyOverride?: number):
   const concurrency = concurrencyOverride ?? config.workers.concurrency[kind];
   const engines = { [LOCAL_ENGINE]: new EspeakEngine(config.tts.espeak.binary, config.tts.espeak.timeoutMs), ...remoteEngines(config.tts.engines) };
   const speech = new SpeechService({ ...ctx, engines });
+  // One OBS connection per scene worker process, shared by its jobs.
+  const obsChannel = config.obs.channel ?? config.defaultChannel;
+  const obs =
+    kind === 'scene' && config.obs.enabled
+      ? new ObsDriver({ ...config.obs, log: log.child({ obs: obsChannel }), metrics, desired: async () => parseState(await ctx.redis.hgetall(ctx.keys.scene(obsChannel))) })
+      : undefined;
+  obs?.start();
   const handler = handlers[kind] as (payload: Payload<WorkerKind>, deps: Deps) => Promise<unknown>;
 
   const { stop } = startQueueWorker(ctx, kind, { concurrency }, async (payload, job) => {
@@ -38,7 +47,7 @@ export async function runWorker(kind: WorkerKind, concurrencyOverride?: number):
     const started = performance.now();
     counts.active++;
     try {
-      const result = await handler(payload, { ...ctx, log: jobLog, speech, attempt: job.attemptsMade + (job.stalledCounter ?? 0) + 1, job: { id: job.id ?? '', scheduledFor: scheduledFor(job) } });
+      const result = await handler(payload, { ...ctx, log: jobLog, speech, obs, attempt: job.attemptsMade + (job.stalledCounter ?? 0) + 1, job: { id: job.id ?? '', scheduledFor: scheduledFor(job) } });
       metrics.jobDuration.observe({ queue: kind, status: 'completed' }, (performance.now() - started) / 1000);
       counts.processed++;
       return result;
@@ -56,6 +65,7 @@ export async function runWorker(kind: WorkerKind, concurrencyOverride?: number):
 
   onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
     await stop();
+    await obs?.stop();
     speech.shutdown();
     await ctx.close();
   });

@@ -1,18 +1,21 @@
 import type { Payload } from '../queues/registry';
 import type { Deps } from '../src/deps';
+import { parseState, stateFields } from '../src/scene/state';
 
 /**
  * Apply a desired scene state: it is persisted in Redis (so a restart continues where the
- * picture was) and announced to the channel's live listeners. Idempotent by construction.
+ * picture was), announced to the channel's live listeners (the overlay shows the scene name),
+ * and, when `obs.enabled`, applied to OBS over the process's one obs-websocket connection.
+ * Idempotent by construction: OBS is told only what differs from what it shows (scene, stream),
+ * or set to the same value again (sources, texts, filters). Media restarts are actions.
  */
 export async function handle(s: Payload<'scene'>, deps: Deps) {
   const key = deps.keys.scene(s.channel);
-  const fields: Record<string, string> = { updatedAt: String(Date.now()) };
-  if (s.scene !== undefined) fields.scene = s.scene;
-  for (const [source, visible] of Object.entries(s.sources ?? {})) fields[`source.${source}`] = visible ? '1' : '0';
-  await deps.redis.hset(key, fields);
-  const state = await deps.redis.hgetall(key);
-  await deps.publish(s.channel, { type: 'scene', scene: state.scene ?? null });
-  deps.log.info({ channel: s.channel, scene: state.scene }, 'scene applied');
-  return { scene: state.scene ?? null };
+  await deps.redis.hset(key, { ...stateFields(s), updatedAt: String(Date.now()) });
+  const state = parseState(await deps.redis.hgetall(key));
+  if (s.scene !== undefined || s.sources !== undefined) await deps.publish(s.channel, { type: 'scene', scene: state.scene ?? null });
+  const drivesObs = deps.obs && s.channel === (deps.config.obs.channel ?? deps.config.defaultChannel);
+  const obs = drivesObs ? await deps.obs!.apply(s, state) : undefined;
+  deps.log.info({ channel: s.channel, scene: state.scene, obs: obs?.obs, sceneDeferredMs: obs?.sceneDeferredMs, problems: obs?.problems.length ? obs.problems : undefined }, 'scene applied');
+  return { scene: state.scene ?? null, ...(obs && { obs: obs.obs, sceneDeferredMs: obs.sceneDeferredMs, problems: obs.problems }) };
 }

@@ -32,6 +32,8 @@ const ENV_OVERRIDES: [variable: string, path: string[], numeric?: boolean][] = [
   ['YOUTUBE_API_URL', ['chat', 'youtube', 'baseUrl']],
   ['YOUTUBE_API_KEY', ['chat', 'youtube', 'apiKey']],
   ['TIKTOK_SIGN_API_KEY', ['chat', 'tiktok', 'signApiKey']],
+  ['OBS_URL', ['obs', 'url']],
+  ['OBS_PASSWORD', ['obs', 'password']],
 ];
 
 /** Secrets and addresses come from the environment; they never need to live in the YAML file. */

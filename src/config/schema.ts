@@ -252,6 +252,66 @@ const scheduleSchema = z
   })
   .prefault({});
 
+/** OBS Studio, driven over obs-websocket v5 by the scene worker (off by default: no OBS needed). */
+const obsSchema = z
+  .strictObject({
+    /** Drive OBS from scene jobs (the desired state is kept in Redis either way). */
+    enabled: z.boolean().default(false),
+    /** obs-websocket address (env OBS_URL); OBS's own default is ws://127.0.0.1:4455. */
+    url: z.string().regex(/^wss?:\/\//, 'a ws:// or wss:// address').default('ws://127.0.0.1:4455'),
+    /** obs-websocket password (env OBS_PASSWORD); empty when OBS has authentication off; never logged. */
+    password: z.string().default(''),
+    /** The idolcast channel whose scene jobs this OBS shows (default: defaultChannel). */
+    channel: z.string().optional(),
+    /** Least time between two program scene changes; an earlier change waits for it (the latest one wins). */
+    minSceneDwellMs: durationMs(3000),
+    /** Reconnect backoff after OBS drops or is not running: first delay… */
+    reconnectBaseMs: durationMs(500),
+    /** …doubling up to this (each delay jittered). */
+    reconnectCapMs: durationMs(30000),
+    /** After OBS rejects the password, try again only this often (a wrong password does not heal by itself). */
+    authRetryMs: durationMs(60000),
+    /** A request OBS has not answered within this fails. */
+    requestTimeoutMs: durationMs(5000),
+  })
+  .prefault({});
+
+const corner = z.enum(['top-left', 'top-right', 'bottom-left', 'bottom-right']);
+
+/** The built-in overlay page (/overlay) for an OBS browser source: 1920×1080, transparent. */
+const overlaySchema = z
+  .strictObject({
+    /** CSS font-family of captions, banners and the scene name. */
+    font: z.string().regex(/^[A-Za-z0-9 ,'"_-]{1,200}$/, 'a CSS font-family list').default("'Noto Sans', 'DejaVu Sans', sans-serif"),
+    /** Caption text size (px on the 1920×1080 page); banners and labels scale from it. */
+    fontSizePx: z.number().int().min(12).max(200).default(48),
+    /** Colour of the text. */
+    textColour: colour.default('#ffffff'),
+    /** Colour of banner edges and user names. */
+    accentColour: colour.default('#ff5fa2'),
+    /** Colour of the panels behind text… */
+    panelColour: colour.default('#1d1b2e'),
+    /** …and how opaque they are (0: no panel). */
+    panelOpacity: z.number().min(0).max(1).default(0.78),
+    /** Captions along the bottom or the top edge. */
+    captionPosition: z.enum(['bottom', 'top']).default('bottom'),
+    /** Corner of event banners (follow, sub, raid, gift). */
+    bannerPosition: corner.default('top-right'),
+    /** Corner of the current scene name. */
+    scenePosition: corner.default('top-left'),
+    /** Show the current scene name. */
+    showSceneName: z.boolean().default(true),
+    /** Show highlighted chat (paid messages, Super Chats) beside the captions. */
+    showHighlights: z.boolean().default(true),
+    /** How long one banner stays up (banners queue: two never overlap). */
+    bannerMs: durationMs(4000),
+    /** How long a highlighted message stays up. */
+    highlightMs: durationMs(8000),
+    /** A caption whose line never reports its end is taken down after this. */
+    captionMaxMs: durationMs(30000),
+  })
+  .prefault({});
+
 const workerKinds = ['tts', 'audio', 'scene', 'routine', 'maintenance'] as const;
 
 export const configSchema = z
@@ -417,6 +477,8 @@ export const configSchema = z
       })
       .prefault({}),
     schedule: scheduleSchema,
+    obs: obsSchema,
+    overlay: overlaySchema,
     log: z
       .strictObject({
         /** pino level (env LOG_LEVEL). */
@@ -473,6 +535,7 @@ export const configSchema = z
         if ('voice' in s && s.voice !== undefined && !(s.voice in cfg.voices)) ctx.addIssue({ code: 'custom', path: ['schedule', 'timelines', name, i, 'voice'], message: `no voice named "${s.voice}"` });
       });
     }
+    if (cfg.obs.channel !== undefined && !(cfg.obs.channel in cfg.channels)) ctx.addIssue({ code: 'custom', path: ['obs', 'channel'], message: `no channel named "${cfg.obs.channel}" in channels` });
     const { twitch, youtube, tiktok } = cfg.chat;
     for (const [name, source] of [['twitch', twitch], ['youtube', youtube], ['tiktok', tiktok]] as const) {
       if (source.channel !== undefined && !(source.channel in cfg.channels)) {
