@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what idolcast needs when it is missing, then builds it:
-#   Debian packages (redis-server, ffmpeg, espeak-ng) with apt-get, npm packages with npm ci,
+#   Debian packages (redis-server, ffmpeg, espeak-ng; for the tests also chromium, nginx and
+#   libnginx-mod-rtmp) with apt-get, npm packages with npm ci,
 #   and the TypeScript build in dist/. Used by `npm run up` and `npm test`.
 # Usage: scripts/setup.sh [up|test]
 set -euo pipefail
@@ -9,11 +10,13 @@ mode="${1:-up}"
 
 # binary:package pairs the fleet needs at run time; the tests also drive a real browser.
 needs=(redis-server:redis-server ffmpeg:ffmpeg espeak-ng:espeak-ng)
-if [ "$mode" = test ]; then needs+=(chromium:chromium); fi
+# The tests also drive a real browser and push RTMP to a real nginx with the rtmp module.
+if [ "$mode" = test ]; then needs+=(chromium:chromium nginx:nginx); fi
 missing=()
 for pair in "${needs[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+if [ "$mode" = test ] && [ ! -f /usr/lib/nginx/modules/ngx_rtmp_module.so ]; then missing+=(libnginx-mod-rtmp); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "idolcast: installing Debian packages: ${missing[*]}" >&2
   if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; else

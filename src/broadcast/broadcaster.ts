@@ -4,6 +4,10 @@ import { onShutdown } from '../lifecycle';
 import { bootProcess } from '../process';
 import { startQueueWorker } from '../queue-worker';
 import { dropReason } from '../speech-drops';
+import type { ChannelConfig } from '../config/schema';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import { DestinationRelay } from './destination-relay';
 import { HlsEncoder } from './hls-encoder';
 import { RealtimePump } from './realtime-pump';
 
@@ -15,15 +19,44 @@ import { RealtimePump } from './realtime-pump';
 /** How long the playout waits for a later part of a line before cutting the line short. */
 const PART_WAIT_MS = 30_000;
 
+/** One pusher per enabled destination; the stream key comes from the environment variable the config names. */
+function destinationRelays(channel: string, config: ChannelConfig, log: Logger, metrics: Metrics): DestinationRelay[] {
+  return Object.entries(config.destinations)
+    .filter(([, d]) => d.enabled)
+    .map(([name, d]) => {
+      const key = d.keyEnv ? process.env[d.keyEnv] : undefined;
+      if (d.keyEnv && !key) log.warn({ destination: name, keyEnv: d.keyEnv }, 'stream key variable is not set: pushing without a key');
+      const labels = { channel, destination: name };
+      return new DestinationRelay(name, key ? `${d.url.replace(/\/+$/, '')}/${key}` : d.url, key, log, {
+        onAir: (on) => metrics.destinationOnAir.set(labels, on ? 1 : 0),
+        reconnect: () => metrics.destinationReconnects.inc(labels),
+        sent: (n) => metrics.destinationBytes.inc(labels, n),
+        dropped: (n) => metrics.destinationDropped.inc(labels, n),
+      });
+    });
+}
+
 export async function runBroadcast(channel: string): Promise<void> {
-  const ctx = bootProcess('broadcast', { blocking: true, detail: () => ({ channel, encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, onAir }) });
+  const ctx = bootProcess('broadcast', { blocking: true, detail: () => ({ channel, encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, onAir, destinations: Object.fromEntries(relays.map((r) => [r.name, r.onAir])) }) });
   const { config, log, redis, keys, metrics } = ctx;
   const channelConfig = config.channels[channel];
   if (!channelConfig) throw new Error(`no channel "${channel}" in the config (channels: ${Object.keys(config.channels).join(', ')})`);
   const rate = config.playout.sampleRate;
   let onAir: string | null = null;
 
-  const encoder = new HlsEncoder(channelConfig, path.resolve(channelConfig.live.dir, channel), rate, log, () => metrics.encoderRestarts.inc({ channel }));
+  const relays = destinationRelays(channel, channelConfig, log, metrics);
+  const encoder = new HlsEncoder(
+    channelConfig,
+    path.resolve(channelConfig.live.dir, channel),
+    rate,
+    log,
+    () => {
+      metrics.encoderRestarts.inc({ channel });
+      for (const r of relays) r.restart();
+    },
+    relays.length ? (chunk) => relays.forEach((r) => r.write(chunk)) : undefined,
+  );
+  for (const r of relays) r.start();
   const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt));
   encoder.start();
   pump.start();
@@ -110,6 +143,7 @@ export async function runBroadcast(channel: string): Promise<void> {
     await controls.quit().catch(() => controls.disconnect());
     pump.stop();
     await encoder.stop();
+    await Promise.all(relays.map((r) => r.stop()));
     await ctx.close();
   });
 }

@@ -5,6 +5,11 @@ import ffmpeg from 'fluent-ffmpeg';
 import type { ChannelConfig } from '../config/schema';
 import type { Logger } from '../logger';
 
+/** Escape a value for the tee muxer's `[opt=value]target` syntax. */
+function teeEscape(v: string): string {
+  return v.replace(/[\\:|[\]]/g, (c) => `\\${c}`);
+}
+
 /**
  * The long-running ffmpeg of a channel: the playout PCM on stdin plus a generated picture,
  * encoded to the local HLS live view. When ffmpeg dies it is restarted (capped backoff) and
@@ -31,6 +36,8 @@ export class HlsEncoder {
     private readonly sampleRate: number,
     private readonly log: Logger,
     private readonly onRestart: () => void = () => {},
+    /** Receives the encoded stream (MPEG-TS) for the destination pushers; none: the live view only. */
+    private readonly onStream?: (chunk: Buffer) => void,
   ) {
     this.playlist = path.join(liveDir, 'index.m3u8');
   }
@@ -97,6 +104,26 @@ export class HlsEncoder {
     const input = new PassThrough({ highWaterMark: this.sampleRate * 2 });
     const flags = ['delete_segments', 'omit_endlist', 'independent_segments', 'program_date_time'];
     if (resumed) flags.push('append_list', 'discont_start');
+    const hls: [string, string][] = [
+      ['hls_time', String(live.segmentSeconds)],
+      ['hls_list_size', String(live.listSize)],
+      ['hls_flags', flags.join('+')],
+      ['hls_segment_filename', path.join(this.liveDir, 'seg-%d.ts')],
+    ];
+    const encode = [
+      '-map', '1:v', '-map', '0:a',
+      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+      '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
+      '-b:v', `${video.videoBitrateKbps}k`, '-maxrate', `${video.videoBitrateKbps}k`, '-bufsize', `${video.videoBitrateKbps * 2}k`,
+      '-c:a', 'aac', '-b:a', `${video.audioBitrateKbps}k`, '-ar', '48000', '-ac', '2',
+    ];
+    // Encoded once: with destinations, the tee muxer also writes MPEG-TS to stdout for their pushers.
+    const outputOptions = this.onStream
+      ? [...encode, '-f', 'tee']
+      : [...encode, '-f', 'hls', ...hls.flatMap(([k, v]) => [`-${k}`, v])];
+    const output = this.onStream
+      ? `[f=hls:${hls.map(([k, v]) => `${k}=${teeEscape(v)}`).join(':')}]${teeEscape(this.playlist)}|[f=mpegts:onfail=ignore]pipe:1`
+      : this.playlist;
     const command = ffmpeg()
       .input(input)
       .inputFormat('s16le')
@@ -104,19 +131,12 @@ export class HlsEncoder {
       .input(`color=c=0x${video.background.slice(1)}:s=${video.width}x${video.height}:r=${video.fps}`)
       .inputFormat('lavfi')
       .inputOptions(['-re'])
-      .outputOptions([
-        '-map', '1:v', '-map', '0:a',
-        '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-        '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
-        '-b:v', `${video.videoBitrateKbps}k`, '-maxrate', `${video.videoBitrateKbps}k`, '-bufsize', `${video.videoBitrateKbps * 2}k`,
-        '-c:a', 'aac', '-b:a', `${video.audioBitrateKbps}k`, '-ar', '48000', '-ac', '2',
-        '-f', 'hls', '-hls_time', String(live.segmentSeconds), '-hls_list_size', String(live.listSize),
-        '-hls_flags', flags.join('+'),
-        '-hls_segment_filename', path.join(this.liveDir, 'seg-%d.ts'),
-      ])
-      .output(this.playlist);
+      .outputOptions(outputOptions)
+      .output(output);
     command.on('start', () => {
       this.startedAt = Date.now();
+      const proc = (command as unknown as { ffmpegProc?: { stdout?: NodeJS.ReadableStream } }).ffmpegProc;
+      if (this.onStream) proc?.stdout?.on('data', (chunk: Buffer) => command === this.command && this.onStream?.(chunk));
       this.log.info({ playlist: this.playlist, resumed }, 'encoder started');
     });
     command.on('error', (err: Error) => this.exited(command, err.message));

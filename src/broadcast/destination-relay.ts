@@ -1,0 +1,120 @@
+import { PassThrough } from 'node:stream';
+import ffmpeg from 'fluent-ffmpeg';
+import type { Logger } from '../logger';
+
+/** Past this much unsent stream a pusher is stalled: its data is dropped so the others are never held up. */
+const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
+
+export interface RelayEvents {
+  onAir(on: boolean): void;
+  reconnect(): void;
+  sent(bytes: number): void;
+  dropped(bytes: number): void;
+}
+
+/**
+ * Pushes the channel's encoded stream (MPEG-TS from the encoder, copied, not re-encoded) to one
+ * platform's RTMP ingest. Each destination has its own pusher, so one that fails is restarted
+ * with capped backoff and jitter while the others carry on. The stream key is part of the target
+ * URL only: it is cut out of every message before anything is logged.
+ */
+export class DestinationRelay {
+  private input?: PassThrough;
+  private command?: ffmpeg.FfmpegCommand;
+  private stopping = false;
+  private delayMs = 500;
+  private startedAt = 0;
+  private live = false;
+  private retry?: NodeJS.Timeout;
+
+  constructor(
+    readonly name: string,
+    /** Full ingest URL including the stream key: never logged. */
+    private readonly target: string,
+    private readonly secret: string | undefined,
+    private readonly log: Logger,
+    private readonly events: RelayEvents,
+  ) {}
+
+  get onAir(): boolean {
+    return this.live;
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.spawn();
+  }
+
+  /** Hand the pusher the next bytes of the stream; dropped while it reconnects or is stalled. */
+  write(chunk: Buffer): void {
+    const input = this.input;
+    if (!input || input.destroyed || input.writableLength > MAX_BACKLOG_BYTES) {
+      this.events.dropped(chunk.length);
+      return;
+    }
+    input.write(chunk);
+    this.events.sent(chunk.length);
+  }
+
+  /** The encoder started over (timestamps restart): reconnect so the platform gets a clean stream. */
+  restart(): void {
+    if (this.command) this.command.kill('SIGKILL');
+  }
+
+  private redact(text: string): string {
+    return this.secret ? text.split(this.secret).join('[key]') : text;
+  }
+
+  private spawn(): void {
+    const input = new PassThrough({ highWaterMark: 256 * 1024 });
+    const command = ffmpeg()
+      .input(input)
+      .inputFormat('mpegts')
+      .inputOptions(['-fflags', '+genpts'])
+      .outputOptions(['-map', '0', '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', '-loglevel', 'error', '-stats'])
+      .output(this.target);
+    // Progress lines mean bytes are flowing to the platform.
+    command.on('progress', () => {
+      if (this.live || command !== this.command) return;
+      this.live = true;
+      this.events.onAir(true);
+      this.log.info({ destination: this.name }, 'destination on air');
+    });
+    command.on('error', (err: Error) => this.exited(command, err.message));
+    command.on('end', () => this.exited(command, 'ended'));
+    this.input = input;
+    this.command = command;
+    this.startedAt = Date.now();
+    command.run();
+  }
+
+  private exited(command: ffmpeg.FfmpegCommand, why: string): void {
+    if (command !== this.command) return;
+    this.command = undefined;
+    this.input?.destroy();
+    this.input = undefined;
+    if (this.live) this.events.onAir(false);
+    this.live = false;
+    if (this.stopping) return;
+    if (Date.now() - this.startedAt > 30_000) this.delayMs = 500;
+    const wait = Math.round(this.delayMs * (0.75 + Math.random() * 0.5));
+    this.log.warn({ destination: this.name, why: this.redact(why).slice(0, 300), retryInMs: wait }, 'destination dropped: retrying');
+    this.events.reconnect();
+    this.retry = setTimeout(() => !this.stopping && this.spawn(), wait);
+    this.delayMs = Math.min(this.delayMs * 2, 10_000);
+  }
+
+  /** Finish sending what the pusher has, then close the connection. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.retry);
+    const command = this.command;
+    if (!command) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => (command.kill('SIGKILL'), resolve()), 3000);
+      command.once('error', () => (clearTimeout(timer), resolve()));
+      command.once('end', () => (clearTimeout(timer), resolve()));
+      this.input?.end();
+    });
+  }
+}

@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/**
+ * A viewer of an RTMP stream: ffprobe lists every audio packet's timestamp as it arrives (for
+ * gaps in the stream) and ffmpeg decodes the audio to mono 16-bit PCM (for what is heard).
+ */
+export class RtmpViewer {
+  readonly packets: { pts: number; dur: number; wall: number }[] = [];
+  private readonly pcm: Buffer[] = [];
+  /** Wall time the first decoded sample arrived. */
+  firstSampleAt?: number;
+  private readonly procs: ChildProcess[] = [];
+
+  constructor(
+    readonly url: string,
+    readonly rate = 16000,
+  ) {
+    const low = ['-fflags', 'nobuffer', '-flags', 'low_delay', '-rw_timeout', '20000000'];
+    const probe = spawn('ffprobe', ['-v', 'error', ...low, '-select_streams', 'a', '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', url], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let rest = '';
+    probe.stdout.on('data', (d: Buffer) => {
+      const lines = (rest + d.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) {
+        const [pts, dur] = l.split(',').map(Number);
+        if (Number.isFinite(pts) && Number.isFinite(dur)) this.packets.push({ pts: pts!, dur: dur!, wall: Date.now() });
+      }
+    });
+    const decode = spawn('ffmpeg', ['-loglevel', 'error', ...low, '-probesize', '32', '-analyzeduration', '0', '-i', url, '-vn', '-ac', '1', '-ar', String(rate), '-f', 's16le', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    decode.stdout.on('data', (d: Buffer) => {
+      this.firstSampleAt ??= Date.now();
+      this.pcm.push(d);
+    });
+    this.procs.push(probe, decode);
+  }
+
+  get audio(): Buffer {
+    return Buffer.concat(this.pcm);
+  }
+
+  /** Seconds of audio received so far. */
+  get seconds(): number {
+    return this.packets.length ? this.packets[this.packets.length - 1]!.pts - this.packets[0]!.pts : 0;
+  }
+
+  /** Largest hole between consecutive audio packets (ms): a packet that starts later than the previous one ended. */
+  largestGapMs(fromWall = 0, toWall = Infinity): number {
+    let worst = 0;
+    const ps = this.packets.filter((p) => p.wall >= fromWall && p.wall <= toWall);
+    for (let i = 1; i < ps.length; i++) worst = Math.max(worst, (ps[i]!.pts - (ps[i - 1]!.pts + ps[i - 1]!.dur)) * 1000);
+    return worst;
+  }
+
+  stop(): void {
+    for (const p of this.procs) p.kill('SIGKILL');
+  }
+}
