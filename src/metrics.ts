@@ -39,9 +39,14 @@ export function createMetrics(kind: string, instance: string) {
     obsConnected: gauge('idolcast_obs_connected', 'Whether the scene worker is connected to OBS (1) or not (0)', []),
     obsConnects: counter('idolcast_obs_connect_attempts_total', 'Connection attempts to OBS, by outcome (ok, auth_failed, error)', ['outcome']),
     obsRequests: histogram('idolcast_obs_request_seconds', 'Requests to OBS, by request type and outcome', ['request', 'status'], SECONDS_FAST),
-    // Broadcast.
+    // Programme.
     programme: counter('idolcast_programme_total', 'Routine firings and timeline steps, by routine or timeline and outcome (done, quiet, late, cancelled)', ['name', 'outcome']),
+    // Broadcast.
     onAir: counter('idolcast_utterances_aired_total', 'Utterances played out on air, by channel', ['channel']),
+    destinationOnAir: gauge('idolcast_destination_on_air', 'Whether a destination is receiving the stream (1) or not (0), by channel and destination', ['channel', 'destination']),
+    destinationReconnects: counter('idolcast_destination_reconnects_total', 'Times a destination pusher was restarted after failing', ['channel', 'destination']),
+    destinationBytes: counter('idolcast_destination_bytes_total', 'Stream bytes handed to a destination pusher', ['channel', 'destination']),
+    destinationDropped: counter('idolcast_destination_dropped_bytes_total', 'Stream bytes a stalled or reconnecting destination did not get (the others are never held up)', ['channel', 'destination']),
     encoderRestarts: counter('idolcast_encoder_restarts_total', 'Times the broadcast encoder (ffmpeg) was restarted', ['channel']),
   };
 }

@@ -70,6 +70,22 @@ const channelSchema = z.strictObject({
       listSize: z.number().int().min(3).max(60).default(6),
     })
     .prefault({}),
+  /**
+   * Platforms the channel is pushed to at once (Twitch, YouTube, TikTok ingest), by name. Each has
+   * its own pusher: one that fails is retried with capped backoff and never disturbs the others.
+   */
+  destinations: z
+    .record(
+      z.string().regex(/^[a-z0-9_-]{1,32}$/, 'a destination name: a-z, 0-9, _ -'),
+      z.strictObject({
+        /** RTMP(S) ingest URL without the stream key, e.g. rtmp://live.twitch.tv/app. */
+        url: z.string().regex(/^rtmps?:\/\/[^\s]+$/, 'an rtmp:// or rtmps:// URL'),
+        /** Name of the environment variable holding the stream key (keys never live in the file and are never logged). */
+        keyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name').optional(),
+        enabled: z.boolean().default(true),
+      }),
+    )
+    .default({}),
 });
 
 /** The built-in local engine: always there, the last fallback of every chain. */
