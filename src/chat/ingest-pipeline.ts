@@ -35,6 +35,8 @@ interface Item extends Pending {
 }
 
 const BACKLOG_CACHE_MS = 250;
+/** The overlay's banner kind of each platform event. */
+const BANNER_KINDS = { follow: 'follow', subscription: 'sub', raid: 'raid', gift: 'gift', superchat: 'superchat' } as const;
 const ENQUEUE_ATTEMPTS = 5;
 const BATCHES_IN_FLIGHT = 2;
 
@@ -195,7 +197,27 @@ export class IngestPipeline {
     }
     this.backlog.value = backlog;
     for (const { item, fx } of effects) await this.applyEffects(item, fx);
+    await this.announce(items);
     for (const i of items) this.finish(i);
+  }
+
+  /**
+   * Platform events (follow, sub, raid, gift, Super Chat) become `banner` events and paid
+   * messages `highlight` events on the channel's live events, for the overlay. Never fails a batch.
+   */
+  private async announce(items: Item[]): Promise<void> {
+    const out: Promise<void>[] = [];
+    for (const i of items) {
+      const d = i.outcome?.decision;
+      if (d === 'duplicate' || d === 'rejected') continue;
+      const e = i.event;
+      const paid = e.paid && { amount: e.paid.amount, currency: e.paid.currency };
+      if (e.kind !== 'message') out.push(this.deps.publish(this.channelOf(e), { type: 'banner', kind: BANNER_KINDS[e.kind], user: e.user.displayName, ...paid, ...(e.kind === 'superchat' && i.text && { text: i.text }) }));
+      else if (e.paid) out.push(this.deps.publish(this.channelOf(e), { type: 'highlight', user: e.user.displayName, text: i.text, ...paid }));
+    }
+    if (!out.length) return;
+    const failed = (await Promise.allSettled(out)).filter((r) => r.status === 'rejected');
+    if (failed.length) this.deps.log.warn({ failed: failed.length, err: String((failed[0] as PromiseRejectedResult).reason) }, 'could not announce chat events to the overlay');
   }
 
   /** Local filter and command lookup; sets `outcome` when the event stops here, `check` for Redis. */

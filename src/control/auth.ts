@@ -14,13 +14,16 @@ function sameSecret(given: string, token: string): boolean {
 
 /**
  * Require the admin token: `Authorization: Bearer <token>` for scripts, or HTTP Basic with the
- * token as password so a browser can open the dashboard (it asks once, then remembers).
+ * token as password so a browser can open the dashboard (it asks once, then remembers);
+ * with `query`, also `?token=<token>` in the address.
  */
-export function requireToken(token: string) {
+export function requireToken(token: string, opts: { query?: boolean } = {}) {
   return (req: Request, res: Response, next: NextFunction) => {
     const header = req.headers.authorization ?? '';
     let given = '';
-    if (header.startsWith('Bearer ')) given = header.slice(7).trim();
+    // `?token=` for pages that cannot send a header (an OBS browser source).
+    if (opts.query && typeof req.query.token === 'string') given = req.query.token;
+    else if (header.startsWith('Bearer ')) given = header.slice(7).trim();
     else if (header.startsWith('Basic ')) {
       const decoded = Buffer.from(header.slice(6), 'base64').toString();
       given = decoded.slice(decoded.indexOf(':') + 1);

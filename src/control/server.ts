@@ -126,7 +126,7 @@ export function createControlApp(ctx: ProcessContext) {
     const channel = redisChannel.slice(keys.events('').length);
     for (const res of listeners.get(channel) ?? []) res.write(`data: ${message}\n\n`);
   });
-  app.get('/api/events', (req, res) => {
+  const events = (req: Request, res: Response) => {
     const channel = typeof req.query.channel === 'string' ? req.query.channel : config.defaultChannel;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write('retry: 2000\n\n');
@@ -138,7 +138,19 @@ export function createControlApp(ctx: ProcessContext) {
       clearInterval(ping);
       set.delete(res);
     });
+  };
+  app.get('/api/events', events);
+
+  // The overlay for an OBS browser source: the page, its theme, and the same live events.
+  // With an admin token it is opened as /overlay?token=… (a browser source cannot send headers).
+  const overlayGuard = token ? requireToken(token, { query: true }) : (_req: Request, _res: Response, next: () => void) => next();
+  app.get('/overlay', overlayGuard, (_req, res) => res.sendFile(path.join(PROJECT_ROOT, 'src', 'control', 'public', 'overlay.html')));
+  app.get('/overlay/theme.json', overlayGuard, async (req, res) => {
+    const channel = typeof req.query.channel === 'string' && req.query.channel in config.channels ? req.query.channel : config.defaultChannel;
+    const scene = await redis.hget(keys.scene(channel), 'scene').catch(() => null);
+    res.json({ ...config.overlay, defaultChannel: config.defaultChannel, channel, scene });
   });
+  app.get('/overlay/events', overlayGuard, events);
 
   // The local live view: HLS written by the broadcasters, hls.js, and the page.
   for (const [id, c] of Object.entries(config.channels)) {
