@@ -26,6 +26,7 @@ import { LOCAL_ENGINE } from '../src/config/schema';
 import { EspeakEngine } from '../src/tts/espeak.engine';
 import { remoteEngines } from '../src/tts/remote-engines';
 import { SpeechService } from '../src/tts/speech-service';
+import { FakeObs } from '../test/helpers/fake-obs';
 import { FAKE_KEY, FakeTts } from '../test/helpers/fake-tts';
 
 const N = 20_000;
@@ -87,8 +88,8 @@ class Bench {
     return parseConfig(fs.readFileSync(this.configPath, 'utf8'), this.configPath, { REDIS_URL: this.url });
   }
 
-  spawn(args: string[]): ChildProcess {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, IDOLCAST_CONFIG: this.configPath, REDIS_URL: this.url }, stdio: ['ignore', 'ignore', 'inherit'] });
+  spawn(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, IDOLCAST_CONFIG: this.configPath, REDIS_URL: this.url, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
     this.children.push(child);
     return child;
   }
@@ -345,6 +346,42 @@ async function ttsFigures(b: Bench) {
   return { perEngine, cacheHitP50Ms: round1(percentile(hits, 50)), cacheHitP99Ms: round1(percentile(hits, 99)), ttsWorkerJobsPerSecAtConcurrency4: jobsPerSec };
 }
 
+/**
+ * Scenes: from enqueueing a scene job to the request arriving at a loopback obs-websocket v5
+ * server (with authentication), through the real scene worker process. Each job switches the
+ * program scene (dwell time 0), so each one makes exactly one SetCurrentProgramScene.
+ */
+async function obsFigures(b: Bench) {
+  await b.flush();
+  const password = randomBytes(12).toString('hex');
+  const fake = new FakeObs({ password });
+  await fake.ready;
+  const obsConfig = path.join(b.dir, 'obs.yaml');
+  const base = YAML.parse(fs.readFileSync(b.configPath, 'utf8')) as Record<string, unknown>;
+  fs.writeFileSync(obsConfig, YAML.stringify({ ...base, obs: { enabled: true, url: fake.url, minSceneDwellMs: 0 } }));
+  b.spawn(['worker', 'scene'], { IDOLCAST_CONFIG: obsConfig, OBS_PASSWORD: password });
+  const redis = createRedis(b.url);
+  const queues = new Queues(redis, b.prefix);
+  // Connected and the (empty) state re-applied: the first GetCurrentProgramScene.
+  await fake.waitFor((r) => r.type === 'GetCurrentProgramScene', 20_000);
+  const scenes = ['Live', 'BRB'];
+  const samples: number[] = [];
+  const n = 300;
+  for (let i = 0; i < n + 20; i++) {
+    const sceneName = scenes[i % 2]!;
+    const since = fake.requests.length;
+    const t = performance.now();
+    await queues.enqueue('scene', { channel: 'main', scene: sceneName });
+    const r = await fake.waitFor((x) => x.type === 'SetCurrentProgramScene' && x.data.sceneName === sceneName, 10_000, since);
+    if (i >= 20) samples.push(r.hr - t);
+  }
+  await queues.close();
+  redis.disconnect();
+  await b.stopChildren();
+  await fake.close();
+  return { sceneJobToObsRequestMs: { p50: round1(percentile(samples, 50)), p99: round1(percentile(samples, 99)), jobs: samples.length } };
+}
+
 async function main(): Promise<void> {
   const b = new Bench();
   const guard = setTimeout(() => {
@@ -353,6 +390,11 @@ async function main(): Promise<void> {
   }, 8 * 60_000);
   try {
     await b.start();
+    if (process.env.BENCH_ONLY === 'obs') {
+      // Just the scene figures (`BENCH_ONLY=obs npm run bench`).
+      console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, obs: await obsFigures(b) }, null, 2));
+      return;
+    }
     log('enqueue throughput');
     const enqueue = await enqueueThroughput(b);
     log('worker throughput');
@@ -362,6 +404,8 @@ async function main(): Promise<void> {
     const latency = await fleetLatency(b);
     log('tts figures');
     const tts = await ttsFigures(b);
+    log('obs figures');
+    const obs = await obsFigures(b);
     const ratios = { enqueue: Math.round((enqueue.idolcast / enqueue.raw) * 100) / 100, worker: Math.round((worker.idolcast / worker.raw) * 100) / 100, ingest: ingest.ratioToRawAddBulk };
     const targets = { enqueueRatio: 0.8, workerRatio: 0.8, ingestRatio: 0.8, p50Ms: 25, p99Ms: 80 };
     const result = {
@@ -372,6 +416,7 @@ async function main(): Promise<void> {
       latency: { chatToSpeechReadyMs: latency.chat },
       maxSustainedSayRate: latency.say,
       tts,
+      obs,
       targets,
       pass: {
         enqueueRatio: ratios.enqueue >= targets.enqueueRatio,
