@@ -40,6 +40,10 @@ export function keyspace(prefix: string) {
     channelVoice: (channel: string) => `${prefix}:voice:${channel}`,
     /** When a channel's speech backlog was last cleared (ms): older lines are dropped. */
     clearedAt: (channel: string) => `${prefix}:cleared:${channel}`,
+    /** The lock of a channel's active broadcaster: `<member id> <fencing token>`, with a TTL it renews. */
+    broadcastLeader: (channel: string) => `${prefix}:broadcast:${channel}:leader`,
+    /** Fencing tokens of a channel's broadcasters: each new holder of the lock gets the next one. */
+    broadcastFence: (channel: string) => `${prefix}:broadcast:${channel}:fence`,
     /** Pub/sub channel of operator controls (skip) for a channel's broadcaster. */
     control: (channel: string) => `${prefix}:control:${channel}`,
     /** A platform message id seen recently (SET NX with a TTL). */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { onShutdown } from '../lifecycle';
-import { bootProcess } from '../process';
+import { bootProcess, type ProcessContext } from '../process';
 import { startQueueWorker } from '../queue-worker';
 import { dropReason } from '../speech-drops';
 import type { ChannelConfig } from '../config/schema';
@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { DestinationRelay } from './destination-relay';
 import { HlsEncoder } from './hls-encoder';
+import { Leadership } from './leadership';
 import { RealtimePump } from './realtime-pump';
 
 /**
@@ -32,15 +33,53 @@ function destinationRelays(channel: string, config: ChannelConfig, log: Logger, 
         reconnect: () => metrics.destinationReconnects.inc(labels),
         sent: (n) => metrics.destinationBytes.inc(labels, n),
         dropped: (n) => metrics.destinationDropped.inc(labels, n),
-      });
+      }, Math.round(config.live.segmentSeconds * 1000) + 200);
     });
 }
 
+/**
+ * Run a channel's broadcaster. Replicas of one channel are hot standbys: one holds the channel's
+ * lock and broadcasts, the others wait for the lock and take over when it lapses.
+ */
 export async function runBroadcast(channel: string): Promise<void> {
-  const ctx = bootProcess('broadcast', { blocking: true, detail: () => ({ channel, encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, onAir, destinations: Object.fromEntries(relays.map((r) => [r.name, r.onAir])) }) });
+  const state: { role: 'standby' | 'active'; token?: number; detail?: () => Record<string, unknown> } = { role: 'standby' };
+  const ctx = bootProcess('broadcast', { blocking: true, detail: () => ({ channel, role: state.role, fence: state.token, ...state.detail?.() }) });
+  const { config, log, redis, keys } = ctx;
+  if (!config.channels[channel]) throw new Error(`no channel "${channel}" in the config (channels: ${Object.keys(config.channels).join(', ')})`);
+  const lead = new Leadership(redis, { lock: keys.broadcastLeader(channel), fence: keys.broadcastFence(channel) }, ctx.id, config.playout.leaderLockMs, log);
+
+  let stopActive: (() => Promise<void>) | undefined;
+  let stopping = false;
+  onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
+    stopping = true;
+    await stopActive?.();
+    await lead.release(); // the standby takes over at once instead of waiting for the TTL
+    await ctx.close();
+  });
+  ctx.heartbeat.start();
+  log.info({ channel }, 'broadcaster standby: waiting for the channel lock');
+  const token = await lead.acquire(() => stopping);
+  if (token === undefined) return;
+  state.role = 'active';
+  state.token = token;
+  // Renew from the first moment: starting the encoder takes longer than the lease.
+  let live: Awaited<ReturnType<typeof goLive>> | undefined;
+  lead.keep((why) => {
+    // Someone else broadcasts now: stop pushing at once (no graceful drain) and come back as a standby.
+    log.error({ channel, fence: token, why }, 'lost the broadcast lock: stopping');
+    live?.abort();
+    setTimeout(() => process.exit(1), 50);
+  });
+  log.info({ channel, fence: token }, 'broadcaster active');
+  live = await goLive(ctx, channel, lead);
+  stopActive = live.stop;
+  state.detail = live.detail;
+}
+
+/** The active broadcaster: playout, encoder and destination pushers, published only while the lease holds. */
+async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
   const { config, log, redis, keys, metrics } = ctx;
-  const channelConfig = config.channels[channel];
-  if (!channelConfig) throw new Error(`no channel "${channel}" in the config (channels: ${Object.keys(config.channels).join(', ')})`);
+  const channelConfig = config.channels[channel]!;
   const rate = config.playout.sampleRate;
   let onAir: string | null = null;
 
@@ -54,7 +93,7 @@ export async function runBroadcast(channel: string): Promise<void> {
       metrics.encoderRestarts.inc({ channel });
       for (const r of relays) r.restart();
     },
-    relays.length ? (chunk) => relays.forEach((r) => r.write(chunk)) : undefined,
+    relays.length ? (chunk) => lead.mayPublish && relays.forEach((r) => r.write(chunk)) : undefined,
   );
   for (const r of relays) r.start();
   const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt));
@@ -135,15 +174,23 @@ export async function runBroadcast(channel: string): Promise<void> {
     log.info({ utteranceId: u.utteranceId, parts: u.parts, played, startAt, endAt, queuedMs: startAt! - u.acceptedAt }, 'on air');
     return { startAt, endAt };
   });
-  ctx.heartbeat.start();
   log.info({ channel, playlist: encoder.playlist }, 'broadcaster ready');
 
-  onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
-    await stop(); // the line on air is played to its end first
-    await controls.quit().catch(() => controls.disconnect());
-    pump.stop();
-    await encoder.stop();
-    await Promise.all(relays.map((r) => r.stop()));
-    await ctx.close();
-  });
+  return {
+    detail: () => ({ encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, onAir, destinations: Object.fromEntries(relays.map((r) => [r.name, r.onAir])) }),
+    /** Graceful: the line on air is played to its end, then everything closes. */
+    stop: async () => {
+      await stop();
+      await controls.quit().catch(() => controls.disconnect());
+      pump.stop();
+      await encoder.stop();
+      await Promise.all(relays.map((r) => r.stop()));
+    },
+    /** At once: nothing more goes out. */
+    abort: () => {
+      pump.stop();
+      for (const r of relays) r.kill();
+      encoder.kill();
+    },
+  };
 }

@@ -34,6 +34,8 @@ export class DestinationRelay {
     private readonly secret: string | undefined,
     private readonly log: Logger,
     private readonly events: RelayEvents,
+    /** The encoder's keyframe interval (ms) plus a margin. */
+    private readonly probeMs = 1200,
   ) {}
 
   get onAir(): boolean {
@@ -70,7 +72,9 @@ export class DestinationRelay {
     const command = ffmpeg()
       .input(input)
       .inputFormat('mpegts')
-      .inputOptions(['-fflags', '+genpts'])
+      // Probe no longer than one keyframe interval: a fresh encoder's stream starts with one, and the
+      // default 5 s of probing would keep the platform waiting after every (re)connect.
+      .inputOptions(['-fflags', '+genpts', '-analyzeduration', String(this.probeMs * 1000), '-probesize', '1000000'])
       .outputOptions(['-map', '0', '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', '-loglevel', 'error', '-stats'])
       .output(this.target);
     // Progress lines mean bytes are flowing to the platform.
@@ -102,6 +106,13 @@ export class DestinationRelay {
     this.events.reconnect();
     this.retry = setTimeout(() => !this.stopping && this.spawn(), wait);
     this.delayMs = Math.min(this.delayMs * 2, 10_000);
+  }
+
+  /** Stop at once, sending nothing more (the broadcast lock was lost). */
+  kill(): void {
+    this.stopping = true;
+    clearTimeout(this.retry);
+    this.command?.kill('SIGKILL');
   }
 
   /** Finish sending what the pusher has, then close the connection. */

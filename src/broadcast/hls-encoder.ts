@@ -162,6 +162,12 @@ export class HlsEncoder {
     this.restartDelayMs = Math.min(this.restartDelayMs * 2, 5000);
   }
 
+  /** Stop at once (the broadcast lock was lost). */
+  kill(): void {
+    this.stopping = true;
+    this.command?.kill('SIGKILL');
+  }
+
   /** Let ffmpeg finish its current segment and exit (SIGINT is ffmpeg's graceful stop). */
   async stop(): Promise<void> {
     this.stopping = true;

@@ -399,6 +399,12 @@ export const configSchema = z
         leadMs: durationMs(250),
         /** Speech audio waiting in Redis longer than this is dropped (bounds Redis memory). */
         audioTtlMs: durationMs(15 * 60 * 1000),
+        /**
+         * The active broadcaster of a channel holds a lock in Redis for this long and renews it
+         * every third of it; a standby takes over when it lapses (so, at most this long after the
+         * active one dies, plus the encoder's start).
+         */
+        leaderLockMs: z.number().int().min(300).max(60_000).default(1000),
       })
       .prefault({}),
     chat: z
