@@ -8,6 +8,7 @@ import type { ChannelConfig } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { DestinationRelay } from './destination-relay';
+import { GopCache } from './gop-cache';
 import { HlsEncoder } from './hls-encoder';
 import { Leadership } from './leadership';
 import { RealtimePump } from './realtime-pump';
@@ -21,7 +22,7 @@ import { RealtimePump } from './realtime-pump';
 const PART_WAIT_MS = 30_000;
 
 /** One pusher per enabled destination; the stream key comes from the environment variable the config names. */
-function destinationRelays(channel: string, config: ChannelConfig, log: Logger, metrics: Metrics): DestinationRelay[] {
+function destinationRelays(channel: string, config: ChannelConfig, log: Logger, metrics: Metrics, gop: GopCache): DestinationRelay[] {
   return Object.entries(config.destinations)
     .filter(([, d]) => d.enabled)
     .map(([name, d]) => {
@@ -33,7 +34,7 @@ function destinationRelays(channel: string, config: ChannelConfig, log: Logger, 
         reconnect: () => metrics.destinationReconnects.inc(labels),
         sent: (n) => metrics.destinationBytes.inc(labels, n),
         dropped: (n) => metrics.destinationDropped.inc(labels, n),
-      }, Math.round(config.live.segmentSeconds * 1000) + 200);
+      }, () => gop.snapshot());
     });
 }
 
@@ -83,7 +84,8 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
   const rate = config.playout.sampleRate;
   let onAir: string | null = null;
 
-  const relays = destinationRelays(channel, channelConfig, log, metrics);
+  const gop = new GopCache();
+  const relays = destinationRelays(channel, channelConfig, log, metrics, gop);
   const encoder = new HlsEncoder(
     channelConfig,
     path.resolve(channelConfig.live.dir, channel),
@@ -91,9 +93,15 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
     log,
     () => {
       metrics.encoderRestarts.inc({ channel });
+      gop.clear();
       for (const r of relays) r.restart();
     },
-    relays.length ? (chunk) => lead.mayPublish && relays.forEach((r) => r.write(chunk)) : undefined,
+    relays.length
+      ? (chunk) => {
+          gop.push(chunk);
+          if (lead.mayPublish) for (const r of relays) r.write(chunk);
+        }
+      : undefined,
   );
   for (const r of relays) r.start();
   const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt));

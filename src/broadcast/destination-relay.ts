@@ -2,6 +2,9 @@ import { PassThrough } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
 import type { Logger } from '../logger';
 
+/** A pusher that has sent nothing for this long (refused, hung, or a paused broadcaster's leftover holding the slot) is restarted. */
+const STALL_MS = 5000;
+
 /** Past this much unsent stream a pusher is stalled: its data is dropped so the others are never held up. */
 const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
 
@@ -34,8 +37,8 @@ export class DestinationRelay {
     private readonly secret: string | undefined,
     private readonly log: Logger,
     private readonly events: RelayEvents,
-    /** The encoder's keyframe interval (ms) plus a margin. */
-    private readonly probeMs = 1200,
+    /** The stream since its last keyframe, written first on every (re)connect. */
+    private readonly primer: () => Buffer = () => Buffer.alloc(0),
   ) {}
 
   get onAir(): boolean {
@@ -72,13 +75,26 @@ export class DestinationRelay {
     const command = ffmpeg()
       .input(input)
       .inputFormat('mpegts')
-      // Probe no longer than one keyframe interval: a fresh encoder's stream starts with one, and the
-      // default 5 s of probing would keep the platform waiting after every (re)connect.
-      .inputOptions(['-fflags', '+genpts', '-analyzeduration', String(this.probeMs * 1000), '-probesize', '1000000'])
+      // The stream starts on a keyframe (the primer), so a short probe finds everything; ffmpeg's
+      // default 5 s would keep the platform waiting after every (re)connect.
+      .inputOptions(['-fflags', '+genpts', '-analyzeduration', '300000', '-probesize', '1000000'])
       .outputOptions(['-map', '0', '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', '-loglevel', 'error', '-stats'])
       .output(this.target);
-    // Progress lines mean bytes are flowing to the platform.
+    // Progress lines mean bytes are flowing to the platform; none for a while means stuck.
+    let stall: NodeJS.Timeout | undefined;
+    const watch = () => {
+      clearTimeout(stall);
+      stall = setTimeout(() => {
+        if (command !== this.command) return;
+        this.log.warn({ destination: this.name, stalledMs: STALL_MS }, 'destination stalled: reconnecting');
+        command.kill('SIGKILL');
+      }, STALL_MS);
+    };
+    watch();
+    command.on('end', () => clearTimeout(stall));
+    command.on('error', () => clearTimeout(stall));
     command.on('progress', () => {
+      watch();
       if (this.live || command !== this.command) return;
       this.live = true;
       this.events.onAir(true);
@@ -89,6 +105,8 @@ export class DestinationRelay {
     this.input = input;
     this.command = command;
     this.startedAt = Date.now();
+    const primer = this.primer();
+    if (primer.length) input.write(primer);
     command.run();
   }
 

@@ -8,7 +8,7 @@ export const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 
 /**
  * A real nginx with Debian's rtmp module on a loopback port, standing in for a platform's RTMP
- * ingest. It can be stopped and started again on the same port (a destination going down).
+ * ingest (which, like the platforms, drops a publisher that stops sending). It can be stopped and started again on the same port (a destination going down).
  */
 export class NginxRtmp {
   private child?: ChildProcess;
@@ -33,7 +33,7 @@ pid ${this.dir}/nginx.pid;
 error_log ${this.dir}/error.log;
 events { worker_connections 256; }
 rtmp { server { listen 127.0.0.1:${this.port}; chunk_size 4096;
-  application live { live on; record off; } } }
+  application live { live on; record off; drop_idle_publisher 3s; } } }
 `,
     );
     // Its own process group, so stopping it takes its worker processes too.
