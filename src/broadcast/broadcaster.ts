@@ -7,6 +7,7 @@ import { dropReason } from '../speech-drops';
 import type { ChannelConfig } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import { CaptionFile } from './caption-file';
 import { DestinationRelay } from './destination-relay';
 import { GopCache } from './gop-cache';
 import { HlsEncoder } from './hls-encoder';
@@ -83,7 +84,10 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
   const channelConfig = config.channels[channel]!;
   const rate = config.playout.sampleRate;
   let onAir: string | null = null;
+  let captionFor: string | undefined;
 
+  const caption = channelConfig.video.captions ? new CaptionFile(path.resolve(channelConfig.live.dir, `${channel}.caption.txt`)) : undefined;
+  caption?.clear();
   const gop = new GopCache();
   const relays = destinationRelays(channel, channelConfig, log, metrics, gop);
   const encoder = new HlsEncoder(
@@ -102,6 +106,7 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
           if (lead.mayPublish) for (const r of relays) r.write(chunk);
         }
       : undefined,
+    caption?.path,
   );
   for (const r of relays) r.start();
   const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt));
@@ -158,7 +163,8 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
         log.warn({ utteranceId: u.utteranceId, part, parts: u.parts }, 'a later part never came: line cut short');
         break;
       }
-      const times = await pump.play(pcm);
+      // The caption goes on the picture when the line's first sample does (the encoder's clock).
+      const times = await pump.play(pcm, part === 0 && caption ? (due) => at(due, () => ((captionFor = u.utteranceId), caption.set(u.text))) : undefined);
       if (startAt === undefined) {
         startAt = times.startAt + offset;
         const base = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt };
@@ -172,6 +178,8 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
       if (current.skipped) break;
     }
     current = undefined;
+    const captionEnd = endAt - offset;
+    at(captionEnd, () => captionFor === u.utteranceId && (caption?.clear(), (captionFor = undefined)));
     const end = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt, endAt };
     at(endAt, () => {
       if (onAir === u.utteranceId) onAir = null;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
 import type { ChannelConfig } from '../config/schema';
+import { filterPath } from './caption-file';
 import type { Logger } from '../logger';
 
 /** Escape a value for the tee muxer's `[opt=value]target` syntax. */
@@ -38,6 +39,8 @@ export class HlsEncoder {
     private readonly onRestart: () => void = () => {},
     /** Receives the encoded stream (MPEG-TS) for the destination pushers; none: the live view only. */
     private readonly onStream?: (chunk: Buffer) => void,
+    /** File whose text is drawn on the picture (re-read every frame); none: no caption. */
+    private readonly captionPath?: string,
   ) {
     this.playlist = path.join(liveDir, 'index.m3u8');
   }
@@ -110,8 +113,11 @@ export class HlsEncoder {
       ['hls_flags', flags.join('+')],
       ['hls_segment_filename', path.join(this.liveDir, 'seg-%d.ts')],
     ];
+    const caption = this.captionPath
+      ? ['-vf', `drawtext=textfile=${filterPath(this.captionPath)}:reload=1:expansion=none:fontcolor=white:fontsize=${Math.round(video.height / 16)}:line_spacing=6:box=1:boxcolor=black@0.55:boxborderw=10:x=(w-text_w)/2:y=h-text_h-${Math.round(video.height / 12)}`]
+      : [];
     const encode = [
-      '-map', '1:v', '-map', '0:a',
+      '-map', '1:v', '-map', '0:a', ...caption,
       '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
       '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
       '-b:v', `${video.videoBitrateKbps}k`, '-maxrate', `${video.videoBitrateKbps}k`, '-bufsize', `${video.videoBitrateKbps * 2}k`,

@@ -9,6 +9,8 @@ interface Playing {
   offset: number;
   startSample: number;
   done: (t: AirTimes) => void;
+  /** Called when its first sample is handed over, with the wall time it is due. */
+  onStart?: (startAt: number) => void;
 }
 
 /**
@@ -52,8 +54,8 @@ export class RealtimePump {
   }
 
   /** Queue speech; resolves with its on-air times once its last sample has been handed over. */
-  play(pcm: Buffer): Promise<AirTimes> {
-    return new Promise((done) => this.queue.push({ pcm, offset: 0, startSample: -1, done }));
+  play(pcm: Buffer, onStart?: (startAt: number) => void): Promise<AirTimes> {
+    return new Promise((done) => this.queue.push({ pcm, offset: 0, startSample: -1, done, onStart }));
   }
 
   /** Cut the current utterance short (it still resolves, with its real end). */
@@ -83,6 +85,7 @@ export class RealtimePump {
         if (!next) break;
         next.startSample = this.written + pos / 2;
         this.playing = next;
+        next.onStart?.(this.wallAt(next.startSample));
       }
       const p = this.playing;
       const n = Math.min(out.length - pos, p.pcm.length - p.offset);

@@ -58,6 +58,8 @@ const channelSchema = z.strictObject({
       background: colour.default('#1d1b2e'),
       videoBitrateKbps: z.number().int().min(100).max(20000).default(600),
       audioBitrateKbps: z.number().int().min(32).max(320).default(96),
+      /** Draw the line on air as a caption on the picture. */
+      captions: z.boolean().default(true),
     })
     .prefault({}),
   live: z
