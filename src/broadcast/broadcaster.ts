@@ -4,7 +4,7 @@ import { onShutdown } from '../lifecycle';
 import { bootProcess, type ProcessContext } from '../process';
 import { startQueueWorker } from '../queue-worker';
 import { dropReason } from '../speech-drops';
-import type { ChannelConfig } from '../config/schema';
+import type { ChannelConfig, Config } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { CaptionFile } from './caption-file';
@@ -12,7 +12,8 @@ import { DestinationRelay } from './destination-relay';
 import { GopCache } from './gop-cache';
 import { HlsEncoder } from './hls-encoder';
 import { Leadership } from './leadership';
-import { RealtimePump } from './realtime-pump';
+import { type Bed, GeneratedBed, LoopedBed, decodeBed } from './bed';
+import { type BedMix, RealtimePump } from './realtime-pump';
 
 /**
  * The broadcaster of one channel: a continuous real-time playout (speech from the channel's
@@ -37,6 +38,20 @@ function destinationRelays(channel: string, config: ChannelConfig, log: Logger, 
         dropped: (n) => metrics.destinationDropped.inc(labels, n),
       }, () => gop.snapshot());
     });
+}
+
+/** The configured background bed; a file that cannot be used falls back to the generated one (and says why). */
+async function loadBed(cfg: Config['playout']['bed'], rate: number, log: Logger): Promise<BedMix | undefined> {
+  if (cfg.source === 'none') return undefined;
+  let bed: Bed = new GeneratedBed(rate);
+  if (cfg.source !== 'generated') {
+    try {
+      bed = new LoopedBed(await decodeBed(cfg.source, rate));
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'background bed file unusable: using the generated bed');
+    }
+  }
+  return { bed, level: cfg.level, duckLevel: cfg.duckLevel };
 }
 
 /**
@@ -109,7 +124,7 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
     caption?.path,
   );
   for (const r of relays) r.start();
-  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt));
+  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt), 20, await loadBed(config.playout.bed, rate, log));
   encoder.start();
   pump.start();
 

@@ -1,3 +1,5 @@
+import type { Bed } from './bed';
+
 /** When one utterance is on air, in wall-clock ms since epoch. */
 export interface AirTimes {
   startAt: number;
@@ -13,10 +15,18 @@ interface Playing {
   onStart?: (startAt: number) => void;
 }
 
+/** The background bed and how loud it is: `level` in gaps, `duckLevel` under speech (linear gains). */
+export interface BedMix {
+  bed: Bed;
+  level: number;
+  duckLevel: number;
+}
+
 /**
  * Feeds the encoder a continuous mono 16-bit timeline in real time: every tick it writes exactly
- * the samples that are due (plus a small lead), taken from the utterance being played or
- * silence between utterances, so the stream never stops. Timing follows the monotonic clock,
+ * the samples that are due (plus a small lead), taken from the utterance being played, with the
+ * background bed mixed under it (ducked while speech plays, full in the gaps), so the stream
+ * never stops and is never silent by accident. Timing follows the monotonic clock,
  * not the tick count, so it does not drift however late the timer fires.
  */
 export class RealtimePump {
@@ -33,7 +43,11 @@ export class RealtimePump {
     /** Receives each chunk with the wall-clock time (ms) its first sample is due on air. */
     private readonly sink: (pcm: Buffer, dueAt: number) => void,
     private readonly tickMs = 20,
+    private readonly bed?: BedMix,
   ) {}
+
+  /** Current bed gain, moving toward its target (quick down under speech, slow back up). */
+  private bedGain = 0;
 
   start(): void {
     this.t0 = performance.now();
@@ -63,6 +77,20 @@ export class RealtimePump {
     if (this.playing) this.playing.offset = this.playing.pcm.length;
   }
 
+  private mixBed(out: Buffer, speaking: Uint8Array): void {
+    const { bed, level, duckLevel } = this.bed!;
+    const samples = bed.next(speaking.length);
+    const down = 1 / (0.05 * this.sampleRate); // full swing in 50 ms
+    const up = 1 / (0.4 * this.sampleRate); // and back in 400 ms
+    for (let i = 0; i < speaking.length; i++) {
+      const target = speaking[i] ? duckLevel : level;
+      const g = this.bedGain;
+      this.bedGain = g > target ? Math.max(target, g - down * level) : Math.min(target, g + up * level);
+      const v = out.readInt16LE(i * 2) + samples[i]! * this.bedGain * 32767;
+      out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(v))), i * 2);
+    }
+  }
+
   private wallAt(sample: number): number {
     return Math.round(this.epoch0 + (sample / this.sampleRate) * 1000);
   }
@@ -78,6 +106,7 @@ export class RealtimePump {
       due = this.sampleRate;
     }
     const out = Buffer.alloc(due * 2); // zeroes: silence where no speech is due
+    const speaking = this.bed ? new Uint8Array(due) : undefined;
     let pos = 0;
     while (pos < out.length) {
       if (!this.playing) {
@@ -90,6 +119,7 @@ export class RealtimePump {
       const p = this.playing;
       const n = Math.min(out.length - pos, p.pcm.length - p.offset);
       p.pcm.copy(out, pos, p.offset, p.offset + n);
+      speaking?.fill(1, pos / 2, (pos + n) / 2);
       p.offset += n;
       pos += n;
       if (p.offset >= p.pcm.length) {
@@ -98,6 +128,7 @@ export class RealtimePump {
         this.playing = undefined;
       }
     }
+    if (this.bed && speaking) this.mixBed(out, speaking);
     const dueAt = this.wallAt(this.written);
     this.written += due;
     this.sink(out, dueAt);

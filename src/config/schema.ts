@@ -407,6 +407,17 @@ export const configSchema = z
          * active one dies, plus the encoder's start).
          */
         leaderLockMs: z.number().int().min(300).max(60_000).default(1000),
+        /** Background sound under the playout, so a gap is never dead air. */
+        bed: z
+          .strictObject({
+            /** `generated` (a soft pad, no file needed), `none` (silence between lines), or an audio file to loop. */
+            source: z.string().min(1).default('generated'),
+            /** Gain of the bed in the gaps (0–1, linear). */
+            level: z.number().min(0).max(1).default(0.08),
+            /** Gain of the bed under speech. */
+            duckLevel: z.number().min(0).max(1).default(0.02),
+          })
+          .prefault({}),
       })
       .prefault({}),
     chat: z

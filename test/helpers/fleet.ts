@@ -48,6 +48,8 @@ export class TestFleet {
     const base = {
       redis: { prefix: this.prefix },
       channels: { main: { live: { dir: path.join(this.dir, 'live'), listSize: 30 } } },
+      // Silence between lines, so tests can tell speech from the gaps (the bed has tests of its own).
+      playout: { bed: { source: 'none' } },
       workers: { heartbeatMs: 500, lockDurationMs: 2000, stalledIntervalMs: 500, shutdownTimeoutMs: 10000 },
       log: { level: 'info' },
     };

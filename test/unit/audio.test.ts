@@ -1,6 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { parseWavHeader } from '../../src/audio/wav';
 import { pcmDurationMs, rms, toPlayoutPcm } from '../../src/audio/pcm';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { GeneratedBed, LoopedBed, decodeBed } from '../../src/broadcast/bed';
 import { RealtimePump } from '../../src/broadcast/realtime-pump';
 
 function tone(rate: number, seconds: number, hz = 440): Buffer {
@@ -59,5 +63,46 @@ describe('realtime pump', () => {
     expect(rms(all.subarray(start + speech.length))).toBe(0);
     expect(times.endAt - times.startAt).toBe(200);
     expect(pump.idle).toBe(true);
+  });
+
+  it('mixes the background bed into every gap and ducks it under speech, so the stream is never dead air', async () => {
+    const rate = 8000;
+    const written: Buffer[] = [];
+    let firstDue: number | undefined;
+    const bed = new GeneratedBed(rate);
+    const pump = new RealtimePump(rate, 50, (b, dueAt) => ((firstDue ??= dueAt), written.push(b)), 10, { bed, level: 0.2, duckLevel: 0.05 });
+    pump.start();
+    await new Promise((r) => setTimeout(r, 1000));
+    // "Speech" of pure silence: what is heard under it is the ducked bed alone.
+    const times = await pump.play(Buffer.alloc(rate * 2));
+    await new Promise((r) => setTimeout(r, 700));
+    pump.stop();
+    const all = Buffer.concat(written);
+    const byteAt = (wall: number) => Math.round(((wall - firstDue!) / 1000) * rate) * 2;
+    // After the bed's fade-in (400 ms), every 100 ms window carries sound.
+    const win = (rate / 10) * 2;
+    for (let i = byteAt(firstDue! + 500); i + win <= all.length; i += win) expect(rms(all.subarray(i, i + win))).toBeGreaterThan(0.01);
+    const gap = rms(all.subarray(byteAt(times.startAt - 400), byteAt(times.startAt - 50)));
+    const under = rms(all.subarray(byteAt(times.startAt + 200), byteAt(times.endAt - 50)));
+    const after = rms(all.subarray(byteAt(times.endAt + 500), all.length));
+    // Ducked to a quarter (0.05 / 0.2) under speech, and back up after it.
+    expect(under / gap).toBeGreaterThan(0.2);
+    expect(under / gap).toBeLessThan(0.3);
+    expect(after / gap).toBeGreaterThan(0.8);
+  });
+
+  it('a bed file from the config is decoded once and looped; an unusable one is refused with the reason', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-bed-'));
+    const file = path.join(dir, 'bed.wav');
+    spawnSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=f=330:d=1.5', file]);
+    const samples = await decodeBed(file, 8000);
+    expect(samples.length).toBe(12000);
+    const bed = new LoopedBed(samples);
+    bed.next(11000);
+    const wrapped = bed.next(2000);
+    expect(wrapped[1000]).toBeCloseTo(samples[0]! / 32768, 6);
+    fs.writeFileSync(path.join(dir, 'junk.mp3'), 'not audio');
+    await expect(decodeBed(path.join(dir, 'junk.mp3'), 8000)).rejects.toThrow(/cannot use .*junk\.mp3 as the background bed/);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
