@@ -27,6 +27,8 @@ import { EspeakEngine } from '../src/tts/espeak.engine';
 import { remoteEngines } from '../src/tts/remote-engines';
 import { SpeechService } from '../src/tts/speech-service';
 import { FakeObs } from '../test/helpers/fake-obs';
+import { NginxRtmp } from '../test/helpers/nginx-rtmp';
+import { RtmpViewer } from '../test/helpers/rtmp-pull';
 import { FAKE_KEY, FakeTts } from '../test/helpers/fake-tts';
 
 const N = 20_000;
@@ -382,14 +384,102 @@ async function obsFigures(b: Bench) {
   return { sceneJobToObsRequestMs: { p50: round1(percentile(samples, 50)), p99: round1(percentile(samples, 99)), jobs: samples.length } };
 }
 
+/** CPU seconds (user + system) used so far by a process and its children still running (ffmpeg). */
+function cpuSeconds(pid: number): number {
+  const tick = 100; // USER_HZ on Linux
+  const one = (p: number) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) / tick;
+    } catch {
+      return 0;
+    }
+  };
+  let children: number[] = [];
+  try {
+    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    /* gone */
+  }
+  return one(pid) + children.reduce((s, c) => s + one(c), 0);
+}
+
+/**
+ * Broadcast: chat message → speech audible in the stream pulled back from a local nginx-rtmp
+ * (the path a platform viewer gets, minus the internet), one line at a time with the playout idle
+ * before each; and the broadcaster's CPU share (with its ffmpeg children) idle and speaking.
+ */
+async function rtmpFigures(b: Bench, lines = 50) {
+  await b.flush();
+  const nginx = new NginxRtmp(path.join(b.dir, 'nginx'));
+  await nginx.start();
+  const key = 'bench_stream_key';
+  const raw = YAML.parse(fs.readFileSync(b.configPath, 'utf8')) as Record<string, unknown>;
+  const original = fs.readFileSync(b.configPath, 'utf8');
+  fs.writeFileSync(b.configPath, YAML.stringify({ ...raw, channels: { main: { live: { dir: path.join(b.dir, 'live') }, destinations: { local: { url: nginx.url, keyEnv: 'BENCH_STREAM_KEY' } } } }, playout: { bed: { source: 'none' } } }));
+  const redis = createRedis(b.url);
+  const queues = new Queues(redis, b.prefix);
+  const viewers: RtmpViewer[] = [];
+  try {
+    b.spawn(['ingest']);
+    b.spawn(['worker', 'tts']);
+    b.spawn(['worker', 'audio']);
+    const broadcaster = b.spawn(['broadcast'], { BENCH_STREAM_KEY: key });
+    const viewer = new RtmpViewer(`${nginx.url}/${key}`);
+    viewers.push(viewer);
+    for (let i = 0; i < 600 && viewer.seconds < 3; i++) await sleep(100);
+    if (viewer.seconds < 3) throw new Error('the stream never reached nginx-rtmp');
+    const idleFrom = { cpu: cpuSeconds(broadcaster.pid!), at: Date.now() };
+    await sleep(5000);
+    const idleShare = (cpuSeconds(broadcaster.pid!) - idleFrom.cpu) / ((Date.now() - idleFrom.at) / 1000);
+
+    const latencies: number[] = [];
+    const speakFrom = { cpu: cpuSeconds(broadcaster.pid!), at: Date.now() };
+    for (let i = 0; i < lines; i++) {
+      const e = chatEvent(i, `rtmp${i}`);
+      const sentAt = Date.now();
+      await queues.enqueue('chat', { ...e, text: `Line ${i}: hello stream.`, acceptedAt: sentAt, timestamp: sentAt });
+      let heard: number | undefined;
+      for (let t = 0; t < 300 && heard === undefined; t++) {
+        await sleep(10);
+        heard = viewer.heardAfter(sentAt);
+      }
+      if (heard !== undefined) latencies.push(heard - sentAt);
+      // Let the line finish and the playout go idle before the next one.
+      await sleep(2500);
+    }
+    const speakingShare = (cpuSeconds(broadcaster.pid!) - speakFrom.cpu) / ((Date.now() - speakFrom.at) / 1000);
+    return {
+      lines,
+      heard: latencies.length,
+      chatToAudibleMs: { p50: round1(percentile(latencies, 50)), p99: round1(percentile(latencies, 99)), max: round1(percentile(latencies, 100)) },
+      broadcasterCpuShare: { idle: Math.round(idleShare * 100) / 100, speaking: Math.round(speakingShare * 100) / 100, note: 'CPU seconds per second of the broadcaster and its ffmpeg children (1.0 = one core)' },
+      targets: { p50Ms: 250, p99Ms: 400 },
+    };
+  } finally {
+    for (const v of viewers) v.stop();
+    await queues.close();
+    redis.disconnect();
+    await b.stopChildren();
+    await nginx.stop();
+    fs.writeFileSync(b.configPath, original);
+  }
+}
+
 async function main(): Promise<void> {
   const b = new Bench();
   const guard = setTimeout(() => {
     log('bench took too long: stopping');
     void b.close().finally(() => process.exit(1));
-  }, 8 * 60_000);
+  }, 14 * 60_000);
   try {
     await b.start();
+    if (process.env.BENCH_ONLY === 'rtmp') {
+      // Just the broadcast figures (`BENCH_ONLY=rtmp npm run bench`).
+      console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, rtmp: await rtmpFigures(b, Number(process.env.BENCH_LINES ?? 50)) }, null, 2));
+      return;
+    }
     if (process.env.BENCH_ONLY === 'obs') {
       // Just the scene figures (`BENCH_ONLY=obs npm run bench`).
       console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, obs: await obsFigures(b) }, null, 2));
@@ -406,6 +496,8 @@ async function main(): Promise<void> {
     const tts = await ttsFigures(b);
     log('obs figures');
     const obs = await obsFigures(b);
+    log('broadcast figures (rtmp)');
+    const rtmp = await rtmpFigures(b);
     const ratios = { enqueue: Math.round((enqueue.idolcast / enqueue.raw) * 100) / 100, worker: Math.round((worker.idolcast / worker.raw) * 100) / 100, ingest: ingest.ratioToRawAddBulk };
     const targets = { enqueueRatio: 0.8, workerRatio: 0.8, ingestRatio: 0.8, p50Ms: 25, p99Ms: 80 };
     const result = {
@@ -417,6 +509,7 @@ async function main(): Promise<void> {
       maxSustainedSayRate: latency.say,
       tts,
       obs,
+      rtmp,
       targets,
       pass: {
         enqueueRatio: ratios.enqueue >= targets.enqueueRatio,

@@ -128,15 +128,16 @@ export class HlsEncoder {
       ? [...encode, '-f', 'tee']
       : [...encode, '-f', 'hls', ...hls.flatMap(([k, v]) => [`-${k}`, v])];
     const output = this.onStream
-      ? `[f=hls:${hls.map(([k, v]) => `${k}=${teeEscape(v)}`).join(':')}]${teeEscape(this.playlist)}|[f=mpegts:onfail=ignore]pipe:1`
+      ? `[f=hls:${hls.map(([k, v]) => `${k}=${teeEscape(v)}`).join(':')}]${teeEscape(this.playlist)}|[f=mpegts:onfail=ignore:flush_packets=1:max_delay=0:pes_payload_size=0]pipe:1`
       : this.playlist;
     const command = ffmpeg()
       .input(input)
       .inputFormat('s16le')
       .inputOptions(['-ar', String(this.sampleRate), '-ac', '1'])
       .input(`color=c=0x${video.background.slice(1)}:s=${video.width}x${video.height}:r=${video.fps}`)
+      // No -re: the playout audio, written in real time, is the clock. Paced by the picture instead,
+      // ffmpeg would keep whatever audio queued in the pipe while it started (~2 s) as lasting delay.
       .inputFormat('lavfi')
-      .inputOptions(['-re'])
       .outputOptions(outputOptions)
       .output(output);
     command.on('start', () => {

@@ -7,6 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 export class RtmpViewer {
   readonly packets: { pts: number; dur: number; wall: number }[] = [];
   private readonly pcm: Buffer[] = [];
+  /** When each decoded chunk arrived: wall time and its byte offset in `audio`. */
+  readonly arrivals: { wall: number; offset: number }[] = [];
+  private bytes = 0;
   /** Wall time the first decoded sample arrived. */
   firstSampleAt?: number;
   private readonly procs: ChildProcess[] = [];
@@ -29,9 +32,33 @@ export class RtmpViewer {
     const decode = spawn('ffmpeg', ['-loglevel', 'error', ...low, '-probesize', '32', '-analyzeduration', '0', '-i', url, '-vn', '-ac', '1', '-ar', String(rate), '-f', 's16le', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
     decode.stdout.on('data', (d: Buffer) => {
       this.firstSampleAt ??= Date.now();
+      this.arrivals.push({ wall: Date.now(), offset: this.bytes });
+      this.bytes += d.length;
       this.pcm.push(d);
     });
     this.procs.push(probe, decode);
+  }
+
+  /**
+   * When sound first arrived after `since` (wall ms): the arrival time of the decoded chunk holding
+   * the first 10 ms window louder than `threshold`, or undefined if none yet.
+   */
+  heardAfter(since: number, threshold = 0.02): number | undefined {
+    const from = this.arrivals.findIndex((a) => a.wall >= since);
+    if (from < 0) return undefined;
+    const win = Math.round(this.rate / 100) * 2;
+    for (let c = from; c < this.pcm.length; c++) {
+      const chunk = this.pcm[c]!;
+      for (let i = 0; i + win <= chunk.length; i += win) {
+        let sum = 0;
+        for (let j = 0; j < win; j += 2) {
+          const v = chunk.readInt16LE(i + j) / 32768;
+          sum += v * v;
+        }
+        if (Math.sqrt(sum / (win / 2)) > threshold) return this.arrivals[c]!.wall;
+      }
+    }
+    return undefined;
   }
 
   get audio(): Buffer {
