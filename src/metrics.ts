@@ -47,6 +47,8 @@ export function createMetrics(kind: string, instance: string) {
     destinationReconnects: counter('idolcast_destination_reconnects_total', 'Times a destination pusher was restarted after failing', ['channel', 'destination']),
     destinationBytes: counter('idolcast_destination_bytes_total', 'Stream bytes handed to a destination pusher', ['channel', 'destination']),
     destinationDropped: counter('idolcast_destination_dropped_bytes_total', 'Stream bytes a stalled or reconnecting destination did not get (the others are never held up)', ['channel', 'destination']),
+    watchdogActions: counter('idolcast_watchdog_actions_total', 'Steps the broadcast watchdog took against a fault in the output, by fault and step', ['channel', 'fault', 'step']),
+    watchdogAlert: gauge('idolcast_watchdog_alert', 'A fault the watchdog could not clear by restarting and falling back (1) or none (0)', ['channel', 'fault']),
     encoderRestarts: counter('idolcast_encoder_restarts_total', 'Times the broadcast encoder (ffmpeg) was restarted', ['channel']),
   };
 }

@@ -12,6 +12,7 @@ import { DestinationRelay } from './destination-relay';
 import { GopCache } from './gop-cache';
 import { HlsEncoder } from './hls-encoder';
 import { Leadership } from './leadership';
+import { Watchdog } from './watchdog';
 import { type Bed, GeneratedBed, LoopedBed, decodeBed } from './bed';
 import { type BedMix, RealtimePump } from './realtime-pump';
 
@@ -124,7 +125,8 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
     caption?.path,
   );
   for (const r of relays) r.start();
-  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt), 20, await loadBed(config.playout.bed, rate, log));
+  const bed = await loadBed(config.playout.bed, rate, log);
+  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt), 20, bed);
   encoder.start();
   pump.start();
 
@@ -147,7 +149,12 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
   // Operator controls (!skip, !clear) reach the broadcaster over pub/sub.
   const controls = redis.duplicate();
   controls.on('message', (_c: string, message: string) => {
-    const { action, by } = JSON.parse(message) as { action: string; by?: string };
+    const { action, by, fault } = JSON.parse(message) as { action: string; by?: string; fault?: string };
+    // Chaos runs and tests break things on purpose; never honoured unless the process was started for it.
+    if (action === 'inject' && process.env.IDOLCAST_FAULT_INJECTION === '1' && fault === 'bed-off') {
+      log.warn({ fault }, 'fault injected: background bed off');
+      pump.setBed(undefined);
+    }
     if (action === 'skip') {
       log.info({ by, utteranceId: onAir }, 'line skipped');
       if (current) current.skipped = true;
@@ -205,12 +212,27 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
     log.info({ utteranceId: u.utteranceId, parts: u.parts, played, startAt, endAt, queuedMs: startAt! - u.acceptedAt }, 'on air');
     return { startAt, endAt };
   });
+  const wd = config.playout.watchdog;
+  const watchdog = new Watchdog(
+    path.dirname(encoder.playlist),
+    { expectSound: bed !== undefined, silenceMs: wd.silenceMs, stallMs: wd.stallMs, stepMs: wd.stepMs, checkEveryMs: 500 },
+    {
+      restartEncoder: () => encoder.restart(),
+      // Silence: bring the bed back (the generated one if the configured one is what failed); a stalled encoder: restart it again.
+      fallback: (fault) => (fault === 'silence' ? pump.setBed({ bed: new GeneratedBed(rate), level: config.playout.bed.level || 0.08, duckLevel: config.playout.bed.duckLevel }) : encoder.restart()),
+      alert: (fault, on) => metrics.watchdogAlert.set({ channel, fault }, on ? 1 : 0),
+      acted: (fault, step) => metrics.watchdogActions.inc({ channel, fault, step }),
+    },
+    log,
+  );
+  if (wd.enabled) watchdog.start();
   log.info({ channel, playlist: encoder.playlist }, 'broadcaster ready');
 
   return {
     detail: () => ({ encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, onAir, destinations: Object.fromEntries(relays.map((r) => [r.name, r.onAir])) }),
     /** Graceful: the line on air is played to its end, then everything closes. */
     stop: async () => {
+      watchdog.stop();
       await stop();
       await controls.quit().catch(() => controls.disconnect());
       pump.stop();
@@ -219,6 +241,7 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
     },
     /** At once: nothing more goes out. */
     abort: () => {
+      watchdog.stop();
       pump.stop();
       for (const r of relays) r.kill();
       encoder.kill();

@@ -169,6 +169,11 @@ export class HlsEncoder {
     this.restartDelayMs = Math.min(this.restartDelayMs * 2, 5000);
   }
 
+  /** Kill the running ffmpeg so a fresh one starts (the watchdog's first step). */
+  restart(): void {
+    this.command?.kill('SIGKILL');
+  }
+
   /** Stop at once (the broadcast lock was lost). */
   kill(): void {
     this.stopping = true;

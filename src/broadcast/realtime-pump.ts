@@ -43,8 +43,17 @@ export class RealtimePump {
     /** Receives each chunk with the wall-clock time (ms) its first sample is due on air. */
     private readonly sink: (pcm: Buffer, dueAt: number) => void,
     private readonly tickMs = 20,
-    private readonly bed?: BedMix,
+    private bed?: BedMix,
   ) {}
+
+  /** Change the background bed on the fly (the watchdog's fallback, or a fault injected by a test). */
+  setBed(bed: BedMix | undefined): void {
+    this.bed = bed;
+  }
+
+  get hasBed(): boolean {
+    return this.bed !== undefined;
+  }
 
   /** Current bed gain, moving toward its target (quick down under speech, slow back up). */
   private bedGain = 0;

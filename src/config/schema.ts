@@ -418,6 +418,18 @@ export const configSchema = z
             duckLevel: z.number().min(0).max(1).default(0.02),
           })
           .prefault({}),
+        /** Watches the channel's own output and escalates on a fault: restart the encoder, fall back, alert. */
+        watchdog: z
+          .strictObject({
+            enabled: z.boolean().default(true),
+            /** With a bed configured, silence longer than this is a fault. */
+            silenceMs: durationMs(2500),
+            /** No new live-view segment for this long is a stalled stream. */
+            stallMs: durationMs(3000),
+            /** Time each step gets to clear a fault before the next one. */
+            stepMs: durationMs(3000),
+          })
+          .prefault({}),
       })
       .prefault({}),
     chat: z
