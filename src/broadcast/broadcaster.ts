@@ -12,6 +12,7 @@ import { DestinationRelay } from './destination-relay';
 import { GopCache } from './gop-cache';
 import { HlsEncoder } from './hls-encoder';
 import { Leadership } from './leadership';
+import { FramePacer, VideoFeed, freeLoopbackPort, renderSlate } from './video-feed';
 import { Watchdog } from './watchdog';
 import { type Bed, GeneratedBed, LoopedBed, decodeBed } from './bed';
 import { type BedMix, RealtimePump } from './realtime-pump';
@@ -53,6 +54,22 @@ async function loadBed(cfg: Config['playout']['bed'], rate: number, log: Logger)
     }
   }
   return { bed, level: cfg.level, duckLevel: cfg.duckLevel };
+}
+
+/** With an external feed configured: the feed reader, its slate and the pacer that hands the encoder frames. */
+async function feedPicture(channel: string, cfg: ChannelConfig, log: Logger) {
+  const feedCfg = cfg.video.feed;
+  if (!feedCfg) return undefined;
+  const format = { width: cfg.video.width, height: cfg.video.height, fps: cfg.video.fps };
+  const slate = renderSlate(format, cfg.video.background, feedCfg.slateText, path.resolve(cfg.live.dir, `${channel}.slate.txt`), feedCfg.slateImage);
+  const feed = new VideoFeed(feedCfg.url, format, log);
+  const pacer = new FramePacer(feed, slate, format, feedCfg.lossMs, log);
+  const port = await freeLoopbackPort();
+  feed.start();
+  return {
+    frames: { port, onStart: () => pacer.attach(port) },
+    stop: () => (feed.stop(), pacer.stop()),
+  };
 }
 
 /**
@@ -106,6 +123,7 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
   caption?.clear();
   const gop = new GopCache();
   const relays = destinationRelays(channel, channelConfig, log, metrics, gop);
+  const picture = await feedPicture(channel, channelConfig, log);
   const encoder = new HlsEncoder(
     channelConfig,
     path.resolve(channelConfig.live.dir, channel),
@@ -123,6 +141,7 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
         }
       : undefined,
     caption?.path,
+    picture?.frames,
   );
   for (const r of relays) r.start();
   const bed = await loadBed(config.playout.bed, rate, log);
@@ -233,6 +252,7 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
     /** Graceful: the line on air is played to its end, then everything closes. */
     stop: async () => {
       watchdog.stop();
+      picture?.stop();
       await stop();
       await controls.quit().catch(() => controls.disconnect());
       pump.stop();
@@ -242,6 +262,7 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
     /** At once: nothing more goes out. */
     abort: () => {
       watchdog.stop();
+      picture?.stop();
       pump.stop();
       for (const r of relays) r.kill();
       encoder.kill();

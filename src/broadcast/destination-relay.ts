@@ -77,7 +77,7 @@ export class DestinationRelay {
       .inputFormat('mpegts')
       // The stream starts on a keyframe (the primer), so a short probe finds everything; ffmpeg's
       // default 5 s would keep the platform waiting after every (re)connect.
-      .inputOptions(['-fflags', '+genpts+nobuffer', '-flags', 'low_delay', '-analyzeduration', '300000', '-probesize', '1000000'])
+      .inputOptions(['-fflags', '+genpts+nobuffer', '-flags', 'low_delay', '-analyzeduration', '500000', '-probesize', '1000000'])
       .outputOptions(['-map', '0', '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', '-flush_packets', '1', '-loglevel', 'error', '-stats'])
       .output(this.target);
     // Progress lines mean bytes are flowing to the platform; none for a while means stuck.

@@ -41,6 +41,8 @@ export class HlsEncoder {
     private readonly onStream?: (chunk: Buffer) => void,
     /** File whose text is drawn on the picture (re-read every frame); none: no caption. */
     private readonly captionPath?: string,
+    /** Picture from raw frames we send to a loopback port ffmpeg listens on (an external feed); none: the channel colour. */
+    private readonly frames?: { port: number; onStart: () => void },
   ) {
     this.playlist = path.join(liveDir, 'index.m3u8');
   }
@@ -134,14 +136,16 @@ export class HlsEncoder {
       .input(input)
       .inputFormat('s16le')
       .inputOptions(['-ar', String(this.sampleRate), '-ac', '1'])
-      .input(`color=c=0x${video.background.slice(1)}:s=${video.width}x${video.height}:r=${video.fps}`)
+      .input(this.frames ? `tcp://127.0.0.1:${this.frames.port}?listen=1` : `color=c=0x${video.background.slice(1)}:s=${video.width}x${video.height}:r=${video.fps}`)
       // No -re: the playout audio, written in real time, is the clock. Paced by the picture instead,
       // ffmpeg would keep whatever audio queued in the pipe while it started (~2 s) as lasting delay.
-      .inputFormat('lavfi')
+      .inputFormat(this.frames ? 'rawvideo' : 'lavfi')
+      .inputOptions(this.frames ? ['-pix_fmt', 'yuv420p', '-video_size', `${video.width}x${video.height}`, '-framerate', String(video.fps)] : [])
       .outputOptions(outputOptions)
       .output(output);
     command.on('start', () => {
       this.startedAt = Date.now();
+      this.frames?.onStart();
       const proc = (command as unknown as { ffmpegProc?: { stdout?: NodeJS.ReadableStream } }).ffmpegProc;
       if (this.onStream) proc?.stdout?.on('data', (chunk: Buffer) => command === this.command && this.onStream?.(chunk));
       this.log.info({ playlist: this.playlist, resumed }, 'encoder started');

@@ -60,6 +60,20 @@ const channelSchema = z.strictObject({
       audioBitrateKbps: z.number().int().min(32).max(320).default(96),
       /** Draw the line on air as a caption on the picture. */
       captions: z.boolean().default(true),
+      /**
+       * An external video feed instead of the generated picture (OBS pushing RTMP or SRT to us, or
+       * any URL ffmpeg reads), with the playout audio on it. While it is gone, a slate is shown.
+       */
+      feed: z
+        .strictObject({
+          url: z.string().min(1),
+          /** No new frame for this long: the slate goes on air. */
+          lossMs: durationMs(1000),
+          slateText: z.string().min(1).max(200).default('Be right back'),
+          /** A still image for the slate (the channel colour when none). */
+          slateImage: z.string().optional(),
+        })
+        .optional(),
     })
     .prefault({}),
   live: z

@@ -73,7 +73,9 @@ describe('broadcast to RTMP destinations (real ffmpeg, real nginx-rtmp)', () => 
     await sleep(3000);
     await b.start();
     const back = procs[2]!.lines.filter((l) => l.msg === 'destination on air' && l.destination === 'youtube').length;
-    await eventually(async () => (procs[2]!.lines.filter((l) => l.msg === 'destination on air' && l.destination === 'youtube').length > back ? true : undefined), 'destination B back on air', 30000);
+    await eventually(async () => (procs[2]!.lines.filter((l) => l.msg === 'destination on air' && l.destination === 'youtube').length > back ? true : undefined), 'destination B back on air', 30000).catch((err: Error) => {
+      throw new Error(`${err.message}; broadcaster said: ${JSON.stringify(procs[2]!.lines.filter((l) => String(l.msg).startsWith('destination')).slice(-8))}`);
+    });
     const viewerB = watch(`${b.url}/${KEYS.IDOLCAST_TEST_KEY_B}`);
     await eventually(async () => (viewerB.seconds > 1 ? true : undefined), 'the stream on destination B again', 20000);
 

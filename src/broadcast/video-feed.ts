@@ -1,0 +1,153 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from '../logger';
+import { filterPath } from './caption-file';
+
+export interface FrameFormat {
+  width: number;
+  height: number;
+  fps: number;
+}
+
+const frameBytes = (f: FrameFormat) => (f.width * f.height * 3) / 2; // yuv420p
+
+/**
+ * An external video feed (OBS pushing RTMP or SRT to us, or any URL ffmpeg reads), decoded to
+ * raw frames at the channel's size and rate. Reconnects with capped backoff when the feed ends.
+ */
+export class VideoFeed {
+  private proc?: ChildProcess;
+  private stopped = false;
+  private delayMs = 500;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  latest?: Buffer;
+  latestAt = 0;
+
+  constructor(
+    private readonly url: string,
+    private readonly format: FrameFormat,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    const { width, height, fps } = this.format;
+    const size = frameBytes(this.format);
+    const proc = spawn('ffmpeg', ['-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-rw_timeout', '3000000', '-i', this.url, '-an', '-vf', `scale=${width}:${height},fps=${fps}`, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.proc = proc;
+    proc.stdout!.on('data', (d: Buffer) => {
+      this.pending.push(d);
+      this.pendingBytes += d.length;
+      while (this.pendingBytes >= size) {
+        const all = Buffer.concat(this.pending);
+        this.latest = all.subarray(0, size);
+        this.latestAt = Date.now();
+        this.delayMs = 500;
+        const rest = all.subarray(size);
+        this.pending = rest.length ? [rest] : [];
+        this.pendingBytes = rest.length;
+      }
+    });
+    proc.on('exit', () => {
+      if (this.stopped || proc !== this.proc) return;
+      this.pending = [];
+      this.pendingBytes = 0;
+      setTimeout(() => !this.stopped && this.start(), this.delayMs);
+      this.delayMs = Math.min(this.delayMs * 2, 2000); // a feed coming back should be on air soon
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.proc?.kill('SIGKILL');
+  }
+}
+
+/** One raw frame of the slate: the still image (or the channel colour) with its text, drawn by ffmpeg from a file. */
+export function renderSlate(format: FrameFormat, background: string, text: string, textFile: string, image?: string): Buffer {
+  fs.mkdirSync(path.dirname(textFile), { recursive: true });
+  fs.writeFileSync(textFile, text);
+  const { width, height } = format;
+  const input = image ? ['-i', image] : ['-f', 'lavfi', '-i', `color=c=0x${background.slice(1)}:s=${width}x${height}`];
+  const out = spawnSync('ffmpeg', ['-loglevel', 'error', ...input, '-frames:v', '1', '-vf', `scale=${width}:${height},drawtext=textfile=${filterPath(textFile)}:expansion=none:fontcolor=white:fontsize=${Math.round(height / 10)}:x=(w-text_w)/2:y=(h-text_h)/2`, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', 'pipe:1'], { maxBuffer: 64 * 1024 * 1024 }).stdout ?? Buffer.alloc(0);
+  if (out.length !== frameBytes(format)) throw new Error(`could not render the slate (${image ?? 'colour'}): got ${out.length} bytes`);
+  return out;
+}
+
+/**
+ * Hands the encoder one frame per frame interval over a loopback TCP socket its ffmpeg listens
+ * on: the feed's latest frame while it is fresh, the slate once it has been silent for `lossMs`.
+ * Paced by our clock, the picture never stalls the encoder, whatever the feed does.
+ */
+export class FramePacer {
+  private timer?: NodeJS.Timeout;
+  private socket?: net.Socket;
+  private onSlate = true;
+  private written = 0;
+  private t0 = 0;
+
+  constructor(
+    private readonly feed: VideoFeed,
+    private readonly slate: Buffer,
+    private readonly format: FrameFormat,
+    private readonly lossMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Connect to the encoder's frame port (retrying while it starts) and keep feeding it. */
+  attach(port: number): void {
+    this.socket?.destroy();
+    const connect = (tries: number) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => {
+        s.destroy();
+        if (tries > 0 && !this.socket) setTimeout(() => connect(tries - 1), 50);
+      });
+      s.on('connect', () => {
+        this.socket = s;
+        this.t0 = performance.now();
+        this.written = 0;
+      });
+      s.on('close', () => this.socket === s && (this.socket = undefined));
+    };
+    this.socket = undefined;
+    connect(200);
+    if (!this.timer) this.timer = setInterval(() => this.tick(), Math.max(5, Math.floor(500 / this.format.fps)));
+  }
+
+  private tick(): void {
+    const s = this.socket;
+    if (!s) return;
+    const due = Math.floor(((performance.now() - this.t0) / 1000) * this.format.fps) + 1 - this.written;
+    const fresh = this.feed.latest !== undefined && Date.now() - this.feed.latestAt < this.lossMs;
+    if (fresh === this.onSlate) {
+      this.onSlate = !fresh;
+      this.log.info({ source: fresh ? 'feed' : 'slate' }, fresh ? 'video feed on air' : 'video feed lost: slate on air');
+    }
+    // Never queue more than a second in the socket: a slow encoder drops frames, never lags.
+    for (let i = 0; i < Math.min(due, this.format.fps) && s.writableLength < this.slate.length * this.format.fps; i++) {
+      s.write(fresh ? this.feed.latest! : this.slate);
+      this.written++;
+    }
+    if (due > this.format.fps) this.written += due - this.format.fps;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.socket?.destroy();
+  }
+}
+
+/** A TCP port free on loopback right now (for the encoder to listen on for frames). */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}

