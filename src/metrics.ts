@@ -49,6 +49,8 @@ export function createMetrics(kind: string, instance: string) {
     destinationDropped: counter('idolcast_destination_dropped_bytes_total', 'Stream bytes a stalled or reconnecting destination did not get (the others are never held up)', ['channel', 'destination']),
     watchdogActions: counter('idolcast_watchdog_actions_total', 'Steps the broadcast watchdog took against a fault in the output, by fault and step', ['channel', 'fault', 'step']),
     watchdogAlert: gauge('idolcast_watchdog_alert', 'A fault the watchdog could not clear by restarting and falling back (1) or none (0)', ['channel', 'fault']),
+    playoutUnderruns: counter('idolcast_playout_underruns_total', 'Times the encoder ran out of playout audio because the broadcaster fell behind its lead', ['channel']),
+    videoFramesDropped: counter('idolcast_video_frames_dropped_total', 'Feed or slate frames skipped because the broadcaster fell more than a second behind', ['channel']),
     encoderRestarts: counter('idolcast_encoder_restarts_total', 'Times the broadcast encoder (ffmpeg) was restarted', ['channel']),
   };
 }

@@ -68,6 +68,7 @@ async function feedPicture(channel: string, cfg: ChannelConfig, log: Logger) {
   feed.start();
   return {
     frames: { port, onStart: () => pacer.attach(port) },
+    droppedFrames: () => pacer.droppedFrames,
     stop: () => (feed.stop(), pacer.stop()),
   };
 }
@@ -245,12 +246,22 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
     log,
   );
   if (wd.enabled) watchdog.start();
+  // Counters kept by the hot loops, published once a second.
+  const seen = { underruns: 0, dropped: 0 };
+  const counters = setInterval(() => {
+    metrics.playoutUnderruns.inc({ channel }, pump.underruns - seen.underruns);
+    seen.underruns = pump.underruns;
+    const dropped = picture?.droppedFrames() ?? 0;
+    metrics.videoFramesDropped.inc({ channel }, dropped - seen.dropped);
+    seen.dropped = dropped;
+  }, 1000);
   log.info({ channel, playlist: encoder.playlist }, 'broadcaster ready');
 
   return {
-    detail: () => ({ encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, onAir, destinations: Object.fromEntries(relays.map((r) => [r.name, r.onAir])) }),
+    detail: () => ({ encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, underruns: pump.underruns, onAir, destinations: Object.fromEntries(relays.map((r) => [r.name, r.onAir])) }),
     /** Graceful: the line on air is played to its end, then everything closes. */
     stop: async () => {
+      clearInterval(counters);
       watchdog.stop();
       picture?.stop();
       await stop();
@@ -261,6 +272,7 @@ async function goLive(ctx: ProcessContext, channel: string, lead: Leadership) {
     },
     /** At once: nothing more goes out. */
     abort: () => {
+      clearInterval(counters);
       watchdog.stop();
       picture?.stop();
       pump.stop();

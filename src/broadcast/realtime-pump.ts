@@ -46,6 +46,9 @@ export class RealtimePump {
     private bed?: BedMix,
   ) {}
 
+  /** Times the encoder ran out of audio because a tick came later than the lead (see idolcast_playout_underruns_total). */
+  underruns = 0;
+
   /** Change the background bed on the fly (the watchdog's fallback, or a fault injected by a test). */
   setBed(bed: BedMix | undefined): void {
     this.bed = bed;
@@ -108,6 +111,8 @@ export class RealtimePump {
     const elapsedMs = performance.now() - this.t0 + this.leadMs;
     let due = Math.floor((elapsedMs * this.sampleRate) / 1000) - this.written;
     if (due <= 0) return;
+    // More due than the lead covers: the encoder ran dry waiting for us (the event loop was late).
+    if (due > (this.leadMs * this.sampleRate) / 1000) this.underruns++;
     const maxBurst = this.sampleRate * 5;
     if (due > maxBurst) {
       // The process stalled for seconds: do not flood the encoder; restart the clock from here.

@@ -87,6 +87,8 @@ export class FramePacer {
   private onSlate = true;
   private written = 0;
   private t0 = 0;
+  /** Frames skipped because we fell more than a second behind. */
+  droppedFrames = 0;
 
   constructor(
     private readonly feed: VideoFeed,
@@ -131,7 +133,10 @@ export class FramePacer {
       s.write(fresh ? this.feed.latest! : this.slate);
       this.written++;
     }
-    if (due > this.format.fps) this.written += due - this.format.fps;
+    if (due > this.format.fps) {
+      this.droppedFrames += due - this.format.fps;
+      this.written += due - this.format.fps;
+    }
   }
 
   stop(): void {

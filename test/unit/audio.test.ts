@@ -105,4 +105,21 @@ describe('realtime pump', () => {
     await expect(decodeBed(path.join(dir, 'junk.mp3'), 8000)).rejects.toThrow(/cannot use .*junk\.mp3 as the background bed/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  it('counts an underrun when the event loop falls behind the lead, and keeps the timeline whole', async () => {
+    const rate = 8000;
+    const written: Buffer[] = [];
+    const pump = new RealtimePump(rate, 50, (b) => written.push(b), 10);
+    pump.start();
+    await new Promise((r) => setTimeout(r, 200));
+    const before = pump.underruns; // a busy machine may already have been late once or twice
+    const until = Date.now() + 300;
+    while (Date.now() < until); // a stalled event loop
+    await new Promise((r) => setTimeout(r, 100));
+    pump.stop();
+    expect(pump.underruns).toBeGreaterThan(before);
+    // No samples lost: the pump caught up, so the timeline still matches the clock.
+    const seconds = Buffer.concat(written).length / 2 / rate;
+    expect(seconds).toBeGreaterThan(0.6);
+  });
 });
