@@ -56,8 +56,16 @@ export class HlsEncoder {
   }
 
   start(): void {
-    fs.rmSync(this.liveDir, { recursive: true, force: true });
+    // Clear what an earlier run left, file by file and best effort: the ffmpeg of a broadcaster
+    // that was just killed (a standby taking over) may still be writing its last segment here.
     fs.mkdirSync(this.liveDir, { recursive: true });
+    for (const f of fs.readdirSync(this.liveDir)) {
+      try {
+        fs.rmSync(path.join(this.liveDir, f), { force: true, recursive: true });
+      } catch {
+        /* gone already, or still being written: the new playlist replaces it */
+      }
+    }
     this.spawn(false);
   }
 
@@ -119,6 +127,8 @@ export class HlsEncoder {
       ? ['-vf', `drawtext=textfile=${filterPath(this.captionPath)}:reload=1:expansion=none:fontcolor=white:fontsize=${Math.round(video.height / 16)}:line_spacing=6:box=1:boxcolor=black@0.55:boxborderw=10:x=(w-text_w)/2:y=h-text_h-${Math.round(video.height / 12)}`]
       : [];
     const encode = [
+      // -shortest: when our stdin closes (the broadcaster died), ffmpeg ends instead of encoding the endless picture alone.
+      '-shortest',
       '-map', '1:v', '-map', '0:a', ...caption,
       '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
       '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
@@ -32,6 +33,9 @@ describe('hot standby broadcasters (real nginx-rtmp, real ffmpeg)', () => {
     await sleep(1000);
     expect(at(second, 'broadcaster active')).toHaveLength(0);
 
+    // Its ffmpeg processes (encoder, pusher) must not outlive it.
+    const ffmpegs = execFileSync('pgrep', ['-P', String(first.child.pid)]).toString().trim().split('\n').map(Number);
+    expect(ffmpegs.length).toBeGreaterThanOrEqual(2);
     const killedAt = Date.now();
     first.kill('SIGKILL');
     const active2 = await second.waitForLog('broadcaster active', {}, 10000);
@@ -42,6 +46,7 @@ describe('hot standby broadcasters (real nginx-rtmp, real ffmpeg)', () => {
     fs.mkdirSync('test-artifacts', { recursive: true });
     fs.writeFileSync('test-artifacts/standby-takeover.json', `${JSON.stringify({ ...takeover, killedAt, log: second.lines.map((l) => [l.time, l.msg, l.why ?? '']) })}\n`);
     expect(takeover.publishingMs).toBeLessThan(10000);
+    await eventually(async () => (ffmpegs.every((pid) => !fs.existsSync(`/proc/${pid}`)) ? true : undefined), 'the killed broadcaster\'s ffmpeg processes to end', 10000);
     const viewer = new RtmpViewer(`${nginx.url}/${KEY.IDOLCAST_TEST_KEY}`);
     viewers.push(viewer);
     await eventually(async () => (viewer.seconds > 1 ? true : undefined), 'the stream from the new active broadcaster', 20000);

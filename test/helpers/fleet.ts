@@ -92,7 +92,8 @@ export class TestFleet {
     const keys = await this.redis.keys(`${this.prefix}:*`);
     for (let i = 0; i < keys.length; i += 500) await this.redis.del(...keys.slice(i, i + 500));
     await this.redis.quit();
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    // An ffmpeg whose broadcaster a test SIGKILLed may still be finishing its last segment here.
+    fs.rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
