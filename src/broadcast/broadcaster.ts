@@ -63,7 +63,7 @@ async function feedPicture(channel: string, cfg: ChannelConfig, log: Logger) {
   const format = { width: cfg.video.width, height: cfg.video.height, fps: cfg.video.fps };
   const slate = renderSlate(format, cfg.video.background, feedCfg.slateText, path.resolve(cfg.live.dir, `${channel}.slate.txt`), feedCfg.slateImage);
   const feed = new VideoFeed(feedCfg.url, format, log);
-  const pacer = new FramePacer(feed, slate, format, feedCfg.lossMs, log);
+  const pacer = new FramePacer(feed, slate, format, feedCfg.lossMs, feedCfg.frozenMs, log);
   const port = await freeLoopbackPort();
   feed.start();
   return {

@@ -25,6 +25,9 @@ export class VideoFeed {
   private pendingBytes = 0;
   latest?: Buffer;
   latestAt = 0;
+  /** When the picture last changed: a feed sending the same frame over and over is frozen. */
+  changedAt = 0;
+  private fingerprint = -1;
 
   constructor(
     private readonly url: string,
@@ -44,6 +47,11 @@ export class VideoFeed {
         const all = Buffer.concat(this.pending);
         this.latest = all.subarray(0, size);
         this.latestAt = Date.now();
+        const fp = fingerprint(this.latest, this.format.width * this.format.height);
+        if (fp !== this.fingerprint) {
+          this.fingerprint = fp;
+          this.changedAt = this.latestAt;
+        }
         this.delayMs = 500;
         const rest = all.subarray(size);
         this.pending = rest.length ? [rest] : [];
@@ -95,6 +103,8 @@ export class FramePacer {
     private readonly slate: Buffer,
     private readonly format: FrameFormat,
     private readonly lossMs: number,
+    /** The same picture for this long counts as a lost feed (0: never). */
+    private readonly frozenMs: number,
     private readonly log: Logger,
   ) {}
 
@@ -123,10 +133,14 @@ export class FramePacer {
     const s = this.socket;
     if (!s) return;
     const due = Math.floor(((performance.now() - this.t0) / 1000) * this.format.fps) + 1 - this.written;
-    const fresh = this.feed.latest !== undefined && Date.now() - this.feed.latestAt < this.lossMs;
+    const now = Date.now();
+    const arriving = this.feed.latest !== undefined && now - this.feed.latestAt < this.lossMs;
+    const frozen = arriving && this.frozenMs > 0 && now - this.feed.changedAt >= this.frozenMs;
+    const fresh = arriving && !frozen;
     if (fresh === this.onSlate) {
       this.onSlate = !fresh;
-      this.log.info({ source: fresh ? 'feed' : 'slate' }, fresh ? 'video feed on air' : 'video feed lost: slate on air');
+      if (fresh) this.log.info({ source: 'feed' }, 'video feed on air');
+      else this.log.warn({ source: 'slate', reason: frozen ? 'frozen' : 'gone' }, 'video feed lost: slate on air');
     }
     // Never queue more than a second in the socket: a slow encoder drops frames, never lags.
     for (let i = 0; i < Math.min(due, this.format.fps) && s.writableLength < this.slate.length * this.format.fps; i++) {
@@ -155,4 +169,11 @@ export function freeLoopbackPort(): Promise<number> {
       srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
     });
   });
+}
+
+/** A cheap fingerprint of a frame's luma plane: a strided sample, enough to tell a moving picture from a still one. */
+function fingerprint(frame: Buffer, lumaBytes: number): number {
+  let h = 0;
+  for (let i = 0; i < lumaBytes; i += 61) h = (h * 31 + frame[i]!) | 0;
+  return h;
 }

@@ -69,6 +69,8 @@ const channelSchema = z.strictObject({
           url: z.string().min(1),
           /** No new frame for this long: the slate goes on air. */
           lossMs: durationMs(1000),
+          /** The very same picture for this long counts as a frozen feed: the slate goes on air (0: never; a still OBS scene would trip it). */
+          frozenMs: durationMs(10_000),
           slateText: z.string().min(1).max(200).default('Be right back'),
           /** A still image for the slate (the channel colour when none). */
           slateImage: z.string().optional(),

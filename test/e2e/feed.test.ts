@@ -55,4 +55,20 @@ describe('an external video feed with a fallback slate (real nginx-rtmp, real ff
     expect(slateMs).toBeLessThan(5000);
     expect(broadcast.lines.filter((l) => l.msg === 'encoder exited: restarting')).toHaveLength(0);
   });
+
+  it('a frozen feed (the same picture over and over) is replaced by the slate', async () => {
+    fleet = new TestFleet();
+    nginx = new NginxRtmp(path.join(fleet.dir, 'nginx'));
+    await nginx.start();
+    const feedUrl = `${nginx.url}/still`;
+    obs = spawn('ffmpeg', ['-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'color=c=white:s=320x180:r=15', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-f', 'flv', feedUrl], { stdio: 'ignore' });
+    fleet.configure({ channels: { main: { video: { feed: { url: feedUrl, frozenMs: 2000 } } } } });
+    const broadcast = fleet.start(['broadcast']);
+    const on = await broadcast.waitForLog('video feed on air', {}, 30000);
+    const frozen = await broadcast.waitForLog('video feed lost: slate on air', { reason: 'frozen' }, 15000);
+    const frozenAfterMs = Date.parse(String(frozen.time)) - Date.parse(String(on.time));
+    expect(frozenAfterMs).toBeGreaterThan(1500);
+    expect(frozenAfterMs).toBeLessThan(6000);
+    await eventually(async () => (latestLuma(path.join(fleet.dir, 'live', 'main')) < 60 ? true : undefined), 'the slate in the live view', 20000, 500);
+  });
 });
