@@ -92,7 +92,9 @@ export class TestFleet {
     const keys = await this.redis.keys(`${this.prefix}:*`);
     for (let i = 0; i < keys.length; i += 500) await this.redis.del(...keys.slice(i, i + 500));
     await this.redis.quit();
-    // An ffmpeg whose broadcaster a test SIGKILLed may still be finishing its last segment here.
+    // An ffmpeg whose broadcaster a test SIGKILLed (or paused) may still be writing segments here:
+    // it ends on its own once its input closes, but a loaded machine must not fail the clean-up.
+    killProcessesUsing(this.dir);
     fs.rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
@@ -156,5 +158,23 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** SIGKILL every process whose command line mentions `dir` (children orphaned by a killed parent). */
+function killProcessesUsing(dir: string): void {
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmdline: string;
+    try {
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (!cmdline.includes(dir)) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 }

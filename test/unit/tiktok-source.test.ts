@@ -33,6 +33,7 @@ describe('TikTok source (through the connector event interface)', () => {
   afterEach(async () => {
     await src.stop();
     jest.useRealTimers();
+    jest.restoreAllMocks();
   });
 
   it('maps chat, follows and gifts; a gift streak counts once, at its end; likes are counted, not spoken', async () => {
@@ -56,6 +57,7 @@ describe('TikTok source (through the connector event interface)', () => {
   });
 
   it('reconnects slowly when the LIVE ends or the socket drops, the backoff growing while attempts fail', async () => {
+    jest.spyOn(Math, 'random').mockReturnValue(1); // each wait its full ceiling: 15 s, 30 s, 60 s
     let failing = false;
     src = new TikTokSource({
       config, channel: 'main', log: createLogger('tt', 'silent'),
