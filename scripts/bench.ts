@@ -487,6 +487,12 @@ async function main(): Promise<void> {
     }
     log('enqueue throughput');
     const enqueue = await enqueueThroughput(b);
+    if (process.env.BENCH_ONLY === 'ingest') {
+      // Just the command processor against raw addBulk (`BENCH_ONLY=ingest npm run bench`).
+      const ingest = await ingestThroughput(b, enqueue.raw);
+      console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, baseline: { addBulkJobsPerSec: Math.round(enqueue.raw) }, ingest, target: 0.8 }, null, 2));
+      return;
+    }
     log('worker throughput');
     const worker = await workerThroughput(b);
     log('ingest throughput');

@@ -7,8 +7,10 @@ import type { Redis } from 'ioredis';
  * for messages that passed the local filter, the user's token bucket, the repeat window and the
  * command's global and per-user cooldowns. Nothing is consumed unless every check passes.
  * Buckets are read and written once per user per batch.
- * KEYS: 5 per message: seen, bucket, recent, cooldown, user cooldown ('' skips a check).
- * ARGV: capacity, tokens per ms, repeat ms, dedupe ms, then per message: check? (1/0), global ms, user ms.
+ * Only the keys a message needs are sent (a plain chat line: its seen mark and its bucket), so a
+ * flood's call stays small: per message, one ARGV bit mask says which keys follow its seen key
+ * (1 check, 2 bucket, 4 recent, 8 cooldown, 16 user cooldown), then the cooldowns' ms if present.
+ * ARGV: capacity, tokens per ms, repeat ms, dedupe ms, then per message: mask [, global ms][, user ms].
  * Returns one word per message: ok, duplicate, rate limited, repeated, cooldown, user cooldown.
  */
 const CHAT_BATCH_CHECK_LUA = `
@@ -17,17 +19,23 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local capacity, rate, repeatMs, dedupeMs = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local buckets = {}
 local out = {}
-local n = #KEYS / 5
-for i = 1, n do
-  local k = (i - 1) * 5
-  local a = 4 + (i - 1) * 3
-  local seen, bucket, recent, cd, ucd = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
+local k, a = 1, 5
+while a <= #ARGV do
+  local mask = tonumber(ARGV[a])
+  a = a + 1
+  local seen = KEYS[k]
+  k = k + 1
+  local bucket, recent, cd, ucd, cdMs, ucdMs
+  if mask % 4 >= 2 then bucket = KEYS[k]; k = k + 1 end
+  if mask % 8 >= 4 then recent = KEYS[k]; k = k + 1 end
+  if mask % 16 >= 8 then cd = KEYS[k]; k = k + 1; cdMs = ARGV[a]; a = a + 1 end
+  if mask >= 16 then ucd = KEYS[k]; k = k + 1; ucdMs = ARGV[a]; a = a + 1 end
   local result = 'ok'
   if not redis.call('SET', seen, 1, 'PX', dedupeMs, 'NX') then
     result = 'duplicate'
-  elseif ARGV[a + 1] == '1' then
+  elseif mask % 2 == 1 then
     local b
-    if bucket ~= '' then
+    if bucket then
       b = buckets[bucket]
       if not b then
         local v = redis.call('HMGET', bucket, 't', 'ts')
@@ -38,17 +46,17 @@ for i = 1, n do
       end
     end
     if b and b.tokens < 1 then result = 'rate limited'
-    elseif recent ~= '' and redis.call('EXISTS', recent) == 1 then result = 'repeated'
-    elseif cd ~= '' and redis.call('EXISTS', cd) == 1 then result = 'cooldown'
-    elseif ucd ~= '' and redis.call('EXISTS', ucd) == 1 then result = 'user cooldown'
+    elseif recent and redis.call('EXISTS', recent) == 1 then result = 'repeated'
+    elseif cd and redis.call('EXISTS', cd) == 1 then result = 'cooldown'
+    elseif ucd and redis.call('EXISTS', ucd) == 1 then result = 'user cooldown'
     else
       if b then b.tokens = b.tokens - 1; b.dirty = true end
-      if recent ~= '' then redis.call('SET', recent, 1, 'PX', repeatMs) end
-      if cd ~= '' then redis.call('SET', cd, 1, 'PX', ARGV[a + 2]) end
-      if ucd ~= '' then redis.call('SET', ucd, 1, 'PX', ARGV[a + 3]) end
+      if recent then redis.call('SET', recent, 1, 'PX', repeatMs) end
+      if cd then redis.call('SET', cd, 1, 'PX', cdMs) end
+      if ucd then redis.call('SET', ucd, 1, 'PX', ucdMs) end
     end
   end
-  out[i] = result
+  out[#out + 1] = result
 end
 for key, b in pairs(buckets) do
   if b.dirty then
@@ -59,17 +67,17 @@ end
 return out
 `;
 
-/** What one message asks of the batch check. */
+/** What one message asks of the batch check ('' or 0 leaves a check out). */
 export interface ChatCheckRequest {
   seen: string;
   /** False for messages already decided locally: only the duplicate mark applies. */
   check: boolean;
-  bucket: string;
-  recent: string;
-  cooldown: string;
-  userCooldown: string;
-  globalMs: number;
-  userMs: number;
+  bucket?: string;
+  recent?: string;
+  cooldown?: string;
+  userCooldown?: string;
+  globalMs?: number;
+  userMs?: number;
 }
 
 /** Register the script on a connection (ioredis runs it by SHA, loading it when needed). */
@@ -84,8 +92,20 @@ export async function chatBatchCheck(
   requests: ChatCheckRequest[],
 ): Promise<string[]> {
   if (!requests.length) return [];
-  const keys = requests.flatMap((r) => [r.seen, r.bucket, r.recent, r.cooldown, r.userCooldown]);
-  const args = [limits.capacity, limits.perMs, Math.max(1, limits.repeatMs), limits.dedupeMs, ...requests.flatMap((r) => [r.check ? 1 : 0, Math.max(1, r.globalMs), Math.max(1, r.userMs)])];
+  const keys: string[] = [];
+  const args: (string | number)[] = [limits.capacity, limits.perMs, Math.max(1, limits.repeatMs), limits.dedupeMs];
+  for (const r of requests) {
+    keys.push(r.seen);
+    let mask = r.check ? 1 : 0;
+    const maskAt = args.push(0) - 1;
+    if (r.check) {
+      if (r.bucket) (mask |= 2), keys.push(r.bucket);
+      if (r.recent) (mask |= 4), keys.push(r.recent);
+      if (r.cooldown) (mask |= 8), keys.push(r.cooldown), args.push(Math.max(1, r.globalMs ?? 0));
+      if (r.userCooldown) (mask |= 16), keys.push(r.userCooldown), args.push(Math.max(1, r.userMs ?? 0));
+    }
+    args[maskAt] = mask;
+  }
   const run = (redis as unknown as { idolcastChatBatchCheck: (numKeys: number, ...a: (string | number)[]) => Promise<string[]> }).idolcastChatBatchCheck;
   return run.call(redis, keys.length, ...keys, ...args);
 }

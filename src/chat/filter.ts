@@ -6,8 +6,11 @@ export type FilterCheck = FilterConfig['bypass'][keyof FilterConfig['bypass']] e
 
 const URL_RE = /\b(?:https?:\/\/|www\.)\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|tv|gg|me|ly|co|xyz|app|dev|link|info|ru|de|uk|jp)\b(?:\/\S*)?/giu;
 
+const NO_BYPASS: ReadonlySet<FilterCheck> = new Set();
+
 /** The filter checks this user skips, from the union of their roles' bypass lists. */
-export function bypassed(e: ChatEvent, filter: FilterConfig): Set<FilterCheck> {
+export function bypassed(e: ChatEvent, filter: FilterConfig): ReadonlySet<FilterCheck> {
+  if (!e.user.roles.length) return NO_BYPASS; // most chatters: no set to build
   const out = new Set<FilterCheck>();
   for (const role of e.user.roles) for (const check of filter.bypass[role] ?? []) out.add(check);
   return out;
@@ -17,7 +20,7 @@ export function bypassed(e: ChatEvent, filter: FilterConfig): Set<FilterCheck> {
  * The checks that need no Redis: links, caps, symbols, emote flood, banned words. Returns the
  * text to continue with (links stripped when so configured) or the reason to reject.
  */
-export function localFilter(text: string, e: ChatEvent, filter: FilterConfig, skip: Set<FilterCheck>): { ok: true; text: string } | { ok: false; reason: string } {
+export function localFilter(text: string, e: ChatEvent, filter: FilterConfig, skip: ReadonlySet<FilterCheck>): { ok: true; text: string } | { ok: false; reason: string } {
   let t = text;
   if (!skip.has('bannedWords') && filter.bannedWords.length) {
     const lower = ` ${t.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ')} `;

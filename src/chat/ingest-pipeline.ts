@@ -31,7 +31,7 @@ interface Item extends Pending {
   truncated: boolean;
   outcome?: Outcome;
   command?: ReturnType<typeof parseCommand>;
-  check?: Omit<ChatCheckRequest, 'seen' | 'check'>;
+  check?: ChatCheckRequest;
 }
 
 const BACKLOG_CACHE_MS = 250;
@@ -39,6 +39,9 @@ const BACKLOG_CACHE_MS = 250;
 const BANNER_KINDS = { follow: 'follow', subscription: 'sub', raid: 'raid', gift: 'gift', superchat: 'superchat' } as const;
 const ENQUEUE_ATTEMPTS = 5;
 const BATCHES_IN_FLIGHT = 2;
+
+/** A short hash of a message's text, case-folded, for the repeat window. */
+const textHash = (text: string) => createHash('sha1').update(text.toLowerCase()).digest('base64url').slice(0, 16);
 
 /** A BullMQ- and key-safe id from a platform message id. */
 export function utteranceIdFor(e: ChatEvent, suffix = ''): string {
@@ -111,21 +114,28 @@ export class IngestPipeline {
 
   private async process(batch: Pending[]): Promise<void> {
     const { config, redis, keys } = this.deps;
-    const items: Item[] = batch.map((p) => {
-      const n = normaliseText(p.event.text, config.chat.maxLength);
-      return { ...p, truncated: n.truncated, text: stripEmotes(n.text, p.event.text, p.event.emotes) };
+    // Plain object literals, not spreads: a flood builds thousands of these per second.
+    const items: Item[] = batch.map(({ event, resolve, reject }) => {
+      const n = normaliseText(event.text, config.chat.maxLength);
+      return { event, resolve, reject, truncated: n.truncated, text: stripEmotes(n.text, event.text, event.emotes) };
     });
 
     // 1. Local checks and command lookup, then 2. one atomic Redis check for the whole batch:
     //    duplicates (across replicas and reconnects), rate limit, repeats, cooldowns.
     for (const i of items) this.prepare(i);
     const { capacity, perSecond } = config.chat.filter.rateLimit;
-    const seenKeys = items.map((i) => keys.seen(i.event.platform, i.event.room ?? i.event.channel, i.event.id));
-    const results = await chatBatchCheck(
-      redis,
-      { capacity, perMs: perSecond / 1000, repeatMs: config.chat.filter.repeatWindowMs, dedupeMs: config.chat.dedupeTtlMs },
-      items.map((i, n) => ({ seen: seenKeys[n]!, check: !i.outcome && !!i.check, bucket: '', recent: '', cooldown: '', userCooldown: '', globalMs: 0, userMs: 0, ...i.check })),
-    );
+    const requests = items.map((i): ChatCheckRequest => {
+      const seen = keys.seen(i.event.platform, i.event.room ?? i.event.channel, i.event.id);
+      if (i.check && !i.outcome) return Object.assign(i.check, { seen, check: true });
+      return { seen, check: false };
+    });
+    const seenKeys = requests.map((r) => r.seen);
+    // The backlog and the channels' voices do not depend on the check: fetched alongside it.
+    const [results, backlogNow, voices] = await Promise.all([
+      chatBatchCheck(redis, { capacity, perMs: perSecond / 1000, repeatMs: config.chat.filter.repeatWindowMs, dedupeMs: config.chat.dedupeTtlMs }, requests),
+      this.backlogDepth(),
+      this.channelVoices(items),
+    ]);
     items.forEach((i, n) => {
       const r = results[n];
       if (r === 'duplicate') i.outcome = { decision: 'duplicate', reason: 'already seen' };
@@ -136,8 +146,7 @@ export class IngestPipeline {
     const tts: { payload: Payload<'tts'>; opts?: { delay: number } }[] = [];
     const scenes: { payload: Payload<'scene'>; opts?: { delay: number } }[] = [];
     const effects: { item: Item; fx: CommandEffects }[] = [];
-    let backlog = await this.backlogDepth();
-    const voices = await this.channelVoices(items);
+    let backlog = backlogNow;
     const shed: Item[] = [];
     for (const i of items) {
       if (i.outcome) continue;
@@ -253,11 +262,12 @@ export class IngestPipeline {
     const limited = e.kind === 'message' && !e.paid;
     const user = e.user.id;
     const channel = this.channelOf(e);
-    const textHash = () => createHash('sha1').update(i.text.toLowerCase()).digest('base64url').slice(0, 16);
     i.check = {
+      seen: '', // set with the batch
+      check: true,
       bucket: limited && !skip.has('rateLimit') ? keys.bucket(e.platform, user) : '',
       // Commands repeat by design; their cooldowns govern them, not the repeat window.
-      recent: limited && !cmd && !skip.has('repeat') && config.chat.filter.repeatWindowMs > 0 ? keys.recent(e.platform, user, textHash()) : '',
+      recent: limited && !cmd && !skip.has('repeat') && config.chat.filter.repeatWindowMs > 0 ? keys.recent(e.platform, user, textHash(i.text)) : '',
       cooldown: def && def.cooldown.globalMs > 0 ? keys.cooldown(channel, def.name) : '',
       userCooldown: def && def.cooldown.userMs > 0 ? keys.cooldown(channel, def.name, `${e.platform}-${user}`) : '',
       globalMs: def?.cooldown.globalMs ?? 0,
