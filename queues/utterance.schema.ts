@@ -17,6 +17,8 @@ export const utteranceSchema = z.strictObject({
   acceptedAt: z.number().int().nonnegative(),
   /** Past this (ms since epoch) the line is stale and dropped instead of spoken late; none: never stale. */
   expiresAt: z.number().int().nonnegative().optional(),
+  /** A viewer's chat line (a plain message or a viewer's command): at degradation level 3 it is voiced by a cheaper voice. Paid, moderator, operator and routine lines never are. */
+  degradable: z.boolean().optional(),
   /** Who asked: for captions, logs and (later) moderation. */
   origin: z.strictObject({ platform: z.string().max(16), user: z.string().max(64) }),
 });

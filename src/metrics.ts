@@ -24,6 +24,10 @@ export function createMetrics(kind: string, instance: string) {
     speechReady: histogram('idolcast_chat_to_speech_ready_seconds', 'From accepting a chat message or say to its speech waiting in the playout', ['channel'], SECONDS_LATENCY),
     chatDecisions: counter('idolcast_chat_decisions_total', 'What the command processor did with each chat event', ['platform', 'decision']),
     speechDropped: counter('idolcast_speech_dropped_total', 'Lines dropped instead of spoken: stale (waited past their time-to-live) or cleared by a moderator', ['stage', 'reason']),
+    // Degradation (see src/degradation.ts).
+    degradationLevel: gauge('idolcast_degradation_level', 'How far the fleet has degraded: 0 normal, 1 plain chat shed, 2 plain chat on a short time-to-live, 3 cheaper voices for chat lines', []),
+    redisRoundTrip: gauge('idolcast_redis_round_trip_seconds', 'Round trip of a PING to Redis, median of the last three samples of the degradation monitor', []),
+    chatShed: counter('idolcast_chat_shed_total', 'Plain chat messages shed instead of spoken, by what raised the degradation level (backlog, redis_rtt)', ['reason']),
     // Chat sources.
     sourceConnected: gauge('idolcast_chat_source_connected', 'Whether a chat source is connected (1) or not (0), by platform and room', ['platform', 'room']),
     sourceReconnects: counter('idolcast_chat_source_reconnects_total', 'Reconnects of chat sources, by platform', ['platform']),
@@ -35,6 +39,7 @@ export function createMetrics(kind: string, instance: string) {
     spoken: counter('idolcast_tts_spoken_total', 'Parts of lines voiced, by the engine and voice that actually spoke', ['engine', 'voice']),
     fallbacks: counter('idolcast_tts_fallbacks_total', 'Times a voice failed and the next in its chain was tried, by the failing engine', ['engine']),
     ttsCache: counter('idolcast_tts_cache_total', 'Speech cache lookups', ['result']),
+    cheaperVoice: counter('idolcast_tts_cheaper_voice_total', 'Chat lines voiced by a cheaper voice at degradation level 3, by the voice asked for and the one used', ['voice', 'cheaper']),
     // Scenes (OBS over obs-websocket).
     obsConnected: gauge('idolcast_obs_connected', 'Whether the scene worker is connected to OBS (1) or not (0)', []),
     obsConnects: counter('idolcast_obs_connect_attempts_total', 'Connection attempts to OBS, by outcome (ok, auth_failed, error)', ['outcome']),

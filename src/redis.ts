@@ -60,6 +60,20 @@ export function keyspace(prefix: string) {
     timelineRuns: `${prefix}:timelines`,
     /** A command's global or per-user cooldown. */
     cooldown: (channel: string, command: string, user?: string) => `${prefix}:cooldown:${channel}:${command}${user ? `:${user}` : ''}`,
+    /** A remote TTS engine's breaker, opened by some replica (JSON, expires after the reset timeout). */
+    breaker: (engine: string) => `${prefix}:breaker:${engine}`,
+    /** Cached engine audio by (engine, voice, parameters, text) hash… */
+    ttsCache: (hash: string) => `${prefix}:ttscache:${hash}`,
+    /** …its last use (ZSET, for least-recently-used eviction)… */
+    ttsCacheLru: `${prefix}:ttscache-lru`,
+    /** …and its total size in bytes. */
+    ttsCacheBytes: `${prefix}:ttscache-bytes`,
+    /** The next page token of a YouTube live chat, so a restart resumes without repeats. */
+    youtubePageToken: (liveChatId: string) => `${prefix}:youtube:pagetoken:${liveChatId}`,
+    /** When a YouTube live chat may next be polled (expires then), so restarts cannot poll faster than the quota affords. */
+    youtubeNextPoll: (liveChatId: string) => `${prefix}:youtube:nextpoll:${liveChatId}`,
+    /** The fleet's degradation level as the ingest process last measured it (JSON, expires unless renewed). */
+    degradation: `${prefix}:degradation`,
   };
 }
 export type Keyspace = ReturnType<typeof keyspace>;

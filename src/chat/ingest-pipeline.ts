@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Payload } from '../../queues/registry';
+import { DegradationMonitor, LEVEL_NAMES, type Reading } from '../degradation';
 import type { ProcessContext } from '../process';
 import type { ChatEvent } from './chat-event';
 import { chatBatchCheck, defineChatCheck, type ChatCheckRequest } from './chat-check';
@@ -17,6 +18,8 @@ export interface Outcome {
 type Deps = Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'queues' | 'log' | 'metrics' | 'publish'> & {
   /** Post a reply in the event's room (and on the channel's live page). */
   reply: (e: ChatEvent, text: string) => Promise<void>;
+  /** The fleet's degradation level (the ingest process shares one with its periodic sampling; else the pipeline keeps its own). */
+  degradation?: DegradationMonitor;
 };
 
 interface Pending {
@@ -34,7 +37,6 @@ interface Item extends Pending {
   check?: ChatCheckRequest;
 }
 
-const BACKLOG_CACHE_MS = 250;
 /** The overlay's banner kind of each platform event. */
 const BANNER_KINDS = { follow: 'follow', subscription: 'sub', raid: 'raid', gift: 'gift', superchat: 'superchat' } as const;
 const ENQUEUE_ATTEMPTS = 5;
@@ -59,12 +61,13 @@ export class IngestPipeline {
   private timer?: NodeJS.Timeout;
   private running = false;
   private readonly commands;
-  private backlog = { value: 0, at: 0 };
   private sampled = 0;
+  readonly degradation: DegradationMonitor;
 
   constructor(private readonly deps: Deps) {
     defineChatCheck(deps.redis);
     this.commands = commandTable(deps.config);
+    this.degradation = deps.degradation ?? new DegradationMonitor(deps);
   }
 
   /**
@@ -131,9 +134,9 @@ export class IngestPipeline {
     });
     const seenKeys = requests.map((r) => r.seen);
     // The backlog and the channels' voices do not depend on the check: fetched alongside it.
-    const [results, backlogNow, voices] = await Promise.all([
+    const [results, reading, voices] = await Promise.all([
       chatBatchCheck(redis, { capacity, perMs: perSecond / 1000, repeatMs: config.chat.filter.repeatWindowMs, dedupeMs: config.chat.dedupeTtlMs }, requests),
-      this.backlogDepth(),
+      this.degradation.sample(),
       this.channelVoices(items),
     ]);
     items.forEach((i, n) => {
@@ -142,11 +145,13 @@ export class IngestPipeline {
       else if (r !== 'ok' && !i.outcome) i.outcome = { decision: 'rejected', reason: String(r) };
     });
 
-    // 3. Plan the jobs, shedding plain chat when the speech backlog is deep.
+    // 3. Plan the jobs, degrading plain chat by the level (shed from 1, a short time-to-live from 2);
+    //    the lines this batch adds count towards the backlog as they are planned.
     const tts: { payload: Payload<'tts'>; opts?: { delay: number } }[] = [];
     const scenes: { payload: Payload<'scene'>; opts?: { delay: number } }[] = [];
     const effects: { item: Item; fx: CommandEffects }[] = [];
-    let backlog = backlogNow;
+    let backlog = reading.backlog;
+    const degradation = this.degradation.state;
     const shed: Item[] = [];
     for (const i of items) {
       if (i.outcome) continue;
@@ -156,7 +161,9 @@ export class IngestPipeline {
       if (i.command) {
         const def = this.commands.get(i.command.word)!;
         const fx = runCommand(def, i.command, e, { config, channel, voice, backlog, utteranceId: (s) => utteranceIdFor(e, s) });
-        for (const t of fx.tts) tts.push({ payload: t.payload, opts: t.delay ? { delay: t.delay } : undefined });
+        // A viewer's command line may get a cheaper voice at level 3; a moderator's never does.
+        const degradable = !e.paid && !hasPermission(e.user.roles, 'moderator');
+        for (const t of fx.tts) tts.push({ payload: degradable ? { ...t.payload, degradable } : t.payload, opts: t.delay ? { delay: t.delay } : undefined });
         for (const s of fx.scenes) scenes.push({ payload: s.payload, opts: s.delay ? { delay: s.delay } : undefined });
         effects.push({ item: i, fx });
         backlog += fx.tts.length;
@@ -178,19 +185,23 @@ export class IngestPipeline {
         i.outcome = { decision: 'ignored', reason: 'plain messages are not spoken' };
         continue;
       }
-      if (backlog >= config.chat.load.shedDepth && !hasPermission(e.user.roles, 'moderator')) {
+      const moderator = hasPermission(e.user.roles, 'moderator');
+      if (!moderator) this.degradation.observe(backlog);
+      const level = degradation.current.level;
+      if (level >= 1 && !moderator) {
         const keep = config.chat.load.shedPolicy === 'sample' && this.sampled++ % config.chat.load.sampleEvery === 0;
         if (!keep) {
           shed.push(i);
-          i.outcome = { decision: 'shed', reason: `backlog ${backlog} ≥ ${config.chat.load.shedDepth} (${config.chat.load.shedPolicy})` };
+          this.deps.metrics.chatShed.inc({ reason: degradation.current.cause ?? 'backlog' });
+          i.outcome = { decision: 'shed', reason: this.shedReason(degradation.current) };
           continue;
         }
       }
-      tts.push({ payload: this.plainLine(e, i.text, voice) });
+      tts.push({ payload: this.plainLine(e, i.text, voice, moderator ? undefined : level) });
       backlog++;
       i.outcome = { decision: 'spoken', reason: i.truncated ? 'plain message (truncated)' : 'plain message' };
     }
-    if (shed.length && config.chat.load.shedPolicy === 'summarise') tts.push({ payload: this.summary(shed, voices) });
+    if (shed.length && config.chat.load.shedPolicy === 'summarise') tts.push({ payload: this.summary(shed, voices, degradation.current.level) });
 
     // 4. Enqueue (retried: a Redis hiccup must not lose accepted chat); on failure forget the
     //    duplicates marks so a redelivery is processed.
@@ -204,7 +215,7 @@ export class IngestPipeline {
       if (ours.length) await redis.del(...ours).catch(() => {});
       throw err;
     }
-    this.backlog.value = backlog;
+    this.degradation.observe(backlog);
     for (const { item, fx } of effects) await this.applyEffects(item, fx);
     await this.announce(items);
     for (const i of items) this.finish(i);
@@ -279,12 +290,26 @@ export class IngestPipeline {
     return e.channel in this.deps.config.channels ? e.channel : this.deps.config.defaultChannel;
   }
 
-  private plainLine(e: ChatEvent, text: string, voice: string): Payload<'tts'> {
+  /** A plain chat line; `level` undefined for a moderator's (never degraded). */
+  private plainLine(e: ChatEvent, text: string, voice: string, level: number | undefined): Payload<'tts'> {
     const { config } = this.deps;
     return {
       utteranceId: utteranceIdFor(e), channel: this.channelOf(e), text, voice, priority: config.chat.plainPriority,
-      acceptedAt: e.acceptedAt, expiresAt: e.acceptedAt + config.chat.load.plainTtlMs, origin: { platform: e.platform, user: e.user.displayName },
+      acceptedAt: e.acceptedAt, expiresAt: e.acceptedAt + this.plainTtlMs(level ?? 0), origin: { platform: e.platform, user: e.user.displayName },
+      ...(level !== undefined && { degradable: true }),
     };
+  }
+
+  /** Plain chat's time-to-live: the short one from degradation level 2. */
+  private plainTtlMs(level: number): number {
+    const { load } = this.deps.config.chat;
+    return level >= 2 ? Math.min(load.plainTtlMs, this.deps.config.degradation.shortTtlMs) : load.plainTtlMs;
+  }
+
+  private shedReason(r: Reading): string {
+    const { config } = this.deps;
+    const why = r.cause === 'redis_rtt' ? `redis round trip ${Math.round(r.rttMs)} ms` : `backlog ${r.backlog}`;
+    return `degradation level ${r.level} (${LEVEL_NAMES[r.level]}): ${why} (${config.chat.load.shedPolicy})`;
   }
 
   /** Paid messages and platform events (follow, sub, raid, gift, Super Chat) get their configured line. */
@@ -301,7 +326,7 @@ export class IngestPipeline {
   }
 
   /** Shed plain messages of a batch become one line, so a flood is still acknowledged on air. */
-  private summary(shed: Item[], voices: Map<string, string>): Payload<'tts'> {
+  private summary(shed: Item[], voices: Map<string, string>, level: number): Payload<'tts'> {
     const { config } = this.deps;
     const first = shed[0]!;
     const sample = first.text.split(' ').slice(0, 8).join(' ');
@@ -309,18 +334,8 @@ export class IngestPipeline {
     return {
       utteranceId: utteranceIdFor(first.event, 'summary'), channel, voice: voices.get(channel) ?? config.defaultVoice, priority: config.chat.plainPriority,
       text: shed.length === 1 ? `${first.event.user.displayName} says ${sample}` : `Chat is busy: ${shed.length} messages, like ${first.event.user.displayName} saying ${sample}`,
-      acceptedAt: first.event.acceptedAt, expiresAt: first.event.acceptedAt + config.chat.load.plainTtlMs, origin: { platform: first.event.platform, user: 'chat' },
+      acceptedAt: first.event.acceptedAt, expiresAt: first.event.acceptedAt + this.plainTtlMs(level), origin: { platform: first.event.platform, user: 'chat' }, degradable: true,
     };
-  }
-
-  /** Lines waiting for synthesis, encoding or air (cached briefly: a flood must not scan queues per message). */
-  private async backlogDepth(): Promise<number> {
-    if (Date.now() - this.backlog.at < BACKLOG_CACHE_MS) return this.backlog.value;
-    const { queues, config } = this.deps;
-    const states = ['waiting', 'prioritized', 'active', 'delayed'] as const;
-    const counts = await Promise.all([queues.queue('tts'), queues.queue('audio'), ...Object.keys(config.channels).map((c) => queues.queue('playout', c))].map((q) => q.getJobCounts(...states)));
-    this.backlog = { value: counts.reduce((sum, c) => sum + states.reduce((s, st) => s + (c[st] ?? 0), 0), 0), at: Date.now() };
-    return this.backlog.value;
   }
 
   private async channelVoices(items: Item[]): Promise<Map<string, string>> {

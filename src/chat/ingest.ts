@@ -1,3 +1,4 @@
+import { DegradationMonitor } from '../degradation';
 import { onShutdown } from '../lifecycle';
 import { bootProcess } from '../process';
 import { startQueueWorker } from '../queue-worker';
@@ -23,8 +24,12 @@ export async function runIngest(): Promise<void> {
   await syncSchedules(queues, config, log);
 
   const byPlatform = new Map<string, ChatSource>();
+  // Sampled on its own clock too, so the level falls (and is shared) while chat is quiet.
+  const degradation = new DegradationMonitor(ctx);
+  degradation.start();
   const pipeline = new IngestPipeline({
     ...ctx,
+    degradation,
     reply: async (e: ChatEvent, text: string) => {
       await ctx.publish(e.channel in config.channels ? e.channel : config.defaultChannel, { type: 'chat-reply', to: e.user.displayName, text });
       const source = byPlatform.get(e.platform);
@@ -47,6 +52,7 @@ export async function runIngest(): Promise<void> {
     await Promise.all(sources.map((s) => s.stop()));
     await stopLocal();
     await pipeline.drain();
+    degradation.stop();
     await ctx.close();
   });
 }

@@ -122,6 +122,8 @@ const voiceSchema = z.strictObject({
   params: z.record(z.string(), z.union([z.string().max(500), z.number(), z.boolean()])).default({}),
   /** Voices to try, in order, when this one's engine fails; the chain must end in a local voice. */
   fallback: z.array(z.string()).default([]),
+  /** Voice that speaks chat lines instead at degradation level 3 (default: the last voice of the fallback chain, a local one). */
+  cheaper: z.string().optional(),
 });
 
 const remoteEngineBase = {
@@ -216,7 +218,7 @@ const reactionsSchema = z
 
 const loadSchema = z
   .strictObject({
-    /** Speech backlog (lines waiting for synthesis or air) past which plain chat speech is shed. */
+    /** Speech backlog (lines waiting for synthesis or air) past which plain chat speech is shed: degradation level 1 (see `degradation`). */
     shedDepth: z.number().int().min(1).default(40),
     /** `sample` keeps one plain message in `sampleEvery`; `summarise` turns the shed ones of a batch into one line. */
     shedPolicy: z.enum(['sample', 'summarise']).default('summarise'),
@@ -227,6 +229,31 @@ const loadSchema = z
     batchMax: z.number().int().min(1).max(5000).default(500),
     /** …and a batch starts this long after a quiet chat's first message (0: at once). */
     batchWaitMs: durationMs(0),
+  })
+  .prefault({});
+
+/**
+ * How the fleet degrades when Redis is slow or the speech backlog is deep: level 1 sheds plain chat
+ * speech (from `chat.load.shedDepth`), level 2 also gives plain chat a short time-to-live, level 3
+ * also voices chat lines with cheaper voices. Paid, moderator, operator and routine lines are never
+ * shed, shortened or cheapened. The ingest process measures and shares the level through Redis.
+ */
+const degradationSchema = z
+  .strictObject({
+    /** Speech backlog at which level 2 starts (default: twice `chat.load.shedDepth`). */
+    ttlDepth: z.number().int().min(1).optional(),
+    /** Speech backlog at which level 3 starts (default: twice `ttlDepth`). */
+    voiceDepth: z.number().int().min(1).optional(),
+    /** Redis round trip (median of the last 3 pings, ms) at which levels 1, 2 and 3 start. */
+    redisRttMs: z.strictObject({ shed: z.number().min(0).default(100), ttl: z.number().min(0).default(250), voice: z.number().min(0).default(500) }).prefault({}),
+    /** From level 2 on, plain chat still waiting after this is dropped as stale (lines already queued too). */
+    shortTtlMs: durationMs(8000),
+    /** A level is left only once every input is below this share of the level's threshold… */
+    recoverRatio: z.number().min(0.1).max(1).default(0.75),
+    /** …and the level has held this long; one level down at a time, so the fleet does not flap. */
+    holdMs: durationMs(10000),
+    /** How often the ingest process samples the backlog and Redis's round trip. */
+    sampleMs: z.number().int().min(50).default(1000),
   })
   .prefault({});
 
@@ -539,6 +566,7 @@ export const configSchema = z
         shutdownTimeoutMs: durationMs(20000),
       })
       .prefault({}),
+    degradation: degradationSchema,
     schedule: scheduleSchema,
     obs: obsSchema,
     overlay: overlaySchema,
@@ -564,11 +592,18 @@ export const configSchema = z
       for (const [i, f] of v.fallback.entries()) {
         if (!(f in cfg.voices)) ctx.addIssue({ code: 'custom', path: ['voices', name, 'fallback', i], message: `no voice named "${f}"` });
       }
+      if (v.cheaper !== undefined && !(v.cheaper in cfg.voices)) ctx.addIssue({ code: 'custom', path: ['voices', name, 'cheaper'], message: `no voice named "${v.cheaper}"` });
       const chain = voiceChain(cfg.voices, name);
       if (cfg.voices[chain[chain.length - 1]!]?.engine !== LOCAL_ENGINE) {
         ctx.addIssue({ code: 'custom', path: ['voices', name, 'fallback'], message: `the fallback chain (${chain.join(' → ')}) must end in a local ${LOCAL_ENGINE} voice` });
       }
     }
+    const depths = degradationDepths(cfg);
+    if (depths[1]! < depths[0]! || depths[2]! < depths[1]!) {
+      ctx.addIssue({ code: 'custom', path: ['degradation'], message: `backlog depths must rise with the level: chat.load.shedDepth ${depths[0]} ≤ ttlDepth ${depths[1]} ≤ voiceDepth ${depths[2]}` });
+    }
+    const rtt = cfg.degradation.redisRttMs;
+    if (rtt.ttl < rtt.shed || rtt.voice < rtt.ttl) ctx.addIssue({ code: 'custom', path: ['degradation', 'redisRttMs'], message: 'round trips must rise with the level: shed ≤ ttl ≤ voice' });
     const sched = cfg.schedule;
     const checkTz = (tz: string, path: (string | number)[]) => {
       try {
@@ -631,6 +666,12 @@ export function voiceChain(voices: Record<string, { fallback: string[] }>, name:
   };
   visit(name);
   return out;
+}
+/** Speech backlog depths at which degradation levels 1, 2 and 3 start. */
+export function degradationDepths(cfg: Pick<Config, 'chat' | 'degradation'>): [number, number, number] {
+  const shed = cfg.chat.load.shedDepth;
+  const ttl = cfg.degradation.ttlDepth ?? shed * 2;
+  return [shed, ttl, cfg.degradation.voiceDepth ?? ttl * 2];
 }
 export type ChannelConfig = z.infer<typeof channelSchema>;
 export type VoiceConfig = z.infer<typeof voiceSchema>;

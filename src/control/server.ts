@@ -63,7 +63,7 @@ export function createControlApp(ctx: ProcessContext) {
     // Informational: an open breaker degrades the voice, never readiness (the fallback chain speaks).
     const engines = Object.keys(config.tts.engines);
     if (engines.length && checks.redis.ok) {
-      const ttls = await Promise.all(engines.map((e) => redis.pttl(`${keys.prefix}:breaker:${e}`)));
+      const ttls = await Promise.all(engines.map((e) => redis.pttl(keys.breaker(e))));
       checks.tts = { ok: true, detail: Object.fromEntries(engines.map((e, i) => [e, ttls[i]! > 0 ? { breaker: 'open', probeInMs: ttls[i] } : { breaker: 'closed' }])) };
     }
     res.status(ok ? 200 : 503).json({ ok, checks });

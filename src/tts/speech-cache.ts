@@ -16,13 +16,13 @@ export class SpeechCache {
   ) {}
 
   private entry(hash: string): string {
-    return `${this.keys.prefix}:ttscache:${hash}`;
+    return this.keys.ttsCache(hash);
   }
   private get lru(): string {
-    return `${this.keys.prefix}:ttscache-lru`;
+    return this.keys.ttsCacheLru;
   }
   private get bytes(): string {
-    return `${this.keys.prefix}:ttscache-bytes`;
+    return this.keys.ttsCacheBytes;
   }
 
   static hash(engine: string, voice: VoiceConfig, text: string): string {

@@ -39,7 +39,7 @@ export class SpeechService {
   }
 
   private sharedKey(engine: string): string {
-    return `${this.deps.keys.prefix}:breaker:${engine}`;
+    return this.deps.keys.breaker(engine);
   }
 
   /** The breaker of a remote engine (created on first use). */

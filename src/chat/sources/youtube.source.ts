@@ -114,7 +114,7 @@ export class YouTubeSource implements ChatSource {
   }
 
   private tokenKey(): string {
-    return `${this.opts.keys.prefix}:youtube:pagetoken:${this.liveChatId}`;
+    return this.opts.keys.youtubePageToken(this.liveChatId);
   }
 
   async start(sink: ChatSink): Promise<void> {
