@@ -29,6 +29,9 @@ export class DestinationRelay {
   private startedAt = 0;
   private live = false;
   private retry?: NodeJS.Timeout;
+  /** Publishing: the stream is written and a silent pusher counts as stalled. A standby's pusher is spawned but idle. */
+  private armed = false;
+  private armCurrent?: () => void;
 
   constructor(
     readonly name: string,
@@ -45,13 +48,25 @@ export class DestinationRelay {
     return this.live;
   }
 
-  start(): void {
+  /**
+   * A standby's pusher: ffmpeg started and waiting for the stream, not connected to the platform
+   * (it connects once its input has been probed), so taking over skips ffmpeg's start-up.
+   */
+  prepare(): void {
     this.stopping = false;
-    this.spawn();
+    if (!this.command) this.spawn();
+  }
+
+  /** Publish: the stream starts with the cached keyframe, and from now on silence means stalled. */
+  start(): void {
+    this.prepare();
+    this.armed = true;
+    this.armCurrent?.();
   }
 
   /** Hand the pusher the next bytes of the stream; dropped while it reconnects or is stalled. */
   write(chunk: Buffer): void {
+    if (!this.armed) return; // not publishing yet: the primer will start the stream
     const input = this.input;
     if (!input || input.destroyed || input.writableLength > MAX_BACKLOG_BYTES) {
       this.events.dropped(chunk.length);
@@ -83,6 +98,7 @@ export class DestinationRelay {
     // Progress lines mean bytes are flowing to the platform; none for a while means stuck.
     let stall: NodeJS.Timeout | undefined;
     const watch = () => {
+      if (!this.armed) return;
       clearTimeout(stall);
       stall = setTimeout(() => {
         if (command !== this.command) return;
@@ -105,8 +121,14 @@ export class DestinationRelay {
     this.input = input;
     this.command = command;
     this.startedAt = Date.now();
-    const primer = this.primer();
-    if (primer.length) input.write(primer);
+    this.armCurrent = () => {
+      this.armCurrent = undefined;
+      this.startedAt = Date.now();
+      const primer = this.primer();
+      if (primer.length) input.write(primer);
+      watch();
+    };
+    if (this.armed) this.armCurrent();
     command.run();
   }
 

@@ -30,6 +30,8 @@ describe('hot standby broadcasters (real nginx-rtmp, real ffmpeg)', () => {
     await first.waitForLog('destination on air', {}, 30000);
     const second = fleet.start(['broadcast'], KEY);
     await second.waitForLog('broadcaster standby: waiting for the channel lock');
+    // A warm standby: encoding already, its pusher started, published nowhere.
+    await second.waitForLog('broadcaster warm: encoding, published nowhere yet', {}, 20000);
     await sleep(1000);
     expect(at(second, 'broadcaster active')).toHaveLength(0);
 
