@@ -43,8 +43,11 @@ export class TestFleet {
   readonly queues: Queues;
   readonly keys;
   private readonly children = new Set<ChildProcess>();
+  /** The Redis of this fleet: the shared test server, or one the test started (e.g. to restart it). */
+  readonly redisUrl: string;
 
-  constructor(overrides: DeepPartial<Config> | Record<string, unknown> = {}) {
+  constructor(overrides: DeepPartial<Config> | Record<string, unknown> = {}, opts: { redisUrl?: string } = {}) {
+    this.redisUrl = opts.redisUrl ?? redisUrl();
     const base = {
       redis: { prefix: this.prefix },
       channels: { main: { live: { dir: path.join(this.dir, 'live'), listSize: 30 } } },
@@ -57,7 +60,7 @@ export class TestFleet {
     const shipped = YAML.parse(fs.readFileSync(DEFAULT_CONFIG_PATH, 'utf8')) as Record<string, unknown>;
     this.raw = merge(merge(shipped, base), overrides as Record<string, unknown>);
     this.config = this.write();
-    this.redis = createRedis(redisUrl());
+    this.redis = createRedis(this.redisUrl);
     this.keys = keyspace(this.prefix);
     this.queues = new Queues(this.redis, this.prefix);
   }
@@ -70,11 +73,11 @@ export class TestFleet {
 
   private write(): Config {
     fs.writeFileSync(this.configPath, YAML.stringify(this.raw));
-    return parseConfig(fs.readFileSync(this.configPath, 'utf8'), this.configPath, { REDIS_URL: redisUrl() });
+    return parseConfig(fs.readFileSync(this.configPath, 'utf8'), this.configPath, { REDIS_URL: this.redisUrl });
   }
 
   env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-    return { ...process.env, IDOLCAST_CONFIG: this.configPath, REDIS_URL: redisUrl(), ...extra };
+    return { ...process.env, IDOLCAST_CONFIG: this.configPath, REDIS_URL: this.redisUrl, ...extra };
   }
 
   /** Start `idolcast <args>`; its JSON log lines are collected for `waitForLog`. */
