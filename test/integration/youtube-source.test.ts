@@ -47,6 +47,20 @@ describe('YouTube live chat source (against a loopback Data API v3)', () => {
     expect(polls.every((p) => p.hasKey)).toBe(true);
   });
 
+  it('a restarted source waits out the poll interval its predecessor was given (the pace is kept in Redis)', async () => {
+    fake.addPage(['a']);
+    fake.pollingIntervalMillis = 1500;
+    start();
+    await eventually(async () => (fake.polls().length >= 1 && (await fleet.redis.pttl(fleet.keys.youtubeNextPoll(fake.liveChatId))) > 0 ? true : undefined), 'the first poll', 5000);
+    await src!.stop();
+    // A new process (an ingest restart) must not poll again before the 1.5 s are over.
+    start();
+    await eventually(async () => (fake.polls().length >= 2 ? true : undefined), 'the poll after the restart', 5000);
+    const polls = fake.polls();
+    expect(polls[1]!.at - polls[0]!.at).toBeGreaterThanOrEqual(1400);
+    expect(polls[1]!.pageToken).toBe('p1');
+  });
+
   it('never polls faster than the daily quota affords', async () => {
     fake.addPage(['a']);
     fake.pollingIntervalMillis = 10;

@@ -89,7 +89,8 @@ export function youtubeEvent(item: LiveChatItem, liveChatId: string, channel: st
 /**
  * YouTube live chat through the Data API v3: polls liveChatMessages.list no faster than the
  * server's pollingIntervalMillis nor than the daily quota affords, follows nextPageToken (kept
- * in Redis so a restart resumes without repeats), and backs off on quota, rate-limit and
+ * in Redis so a restart resumes without repeats; so is the time of the next poll, so a restarted or
+ * crash-looping ingest cannot poll faster than the quota affords), and backs off on quota, rate-limit and
  * server errors. The API key is only ever in the query string, which is never logged.
  */
 export class YouTubeSource implements ChatSource {
@@ -115,6 +116,10 @@ export class YouTubeSource implements ChatSource {
 
   private tokenKey(): string {
     return this.opts.keys.youtubePageToken(this.liveChatId);
+  }
+
+  private nextPollKey(): string {
+    return this.opts.keys.youtubeNextPoll(this.liveChatId);
   }
 
   async start(sink: ChatSink): Promise<void> {
@@ -160,6 +165,12 @@ export class YouTubeSource implements ChatSource {
       let waitMs = minInterval;
       try {
         if (!this.liveChatId) await this.resolveLiveChatId();
+        // The pace outlives the process: a restart waits out the interval its predecessor was given.
+        const notYet = await redis.pttl(this.nextPollKey());
+        if (notYet > 0) {
+          await this.sleep(notYet);
+          if (this.stopping) break;
+        }
         pageToken ??= (await redis.get(this.tokenKey())) ?? undefined;
         const body = await this.get('/liveChat/messages', { liveChatId: this.liveChatId, part: 'snippet,authorDetails', maxResults: '2000', ...(pageToken ? { pageToken } : {}) });
         if (!this.connected) this.setConnected(true);
@@ -177,6 +188,7 @@ export class YouTubeSource implements ChatSource {
           await redis.set(this.tokenKey(), pageToken, 'EX', 7 * 24 * 3600);
         }
         waitMs = Math.max(minInterval, Number(body.pollingIntervalMillis) || 0);
+        await redis.set(this.nextPollKey(), '1', 'PX', waitMs);
       } catch (err) {
         this.lastError = (err as Error).message;
         const status = err instanceof ApiError ? err.status : 0;
