@@ -1,4 +1,7 @@
+import net from 'node:net';
 import { LOCAL_ENGINE } from '../../src/config/schema';
+import { createRedis } from '../../src/redis';
+import { DegradationMonitor } from '../../src/degradation';
 import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';
 import { EspeakEngine } from '../../src/tts/espeak.engine';
@@ -11,6 +14,22 @@ import { TestFleet } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
 
 const log = createLogger('degradation-test', 'silent');
+
+/** A loopback proxy to Redis that holds every reply back `delayMs`: a slow Redis, as the fleet sees one. */
+async function slowRedisProxy(target: string, delayMs: number) {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(port), hostname);
+    sockets.add(client).add(upstream);
+    client.on('data', (d) => upstream.write(d));
+    upstream.on('data', (d) => setTimeout(() => client.writable && client.write(d), delayMs));
+    for (const s of [client, upstream]) s.on('error', () => {}).on('close', () => (client.destroy(), upstream.destroy()));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const addr = server.address() as net.AddressInfo;
+  return { url: `redis://127.0.0.1:${addr.port}`, close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))) };
+}
 
 describe('degradation on real Redis: shed plain chat, shorten its time-to-live, cheaper voices', () => {
   let fake: FakeTts;
@@ -83,6 +102,28 @@ describe('degradation on real Redis: shed plain chat, shorten its time-to-live, 
     const old = line('chat-old', { degradable: true, acceptedAt: Date.now() - 3000, expiresAt: Date.now() + 27_000 });
     expect(await ttsHandle(old, deps)).toEqual({ dropped: 'stale' });
     expect((await workerMetrics.speechDropped.get()).values).toEqual([expect.objectContaining({ labels: { stage: 'tts', reason: 'stale' }, value: 1 })]);
+  });
+
+  it('a slow Redis alone raises the level (round trip measured by PING), with an empty backlog', async () => {
+    fleet = new TestFleet({ degradation: { redisRttMs: { shed: 40, ttl: 100, voice: 1000 } } });
+    const proxy = await slowRedisProxy(fleet.redisUrl, 120);
+    const slow = createRedis(proxy.url);
+    try {
+      // Only the round trip goes through the slow connection; the backlog is counted as usual.
+      const metrics = createMetrics('ingest', 'test');
+      const monitor = new DegradationMonitor({ ...fleet, redis: slow, log, metrics });
+      let reading = await monitor.sample();
+      for (let i = 0; i < 2; i++) {
+        await new Promise((r) => setTimeout(r, 260));
+        reading = await monitor.sample();
+      }
+      expect(reading).toMatchObject({ level: 2, cause: 'redis_rtt', backlog: 0 });
+      expect(reading.rttMs).toBeGreaterThanOrEqual(100);
+      expect((await metrics.redisRoundTrip.get()).values[0]!.value).toBeGreaterThanOrEqual(0.1);
+    } finally {
+      slow.disconnect();
+      await proxy.close();
+    }
   });
 
   it('the level falls back step by step once the backlog drains, each change logged and shared', async () => {
