@@ -25,6 +25,16 @@ import { type BedMix, RealtimePump } from './realtime-pump';
  */
 /** How long the playout waits for a later part of a line before cutting the line short. */
 const PART_WAIT_MS = 30_000;
+/** A feed the watchdog found black or frozen is replaced by the slate this long, then tried again. */
+const WATCHDOG_SLATE_MS = 30_000;
+/** A background colour darker than this (0–255) is meant to look black. */
+const BLACK_BACKGROUND_LUMA = 40;
+
+/** Rec. 601 luma of a #rrggbb colour, 0–255. */
+function luma(colour: string): number {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
+  return 0.299 * r! + 0.587 * g! + 0.114 * b!;
+}
 
 /** One pusher per enabled destination; the stream key comes from the environment variable the config names. */
 function destinationRelays(channel: string, config: ChannelConfig, log: Logger, metrics: Metrics, gop: GopCache): DestinationRelay[] {
@@ -70,6 +80,8 @@ async function feedPicture(memberDir: string, cfg: ChannelConfig, log: Logger) {
   return {
     frames: { port, onStart: () => pacer.attach(port) },
     droppedFrames: () => pacer.droppedFrames,
+    feedOnAir: () => pacer.feedOnAir,
+    forceSlate: (ms: number) => pacer.forceSlate(ms),
     stop: () => (feed.stop(), pacer.stop()),
   };
 }
@@ -296,11 +308,29 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
     const wd = config.playout.watchdog;
     const watchdog = new Watchdog(
       path.dirname(encoder.playlist),
-      { expectSound: bed !== undefined, silenceMs: wd.silenceMs, stallMs: wd.stallMs, stepMs: wd.stepMs, checkEveryMs: 500 },
+      {
+        expectSound: bed !== undefined,
+        silenceMs: wd.silenceMs,
+        stallMs: wd.stallMs,
+        stepMs: wd.stepMs,
+        checkEveryMs: 500,
+        picture: {
+          blackMs: wd.blackMs,
+          frozenMs: wd.frozenMs,
+          // A dark background colour is black on purpose; a feed should show something and move.
+          expectPicture: () => picture?.feedOnAir() ?? luma(channelConfig.video.background) > BLACK_BACKGROUND_LUMA,
+          expectMotion: () => picture?.feedOnAir() ?? false,
+        },
+      },
       {
         restartEncoder: () => encoder.restart(),
-        // Silence: bring the bed back (the generated one if the configured one is what failed); a stalled encoder: restart it again.
-        fallback: (fault) => (fault === 'silence' ? pump.setBed({ bed: new GeneratedBed(rate), level: config.playout.bed.level || 0.08, duckLevel: config.playout.bed.duckLevel }) : encoder.restart()),
+        // Silence: bring the bed back (the generated one if the configured one is what failed); a bad
+        // picture from the feed: the slate for a while; otherwise (a stalled encoder) restart it again.
+        fallback: (fault) => {
+          if (fault === 'silence') pump.setBed({ bed: new GeneratedBed(rate), level: config.playout.bed.level || 0.08, duckLevel: config.playout.bed.duckLevel });
+          else if ((fault === 'black' || fault === 'frozen') && picture) picture.forceSlate(WATCHDOG_SLATE_MS);
+          else encoder.restart();
+        },
         alert: (fault, on) => metrics.watchdogAlert.set({ channel, fault }, on ? 1 : 0),
         acted: (fault, step) => metrics.watchdogActions.inc({ channel, fault, step }),
       },

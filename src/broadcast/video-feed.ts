@@ -97,6 +97,8 @@ export class FramePacer {
   private t0 = 0;
   /** Frames skipped because we fell more than a second behind. */
   droppedFrames = 0;
+  /** The watchdog saw a bad picture from the feed: the slate stays on until then (ms). */
+  private slateUntil = 0;
 
   constructor(
     private readonly feed: VideoFeed,
@@ -136,11 +138,12 @@ export class FramePacer {
     const now = Date.now();
     const arriving = this.feed.latest !== undefined && now - this.feed.latestAt < this.lossMs;
     const frozen = arriving && this.frozenMs > 0 && now - this.feed.changedAt >= this.frozenMs;
-    const fresh = arriving && !frozen;
+    const forced = now < this.slateUntil;
+    const fresh = arriving && !frozen && !forced;
     if (fresh === this.onSlate) {
       this.onSlate = !fresh;
       if (fresh) this.log.info({ source: 'feed' }, 'video feed on air');
-      else this.log.warn({ source: 'slate', reason: frozen ? 'frozen' : 'gone' }, 'video feed lost: slate on air');
+      else this.log.warn({ source: 'slate', reason: forced ? 'watchdog' : frozen ? 'frozen' : 'gone' }, 'video feed lost: slate on air');
     }
     // Never queue more than a second in the socket: a slow encoder drops frames, never lags.
     for (let i = 0; i < Math.min(due, this.format.fps) && s.writableLength < this.slate.length * this.format.fps; i++) {
@@ -151,6 +154,16 @@ export class FramePacer {
       this.droppedFrames += due - this.format.fps;
       this.written += due - this.format.fps;
     }
+  }
+
+  /** The feed's own picture is on air (not the slate). */
+  get feedOnAir(): boolean {
+    return !this.onSlate;
+  }
+
+  /** Put the slate on for `ms` whatever the feed does (the watchdog's fallback); the feed is tried again after. */
+  forceSlate(ms: number): void {
+    this.slateUntil = Date.now() + ms;
   }
 
   stop(): void {

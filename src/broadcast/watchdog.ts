@@ -3,12 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger';
 
-export type Fault = 'silence' | 'stalled';
+export type Fault = 'silence' | 'stalled' | 'black' | 'frozen';
 
 /** What the watchdog can do about a fault, mildest first. */
 export interface WatchdogActions {
   restartEncoder(): void;
-  /** Switch to the fallback source (for silence: the generated bed). */
+  /** Switch to the fallback source (silence: the generated bed; a black or frozen picture: the slate). */
   fallback(fault: Fault): void;
   /** Tell a human: a log line at error level and a metric. */
   alert(fault: Fault, on: boolean): void;
@@ -29,10 +29,25 @@ export interface WatchdogOptions {
   /** How long a step gets to fix the fault before the next one is taken. */
   stepMs: number;
   checkEveryMs: number;
+  /** Picture checks; none for a channel whose picture may legitimately be black and still. */
+  picture?: {
+    /** A black picture longer than this is a fault (0: never), while `expectPicture()` says it should not be. */
+    blackMs: number;
+    /** The very same picture longer than this is a fault (0: never), while `expectMotion()` says it should move. */
+    frozenMs: number;
+    expectPicture: () => boolean;
+    expectMotion: () => boolean;
+  };
 }
 
 /** RMS below this (about -60 dBFS) is silence. */
 const SILENT_RMS = 0.001;
+/** Thumbnails the picture checks look at: tiny grey frames, a few per second. */
+const THUMB = { width: 32, height: 18, fps: 4 };
+/** No thumbnail pixel brighter than this (limited-range luma: black is 16): a black picture. */
+const BLACK_MAX_LUMA = 40;
+/** Mean absolute difference of the upper two thirds (captions live below) under this: the same picture. */
+const SAME_PICTURE_DIFF = 1;
 
 /**
  * Watches what viewers get: the channel's own HLS output, segment by segment. Silence beyond the
@@ -45,6 +60,9 @@ export class Watchdog {
   private seen = new Set<string>();
   private lastNewSegmentAt = Date.now();
   private silentMs = 0;
+  private blackMs = 0;
+  private frozenMs = 0;
+  private lastThumb?: Buffer;
   private active?: { fault: Fault; since: number; step: number; stepAt: number };
   private busy = false;
 
@@ -68,15 +86,35 @@ export class Watchdog {
     if (this.busy) return;
     this.busy = true;
     try {
+      const picture = this.opts.picture;
       for (const seg of this.newSegments()) {
         this.lastNewSegmentAt = Date.now();
-        if (!this.opts.expectSound) continue;
-        const level = await segmentLevel(path.join(this.liveDir, seg.file));
-        if (level === undefined) continue; // deleted or unreadable already: skip it
-        this.silentMs = level < SILENT_RMS ? this.silentMs + seg.seconds * 1000 : 0;
+        if (!this.opts.expectSound && !picture) continue;
+        const signals = await segmentSignals(path.join(this.liveDir, seg.file), !!picture);
+        if (!signals) continue; // deleted or unreadable already: skip it
+        const ms = seg.seconds * 1000;
+        if (this.opts.expectSound) this.silentMs = signals.rms < SILENT_RMS ? this.silentMs + ms : 0;
+        if (picture && signals.thumbs.length) {
+          const black = signals.thumbs.every((t) => t.every((v) => v < BLACK_MAX_LUMA));
+          this.blackMs = black && picture.expectPicture() ? this.blackMs + ms : 0;
+          let same = true;
+          for (const t of signals.thumbs) {
+            same &&= this.lastThumb !== undefined && sameTopPicture(this.lastThumb, t);
+            this.lastThumb = t;
+          }
+          this.frozenMs = same && !black && picture.expectMotion() ? this.frozenMs + ms : 0;
+        }
       }
       const fault: Fault | undefined =
-        Date.now() - this.lastNewSegmentAt > this.opts.stallMs ? 'stalled' : this.silentMs >= this.opts.silenceMs ? 'silence' : undefined;
+        Date.now() - this.lastNewSegmentAt > this.opts.stallMs
+          ? 'stalled'
+          : this.silentMs >= this.opts.silenceMs
+            ? 'silence'
+            : picture && picture.blackMs > 0 && this.blackMs >= picture.blackMs
+              ? 'black'
+              : picture && picture.frozenMs > 0 && this.frozenMs >= picture.frozenMs
+                ? 'frozen'
+                : undefined;
       this.escalate(fault);
     } finally {
       this.busy = false;
@@ -95,7 +133,7 @@ export class Watchdog {
     }
     if (!this.active || this.active.fault !== fault) {
       this.active = { fault, since: now, step: 0, stepAt: now };
-      this.log.warn({ fault, silentMs: this.silentMs, sinceLastSegmentMs: now - this.lastNewSegmentAt }, 'watchdog: fault');
+      this.log.warn({ fault, silentMs: this.silentMs, blackMs: this.blackMs, frozenMs: this.frozenMs, sinceLastSegmentMs: now - this.lastNewSegmentAt }, 'watchdog: fault');
       return this.take(0);
     }
     if (this.active.step < STEPS.length - 1 && now - this.active.stepAt >= this.opts.stepMs) this.take(this.active.step + 1);
@@ -138,19 +176,38 @@ export class Watchdog {
   }
 }
 
-/** RMS level of a segment's audio (mono 8 kHz is plenty), or undefined when it cannot be read. */
-function segmentLevel(file: string): Promise<number | undefined> {
+/** The upper two thirds of two thumbnails are (nearly) the same picture. */
+function sameTopPicture(a: Buffer, b: Buffer): boolean {
+  const n = Math.floor((THUMB.height * 2) / 3) * THUMB.width;
+  let diff = 0;
+  for (let i = 0; i < n; i++) diff += Math.abs(a[i]! - b[i]!);
+  return diff / n < SAME_PICTURE_DIFF;
+}
+
+/**
+ * One ffmpeg pass over a segment: the RMS level of its audio (mono 8 kHz is plenty) and, when
+ * asked, grey thumbnails of its picture a few times a second (on a second pipe). Undefined when
+ * the segment cannot be read (deleted already).
+ */
+function segmentSignals(file: string, withPicture: boolean): Promise<{ rms: number; thumbs: Buffer[] } | undefined> {
   return new Promise((resolve) => {
-    const ff = spawn('ffmpeg', ['-loglevel', 'error', '-i', file, '-vn', '-ac', '1', '-ar', '8000', '-f', 's16le', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    const chunks: Buffer[] = [];
-    ff.stdout.on('data', (d: Buffer) => chunks.push(d));
+    const args = ['-loglevel', 'error', '-i', file, '-map', '0:a', '-ac', '1', '-ar', '8000', '-f', 's16le', 'pipe:1'];
+    if (withPicture) args.push('-map', '0:v', '-vf', `fps=${THUMB.fps},scale=${THUMB.width}:${THUMB.height},format=gray`, '-f', 'rawvideo', 'pipe:3');
+    const ff = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'ignore', 'pipe'] });
+    const audio: Buffer[] = [];
+    const video: Buffer[] = [];
+    ff.stdout!.on('data', (d: Buffer) => audio.push(d));
+    (ff.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => video.push(d));
     ff.on('error', () => resolve(undefined));
     ff.on('close', (code) => {
-      const pcm = Buffer.concat(chunks);
+      const pcm = Buffer.concat(audio);
       if (code !== 0 || pcm.length < 2) return resolve(undefined);
       let sum = 0;
       for (let i = 0; i + 1 < pcm.length; i += 2) sum += (pcm.readInt16LE(i) / 32768) ** 2;
-      resolve(Math.sqrt(sum / (pcm.length / 2)));
+      const frames = Buffer.concat(video);
+      const size = THUMB.width * THUMB.height;
+      const thumbs = Array.from({ length: Math.floor(frames.length / size) }, (_, i) => frames.subarray(i * size, (i + 1) * size));
+      resolve({ rms: Math.sqrt(sum / (pcm.length / 2)), thumbs });
     });
   });
 }

@@ -1,10 +1,23 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { TestFleet } from '../helpers/fleet';
+import { NginxRtmp } from '../helpers/nginx-rtmp';
+
+/** OBS stand-in pushing a still picture (a plain colour) over RTMP. */
+const publishStill = (url: string, colour: string): ChildProcess =>
+  spawn('ffmpeg', ['-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:s=320x180:r=15`, '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-f', 'flv', url], { stdio: 'ignore' });
 
 describe('the broadcast watchdog (real ffmpeg output)', () => {
   let fleet: TestFleet;
-  afterEach(async () => fleet?.close());
+  let nginx: NginxRtmp | undefined;
+  let obs: ChildProcess | undefined;
+  afterEach(async () => {
+    obs?.kill('SIGKILL');
+    await fleet?.close();
+    await nginx?.stop();
+    nginx = obs = undefined;
+  });
   const figures: Record<string, number> = {};
   afterAll(() => {
     fs.mkdirSync('test-artifacts', { recursive: true });
@@ -46,5 +59,30 @@ describe('the broadcast watchdog (real ffmpeg output)', () => {
     figures.stallRecoveredMs = Date.parse(String(recovered.time)) - frozenAt;
     expect(broadcast.lines.filter((l) => l.msg === 'encoder started').length).toBeGreaterThanOrEqual(2);
     expect(figures.stallNoticedMs).toBeLessThan(10000);
+  });
+
+  // The feed's own frozen check is off (frozenMs 0), so only the watchdog on the output can catch these.
+  it.each([
+    ['frozen', 'white'],
+    ['black', 'black'],
+  ])('a %s picture from the feed: noticed on the output, the encoder restarted, then the slate', async (fault, colour) => {
+    fleet = new TestFleet();
+    nginx = new NginxRtmp(path.join(fleet.dir, 'nginx'));
+    await nginx.start();
+    const feedUrl = `${nginx.url}/still`;
+    obs = publishStill(feedUrl, colour);
+    fleet.configure({ channels: { main: { video: { feed: { url: feedUrl, frozenMs: 0 } } } } });
+    const broadcast = fleet.start(['broadcast']);
+    const on = await broadcast.waitForLog('video feed on air', {}, 30000);
+    const noticed = await broadcast.waitForLog('watchdog: fault', { fault }, 20000);
+    figures[`${fault}NoticedMs`] = Date.parse(String(noticed.time)) - Date.parse(String(on.time));
+    await broadcast.waitForLog('watchdog: acting', { fault, step: 'restart-encoder' }, 10000);
+    await broadcast.waitForLog('watchdog: acting', { fault, step: 'fallback' }, 15000);
+    await broadcast.waitForLog('video feed lost: slate on air', { reason: 'watchdog' }, 10000);
+    const recovered = await broadcast.waitForLog('watchdog: recovered', { fault }, 15000);
+    figures[`${fault}RecoveredMs`] = Date.parse(String(recovered.time)) - Date.parse(String(on.time));
+    expect(broadcast.lines.some((l) => l.msg === 'watchdog: acting' && l.step === 'alert')).toBe(false);
+    // The budget is 5 s from the picture going bad (here: from the feed coming on air) to noticing.
+    expect(figures[`${fault}NoticedMs`]).toBeLessThan(10000);
   });
 });
