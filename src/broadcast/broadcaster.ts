@@ -13,6 +13,7 @@ import { DestinationRelay } from './destination-relay';
 import { GopCache } from './gop-cache';
 import { HlsEncoder } from './hls-encoder';
 import { Leadership } from './leadership';
+import { FeedAudio } from './feed-audio';
 import { FramePacer, VideoFeed, freeLoopbackPort, renderSlate } from './video-feed';
 import { Watchdog } from './watchdog';
 import { type Bed, GeneratedBed, LoopedBed, decodeBed } from './bed';
@@ -84,6 +85,27 @@ async function feedPicture(memberDir: string, cfg: ChannelConfig, log: Logger) {
     forceSlate: (ms: number) => pacer.forceSlate(ms),
     stop: () => (feed.stop(), pacer.stop()),
   };
+}
+
+/**
+ * The external feed's sound in place of the bed, when the feed is configured with it; the bed
+ * (scaled to keep its own level) plays whenever the feed has no sound.
+ */
+function feedSound(cfg: ChannelConfig, bed: BedMix | undefined, rate: number, log: Logger) {
+  const feedCfg = cfg.video.feed;
+  if (!feedCfg?.audio.enabled) return undefined;
+  const { level, duckLevel } = feedCfg.audio;
+  const scale = bed && level > 0 ? bed.level / level : 0;
+  const fallback = bed
+    ? (n: number) => {
+        const samples = bed.bed.next(n);
+        for (let i = 0; i < n; i++) samples[i]! *= scale;
+        return samples;
+      }
+    : undefined;
+  const sound = new FeedAudio(feedCfg.url, rate, fallback, log);
+  sound.start();
+  return { mix: { bed: sound, level, duckLevel } satisfies BedMix, stop: () => sound.stop() };
 }
 
 /**
@@ -211,7 +233,8 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
   );
   for (const r of relays) r.prepare();
   const bed = await loadBed(config.playout.bed, rate, log);
-  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt), 20, bed);
+  const feedAudio = feedSound(channelConfig, bed, rate, log);
+  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt), 20, feedAudio?.mix ?? bed);
   encoder.start();
   pump.start();
   // Air nothing until the output is out and its clock known, so on-air times are right from the first line.
@@ -369,6 +392,7 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
     stop: async () => {
       await activeParts?.stop();
       picture?.stop();
+      feedAudio?.stop();
       pump.stop();
       await encoder.stop();
       await Promise.all(relays.map((r) => r.stop()));
@@ -377,6 +401,7 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
     abort: () => {
       activeParts?.abort();
       picture?.stop();
+      feedAudio?.stop();
       pump.stop();
       for (const r of relays) r.kill();
       encoder.kill();

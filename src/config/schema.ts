@@ -74,6 +74,16 @@ const channelSchema = z.strictObject({
           slateText: z.string().min(1).max(200).default('Be right back'),
           /** A still image for the slate (the channel colour when none). */
           slateImage: z.string().optional(),
+          /** The feed's own sound, mixed under the idol's speech in place of the bed (the bed plays while the feed has none). */
+          audio: z
+            .strictObject({
+              enabled: z.boolean().default(true),
+              /** Gain of the feed's sound in gaps (1: as sent). */
+              level: z.number().min(0).max(2).default(1),
+              /** Gain of the feed's sound under speech. */
+              duckLevel: z.number().min(0).max(2).default(0.35),
+            })
+            .prefault({}),
         })
         .optional(),
     })
@@ -471,6 +481,10 @@ export const configSchema = z
             stallMs: durationMs(3000),
             /** Time each step gets to clear a fault before the next one. */
             stepMs: durationMs(3000),
+            /** A black picture (while the feed or a non-dark background should show) longer than this is a fault (0: never). */
+            blackMs: durationMs(3000),
+            /** The very same picture from a feed that should move, longer than this, is a fault (0: never). */
+            frozenMs: durationMs(3000),
           })
           .prefault({}),
       })

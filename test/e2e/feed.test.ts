@@ -11,6 +11,21 @@ function latestLuma(liveDir: string): number {
   return gray.reduce((s, v) => s + v, 0) / gray.length;
 }
 
+/** RMS and zero crossings per second of the newest live-view segment's sound (mono 8 kHz). */
+function latestSound(liveDir: string): { rms: number; crossingsPerSec: number } {
+  const segs = fs.readFileSync(path.join(liveDir, 'index.m3u8'), 'utf8').split('\n').filter((l) => l.endsWith('.ts'));
+  const pcm = spawnSync('ffmpeg', ['-loglevel', 'error', '-i', path.join(liveDir, segs.at(-1)!), '-vn', '-ac', '1', '-ar', '8000', '-f', 's16le', 'pipe:1']).stdout;
+  const n = Math.floor(pcm.length / 2);
+  let sum = 0;
+  let crossings = 0;
+  for (let i = 0; i < n; i++) {
+    const v = pcm.readInt16LE(i * 2) / 32768;
+    sum += v * v;
+    if (i > 0 && pcm.readInt16LE(i * 2 - 2) < 0 !== v < 0) crossings++;
+  }
+  return { rms: Math.sqrt(sum / Math.max(1, n)), crossingsPerSec: (crossings * 8000) / Math.max(1, n) };
+}
+
 /** OBS stand-in: a bright moving test pattern pushed over RTMP. */
 const publish = (url: string): ChildProcess =>
   spawn('ffmpeg', ['-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=s=320x180:r=15', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-f', 'flv', url], { stdio: 'ignore' });
@@ -70,5 +85,30 @@ describe('an external video feed with a fallback slate (real nginx-rtmp, real ff
     expect(frozenAfterMs).toBeGreaterThan(1500);
     expect(frozenAfterMs).toBeLessThan(6000);
     await eventually(async () => (latestLuma(path.join(fleet.dir, 'live', 'main')) < 60 ? true : undefined), 'the slate in the live view', 20000, 500);
+  });
+
+  it("the feed's own sound is mixed in; when it goes, the stream carries on without it", async () => {
+    fleet = new TestFleet(); // no bed: what the output carries between lines is the feed's sound
+    nginx = new NginxRtmp(path.join(fleet.dir, 'nginx'));
+    await nginx.start();
+    const feedUrl = `${nginx.url}/withsound`;
+    // A 440 Hz tone on the feed: 880 zero crossings a second in the output when it is mixed in.
+    obs = spawn('ffmpeg', ['-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=s=320x180:r=15', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-c:a', 'aac', '-b:a', '96k', '-f', 'flv', feedUrl], { stdio: 'ignore' });
+    fleet.configure({ channels: { main: { video: { feed: { url: feedUrl } } } } });
+    const liveDir = path.join(fleet.dir, 'live', 'main');
+    const broadcast = fleet.start(['broadcast']);
+    await broadcast.waitForLog('feed sound on air', {}, 30000);
+    await broadcast.waitForLog('broadcaster ready', {}, 30000);
+    const tone = await eventually(async () => {
+      const s = latestSound(liveDir);
+      return s.rms > 0.05 ? s : undefined;
+    }, "the feed's tone in the live view", 20000, 500);
+    expect(tone.crossingsPerSec).toBeGreaterThan(800);
+    expect(tone.crossingsPerSec).toBeLessThan(960);
+
+    obs.kill('SIGKILL');
+    await broadcast.waitForLog('feed sound gone: the bed plays', {}, 10000);
+    await eventually(async () => (latestSound(liveDir).rms < 0.01 ? true : undefined), 'the tone gone from the live view', 20000, 500);
+    expect(broadcast.lines.filter((l) => l.msg === 'encoder exited: restarting')).toHaveLength(0);
   });
 });
