@@ -337,13 +337,16 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
         stallMs: wd.stallMs,
         stepMs: wd.stepMs,
         checkEveryMs: 500,
-        picture: {
-          blackMs: wd.blackMs,
-          frozenMs: wd.frozenMs,
-          // A dark background colour is black on purpose; a feed should show something and move.
-          expectPicture: () => picture?.feedOnAir() ?? luma(channelConfig.video.background) > BLACK_BACKGROUND_LUMA,
-          expectMotion: () => picture?.feedOnAir() ?? false,
-        },
+        picture: channelConfig.video.audioOnly
+          ? undefined
+          : {
+              blackMs: wd.blackMs,
+              frozenMs: wd.frozenMs,
+              // A feed should show something and move; a generated picture is black only if its colour is dark
+              // (an image or a looped video may be dark on purpose).
+              expectPicture: () => picture?.feedOnAir() ?? (!channelConfig.video.image && !channelConfig.video.loop && luma(channelConfig.video.background) > BLACK_BACKGROUND_LUMA),
+              expectMotion: () => picture?.feedOnAir() ?? false,
+            },
       },
       {
         restartEncoder: () => encoder.restart(),

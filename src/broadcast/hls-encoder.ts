@@ -123,16 +123,28 @@ export class HlsEncoder {
       ['hls_flags', flags.join('+')],
       ['hls_segment_filename', path.join(this.liveDir, 'seg-%d.ts')],
     ];
-    const caption = this.captionPath
-      ? ['-vf', `drawtext=textfile=${filterPath(this.captionPath)}:reload=1:expansion=none:fontcolor=white:fontsize=${Math.round(video.height / 16)}:line_spacing=6:box=1:boxcolor=black@0.55:boxborderw=10:x=(w-text_w)/2:y=h-text_h-${Math.round(video.height / 12)}`]
-      : [];
+    const audioOnly = video.audioOnly;
+    const { width: w, height: h, fps } = video;
+    const filters: string[] = [];
+    // A still image or a looped video is fitted into the channel's frame (letterboxed in its colour).
+    if (!audioOnly && !this.frames && (video.image || video.loop)) {
+      filters.push(`scale=${w}:${h}:force_original_aspect_ratio=decrease`, `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=0x${video.background.slice(1)}`, `fps=${fps}`, 'format=yuv420p');
+    }
+    if (!audioOnly && this.captionPath) {
+      filters.push(`drawtext=textfile=${filterPath(this.captionPath)}:reload=1:expansion=none:fontcolor=white:fontsize=${Math.round(h / 16)}:line_spacing=6:box=1:boxcolor=black@0.55:boxborderw=10:x=(w-text_w)/2:y=h-text_h-${Math.round(h / 12)}`);
+    }
     const encode = [
       // -shortest: when our stdin closes (the broadcaster died), ffmpeg ends instead of encoding the endless picture alone.
       '-shortest',
-      '-map', '1:v', '-map', '0:a', ...caption,
-      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-      '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
-      '-b:v', `${video.videoBitrateKbps}k`, '-maxrate', `${video.videoBitrateKbps}k`, '-bufsize', `${video.videoBitrateKbps * 2}k`,
+      '-map', '0:a',
+      ...(audioOnly
+        ? []
+        : [
+            '-map', '1:v', ...(filters.length ? ['-vf', filters.join(',')] : []),
+            '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+            '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
+            '-b:v', `${video.videoBitrateKbps}k`, '-maxrate', `${video.videoBitrateKbps}k`, '-bufsize', `${video.videoBitrateKbps * 2}k`,
+          ]),
       '-c:a', 'aac', '-b:a', `${video.audioBitrateKbps}k`, '-ar', '48000', '-ac', '2',
     ];
     // Encoded once: with destinations, the tee muxer also writes MPEG-TS to stdout for their pushers.
@@ -142,15 +154,21 @@ export class HlsEncoder {
     const output = this.onStream
       ? `[f=hls:${hls.map(([k, v]) => `${k}=${teeEscape(v)}`).join(':')}]${teeEscape(this.playlist)}|[f=mpegts:onfail=ignore:flush_packets=1:max_delay=0:pes_payload_size=0]pipe:1`
       : this.playlist;
-    const command = ffmpeg()
-      .input(input)
-      .inputFormat('s16le')
-      .inputOptions(['-ar', String(this.sampleRate), '-ac', '1'])
-      .input(this.frames ? `tcp://127.0.0.1:${this.frames.port}?listen=1` : `color=c=0x${video.background.slice(1)}:s=${video.width}x${video.height}:r=${video.fps}`)
-      // No -re: the playout audio, written in real time, is the clock. Paced by the picture instead,
-      // ffmpeg would keep whatever audio queued in the pipe while it started (~2 s) as lasting delay.
-      .inputFormat(this.frames ? 'rawvideo' : 'lavfi')
-      .inputOptions(this.frames ? ['-pix_fmt', 'yuv420p', '-video_size', `${video.width}x${video.height}`, '-framerate', String(video.fps)] : [])
+    const command = ffmpeg().input(input).inputFormat('s16le').inputOptions(['-ar', String(this.sampleRate), '-ac', '1']);
+    // No -re on the picture: the playout audio, written in real time, is the clock. Paced by the
+    // picture instead, ffmpeg would keep whatever audio queued in the pipe while it started (~2 s) as lasting delay.
+    if (audioOnly) {
+      /* the sound alone */
+    } else if (this.frames) {
+      command.input(`tcp://127.0.0.1:${this.frames.port}?listen=1`).inputFormat('rawvideo').inputOptions(['-pix_fmt', 'yuv420p', '-video_size', `${w}x${h}`, '-framerate', String(fps)]);
+    } else if (video.image) {
+      command.input(path.resolve(video.image)).inputOptions(['-loop', '1', '-framerate', String(fps)]);
+    } else if (video.loop) {
+      command.input(path.resolve(video.loop)).inputOptions(['-stream_loop', '-1']);
+    } else {
+      command.input(`color=c=0x${video.background.slice(1)}:s=${w}x${h}:r=${fps}`).inputFormat('lavfi');
+    }
+    command
       .outputOptions(outputOptions)
       .output(output);
     command.on('start', () => {

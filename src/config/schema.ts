@@ -60,6 +60,12 @@ const channelSchema = z.strictObject({
       audioBitrateKbps: z.number().int().min(32).max(320).default(96),
       /** Draw the line on air as a caption on the picture. */
       captions: z.boolean().default(true),
+      /** A still image as the picture (fitted into the frame, letterboxed in `background`). */
+      image: z.string().min(1).optional(),
+      /** A video file played in a loop as the picture (its own sound is not used). */
+      loop: z.string().min(1).optional(),
+      /** No picture at all: the stream carries the sound only. */
+      audioOnly: z.boolean().default(false),
       /**
        * An external video feed instead of the generated picture (OBS pushing RTMP or SRT to us, or
        * any URL ffmpeg reads), with the playout audio on it. While it is gone, a slate is shown.
@@ -87,6 +93,7 @@ const channelSchema = z.strictObject({
         })
         .optional(),
     })
+    .refine((v) => [v.image, v.loop, v.feed, v.audioOnly || undefined].filter((x) => x !== undefined).length <= 1, 'choose one picture: image, loop, feed or audioOnly')
     .prefault({}),
   live: z
     .strictObject({
