@@ -93,7 +93,7 @@ export class DestinationRelay {
       // The stream starts on a keyframe (the primer), so a short probe finds everything; ffmpeg's
       // default 5 s would keep the platform waiting after every (re)connect.
       .inputOptions(['-fflags', '+genpts+nobuffer', '-flags', 'low_delay', '-analyzeduration', '500000', '-probesize', '1000000'])
-      .outputOptions(['-map', '0', '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', '-flush_packets', '1', '-loglevel', 'error', '-stats', '-stats_period', '0.1'])
+      .outputOptions(['-map', '0', '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', '-flush_packets', '1', '-max_interleave_delta', '1', '-loglevel', 'error', '-stats', '-stats_period', '0.1'])
       .output(this.target);
     // Progress lines mean bytes are flowing to the platform; none for a while means stuck.
     let stall: NodeJS.Timeout | undefined;

@@ -136,6 +136,9 @@ export class HlsEncoder {
     const encode = [
       // -shortest: when our stdin closes (the broadcaster died), ffmpeg ends instead of encoding the endless picture alone.
       '-shortest',
+      // Write each packet as soon as it is encoded instead of holding audio back to interleave it
+      // with the next video frame (here and in the pushers: ~150 ms of chat → audible).
+      '-max_interleave_delta', '1',
       '-map', '0:a',
       ...(audioOnly
         ? []
@@ -152,7 +155,7 @@ export class HlsEncoder {
       ? [...encode, '-f', 'tee']
       : [...encode, '-f', 'hls', ...hls.flatMap(([k, v]) => [`-${k}`, v])];
     const output = this.onStream
-      ? `[f=hls:${hls.map(([k, v]) => `${k}=${teeEscape(v)}`).join(':')}]${teeEscape(this.playlist)}|[f=mpegts:onfail=ignore:flush_packets=1:max_delay=0:pes_payload_size=0]pipe:1`
+      ? `[f=hls:${hls.map(([k, v]) => `${k}=${teeEscape(v)}`).join(':')}]${teeEscape(this.playlist)}|[f=mpegts:onfail=ignore:max_interleave_delta=1:flush_packets=1:max_delay=0:pes_payload_size=0]pipe:1`
       : this.playlist;
     const command = ffmpeg().input(input).inputFormat('s16le').inputOptions(['-ar', String(this.sampleRate), '-ac', '1']);
     // No -re on the picture: the playout audio, written in real time, is the clock. Paced by the
