@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TestFleet } from '../helpers/fleet';
+import { TestFleet, eventually } from '../helpers/fleet';
 import { NginxRtmp } from '../helpers/nginx-rtmp';
 
 /** OBS stand-in pushing a still picture (a plain colour) over RTMP. */
@@ -59,6 +59,26 @@ describe('the broadcast watchdog (real ffmpeg output)', () => {
     figures.stallRecoveredMs = Date.parse(String(recovered.time)) - frozenAt;
     expect(broadcast.lines.filter((l) => l.msg === 'encoder started').length).toBeGreaterThanOrEqual(2);
     expect(figures.stallNoticedMs).toBeLessThan(10000);
+  });
+
+  it('the encoder killed: a new one is encoding at once and the live view goes on', async () => {
+    fleet = new TestFleet();
+    const broadcast = fleet.start(['broadcast']);
+    await broadcast.waitForLog('broadcaster ready', {}, 30000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const encoderPid = execFileSync('pgrep', ['-P', String(broadcast.child.pid), '-f', 'index.m3u8']).toString().trim().split('\n')[0]!;
+    const playlist = path.join(fleet.dir, 'live', 'main', 'index.m3u8');
+    const segmentsBefore = fs.readFileSync(playlist, 'utf8').match(/\.ts$/gm)!.length;
+    const killedAt = Date.now();
+    process.kill(Number(encoderPid), 'SIGKILL');
+    await broadcast.waitForLog('encoder exited: restarting', {}, 5000);
+    const started = await eventually(async () => broadcast.lines.filter((l) => l.msg === 'encoder started')[1], 'a new encoder', 10000);
+    figures.encoderRestartMs = Date.parse(String(started.time)) - killedAt;
+    // The playlist continues (with a discontinuity) rather than starting over.
+    await eventually(async () => (fs.readFileSync(playlist, 'utf8').includes('#EXT-X-DISCONTINUITY') ? true : undefined), 'segments from the new encoder', 15000, 200);
+    expect(fs.readFileSync(playlist, 'utf8').match(/\.ts$/gm)!.length).toBeGreaterThanOrEqual(Math.min(segmentsBefore, 3));
+    // The budget is 2 s (the measured figure is in test-artifacts/watchdog.json); this bounds a broken restart.
+    expect(figures.encoderRestartMs).toBeLessThan(5000);
   });
 
   // The feed's own frozen check is off (frozenMs 0), so only the watchdog on the output can catch these.
