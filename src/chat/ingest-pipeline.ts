@@ -62,6 +62,9 @@ export class IngestPipeline {
   private running = false;
   private readonly commands;
   private sampled = 0;
+  /** Plain messages shed since the last summary line, and when the next one may go out. */
+  private shedSinceSummary = 0;
+  private nextSummaryAt = 0;
   readonly degradation: DegradationMonitor;
 
   constructor(private readonly deps: Deps) {
@@ -201,7 +204,16 @@ export class IngestPipeline {
       backlog++;
       i.outcome = { decision: 'spoken', reason: i.truncated ? 'plain message (truncated)' : 'plain message' };
     }
-    if (shed.length && config.chat.load.shedPolicy === 'summarise') tts.push({ payload: this.summary(shed, voices, degradation.current.level) });
+    if (shed.length && config.chat.load.shedPolicy === 'summarise') {
+      // At most one summary line every summaryEveryMs: under a steady stream of small batches a
+      // summary per batch would be as many lines as the chat it replaces.
+      this.shedSinceSummary += shed.length;
+      if (Date.now() >= this.nextSummaryAt) {
+        tts.push({ payload: this.summary(shed, this.shedSinceSummary, voices, degradation.current.level) });
+        this.shedSinceSummary = 0;
+        this.nextSummaryAt = Date.now() + config.chat.load.summaryEveryMs;
+      }
+    }
 
     // 4. Enqueue (retried: a Redis hiccup must not lose accepted chat); on failure forget the
     //    duplicates marks so a redelivery is processed.
@@ -326,14 +338,14 @@ export class IngestPipeline {
   }
 
   /** Shed plain messages of a batch become one line, so a flood is still acknowledged on air. */
-  private summary(shed: Item[], voices: Map<string, string>, level: number): Payload<'tts'> {
+  private summary(shed: Item[], count: number, voices: Map<string, string>, level: number): Payload<'tts'> {
     const { config } = this.deps;
     const first = shed[0]!;
     const sample = first.text.split(' ').slice(0, 8).join(' ');
     const channel = this.channelOf(first.event);
     return {
       utteranceId: utteranceIdFor(first.event, 'summary'), channel, voice: voices.get(channel) ?? config.defaultVoice, priority: config.chat.plainPriority,
-      text: shed.length === 1 ? `${first.event.user.displayName} says ${sample}` : `Chat is busy: ${shed.length} messages, like ${first.event.user.displayName} saying ${sample}`,
+      text: count === 1 ? `${first.event.user.displayName} says ${sample}` : `Chat is busy: ${count} messages, like ${first.event.user.displayName} saying ${sample}`,
       acceptedAt: first.event.acceptedAt, expiresAt: first.event.acceptedAt + this.plainTtlMs(level), origin: { platform: first.event.platform, user: 'chat' }, degradable: true,
     };
   }

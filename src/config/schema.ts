@@ -240,6 +240,8 @@ const loadSchema = z
     /** `sample` keeps one plain message in `sampleEvery`; `summarise` turns the shed ones of a batch into one line. */
     shedPolicy: z.enum(['sample', 'summarise']).default('summarise'),
     sampleEvery: z.number().int().min(2).default(10),
+    /** With `summarise`, at most one summary line this often (it counts every message shed since the last). */
+    summaryEveryMs: durationMs(15000),
     /** Plain chat speech still waiting after this is dropped as stale rather than spoken late. */
     plainTtlMs: durationMs(30000),
     /** Messages are checked and enqueued in batches of up to this many (they gather while the previous batch is processed)… */

@@ -19,6 +19,19 @@ describe('command processor on real Redis', () => {
     expect(plain.expiresAt! - Date.now()).toBeGreaterThan(fleet.config.chat.load.plainTtlMs - 5000);
   });
 
+  it('a deep backlog under a steady trickle: at most one summary line per summaryEveryMs, counting every shed message', async () => {
+    fleet = new TestFleet({ chat: { load: { shedDepth: 1, summaryEveryMs: 60_000 } } });
+    const { pipeline } = testPipeline(fleet);
+    expect(await pipeline.accept(chatEvent('the first fills the backlog'))).toMatchObject({ decision: 'spoken' });
+    await new Promise((r) => setTimeout(r, 300)); // the backlog depth is cached for 250 ms
+    // One message per batch, as a quiet but steady chat arrives.
+    const shed = [];
+    for (let i = 0; i < 5; i++) shed.push(await pipeline.accept(chatEvent(`trickle ${i}`, { user: { login: `t${i}` } })));
+    expect(shed.every((o) => o.decision === 'shed')).toBe(true);
+    const summaries = (await ttsJobs()).filter((j) => j.utteranceId.endsWith('-summary'));
+    expect(summaries).toHaveLength(1);
+  });
+
   it('processes a platform message once, even when two ingest replicas both receive it', async () => {
     fleet = new TestFleet({ chat: { load: { shedDepth: 1000 } } });
     const a = testPipeline(fleet).pipeline;
