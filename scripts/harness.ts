@@ -1,0 +1,312 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import YAML from 'yaml';
+import { Queues, registry, type QueueKey } from '../queues/registry';
+import { LOCAL_ENGINE } from '../src/config/schema';
+import { CLI_ENTRY } from '../src/paths';
+import { createRedis, keyspace, type Redis } from '../src/redis';
+import { startRedisServer, type LocalRedis } from '../src/supervisor/redis-server';
+import { FAKE_KEY, FakeTts } from '../test/helpers/fake-tts';
+import { FakeTwitch } from '../test/helpers/fake-twitch';
+import { NginxRtmp } from '../test/helpers/nginx-rtmp';
+import { freePort } from '../test/helpers/ports';
+import { RtmpViewer } from '../test/helpers/rtmp-pull';
+
+/**
+ * The whole fleet on this machine for chaos runs and soaks: its own redis-server (AOF on), a
+ * local nginx-rtmp as the destination, loopback stand-ins for Twitch chat and one cloud TTS
+ * provider, and `idolcast up` supervising everything else. It drives chat through the Twitch
+ * stand-in and keeps the books: every message's decision (from the ingest log), every line that
+ * went on air (from the channel's events), what was dropped and why, and what the stream carried
+ * (an RTMP viewer on nginx). Loopback only.
+ */
+export class LocalFleet {
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-harness-'));
+  readonly prefix = `h${randomBytes(3).toString('hex')}`;
+  readonly keys = keyspace(this.prefix);
+  readonly twitch = new FakeTwitch();
+  readonly tts = new FakeTts();
+  readonly nginx = new NginxRtmp(path.join(this.dir, 'nginx'));
+  readonly channel = 'idolchat';
+  private readonly streamKey = `harness_${randomBytes(4).toString('hex')}`;
+  redisPort = 0;
+  private localRedis?: LocalRedis;
+  redis!: Redis;
+  queues!: Queues;
+  private events!: Redis;
+  up?: ChildProcess;
+  viewer?: RtmpViewer;
+  /** Decision per chat message id (the last one logged: a redelivered duplicate keeps the first). */
+  readonly decisions = new Map<string, { decision: string; reason: string }>();
+  /** On-air starts per utterance id. */
+  readonly aired = new Map<string, number>();
+  /** Lines dropped before air, with why (stale, cleared, expired). */
+  readonly dropped = new Map<string, string>();
+  /** Chat message id → wall time it was sent. */
+  readonly sent = new Map<string, number>();
+  private readonly logWatchers: ((line: Record<string, unknown>) => void)[] = [];
+  private seq = 0;
+
+  get redisUrl(): string {
+    return `redis://127.0.0.1:${this.redisPort}`;
+  }
+
+  get streamUrl(): string {
+    return `${this.nginx.url}/${this.streamKey}`;
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.twitch.ready, this.tts.ready, this.nginx.start()]);
+    this.redisPort = await freePort();
+    await this.startRedis();
+    this.redis = createRedis(this.redisUrl);
+    this.queues = new Queues(this.redis, this.prefix);
+    const configPath = path.join(this.dir, 'config.yaml');
+    fs.writeFileSync(
+      configPath,
+      YAML.stringify({
+        redis: { prefix: this.prefix },
+        control: { port: await freePort() },
+        channels: { main: { live: { dir: path.join(this.dir, 'live') }, destinations: { local: { url: this.nginx.url, keyEnv: 'HARNESS_STREAM_KEY' } } } },
+        voices: { idol: { engine: 'cloud', voice: 'nova', fallback: ['backup'] }, backup: { engine: LOCAL_ENGINE, voice: 'en-us+f3' } },
+        defaultVoice: 'idol',
+        tts: { engines: { cloud: { kind: 'openai', baseUrl: `${this.tts.url}/v1`, apiKey: FAKE_KEY } }, breaker: { timeoutMs: 1500, volumeThreshold: 3, resetTimeoutMs: 5000 } },
+        chat: { twitch: { enabled: true, server: this.twitch.url, channels: [this.channel] }, filter: { rateLimit: { capacity: 1000, perSecond: 1000 }, repeatWindowMs: 0 } },
+        playout: { bed: { source: 'generated' } },
+        workers: { heartbeatMs: 1000 },
+        log: { level: 'info' },
+      }),
+    );
+    this.events = createRedis(this.redisUrl);
+    this.events.on('message', (_c: string, message: string) => {
+      const e = JSON.parse(message) as { type?: string; utteranceId?: string };
+      if (e.type === 'onair-start' && e.utteranceId) this.aired.set(e.utteranceId, (this.aired.get(e.utteranceId) ?? 0) + 1);
+    });
+    await this.events.subscribe(this.keys.events('main'));
+
+    const up = spawn(process.execPath, [CLI_ENTRY, 'up'], {
+      env: { ...process.env, IDOLCAST_CONFIG: configPath, REDIS_URL: this.redisUrl, HARNESS_STREAM_KEY: this.streamKey },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    this.up = up;
+    readline.createInterface({ input: up.stdout! }).on('line', (l) => {
+      let line: Record<string, unknown>;
+      try {
+        line = JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      this.book(line);
+      for (const w of this.logWatchers) w(line);
+    });
+    await this.waitForLog((l) => l.msg === 'destination on air', 60_000, 'the broadcaster on air');
+    await this.twitch.joined(this.channel, 30_000);
+    this.viewer = new RtmpViewer(this.streamUrl);
+    for (let i = 0; i < 300 && this.viewer.seconds < 2; i++) await sleep(100);
+  }
+
+  private book(line: Record<string, unknown>): void {
+    if (line.msg === 'chat decision' && typeof line.messageId === 'string') {
+      const prev = this.decisions.get(line.messageId);
+      if (!prev || line.decision !== 'duplicate') this.decisions.set(line.messageId, { decision: String(line.decision), reason: String(line.reason) });
+    } else if (typeof line.utteranceId === 'string' && typeof line.msg === 'string' && /dropped/.test(line.msg)) {
+      this.dropped.set(line.utteranceId, String(line.reason ?? line.msg));
+    }
+  }
+
+  /** Resolves with the first log line (from any fleet process) matching, bounded. */
+  waitForLog(match: (l: Record<string, unknown>) => boolean, timeoutMs: number, what: string): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.logWatchers.splice(this.logWatchers.indexOf(watch), 1);
+        reject(new Error(`no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const watch = (l: Record<string, unknown>) => {
+        if (!match(l)) return;
+        clearTimeout(timer);
+        this.logWatchers.splice(this.logWatchers.indexOf(watch), 1);
+        resolve(l);
+      };
+      this.logWatchers.push(watch);
+    });
+  }
+
+  private async startRedis(): Promise<void> {
+    this.localRedis = await startRedisServer({ port: this.redisPort, dir: path.join(this.dir, 'redis'), appendonly: true });
+  }
+
+  /** SIGKILL redis-server and start it again from its AOF on the same port. */
+  async crashRedis(): Promise<void> {
+    this.localRedis?.child?.kill('SIGKILL');
+    const child = this.localRedis?.child;
+    if (child && child.exitCode === null && child.signalCode === null) await new Promise<void>((r) => child.once('exit', () => r()));
+    await this.startRedis();
+  }
+
+  /** One chat message from a viewer through the Twitch stand-in; returns its id. */
+  chat(text?: string): string {
+    const n = this.seq++;
+    const id = `m${n}-${randomBytes(2).toString('hex')}`;
+    const user = { login: `viewer${n % 300}`, id: String(10_000 + (n % 300)) };
+    this.twitch.broadcast(this.channel, this.twitch.privmsg(this.channel, user, text ?? `chat line number ${n} says hello`, { id }));
+    this.sent.set(id, Date.now());
+    return id;
+  }
+
+  /** Chat at `perSecond` for `ms` (bounded), optionally doing something along the way. */
+  async drive(perSecond: number, ms: number): Promise<string[]> {
+    const ids: string[] = [];
+    const start = Date.now();
+    for (let i = 0; ; i++) {
+      const due = start + (i * 1000) / perSecond;
+      if (due - start >= ms) break;
+      if (due > Date.now()) await sleep(due - Date.now());
+      ids.push(this.chat());
+    }
+    return ids;
+  }
+
+  /** The fleet's processes: every descendant of `idolcast up`, with its command line. */
+  processes(): { pid: number; ppid: number; args: string }[] {
+    const all = fs
+      .readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .flatMap((pid) => {
+        try {
+          const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+          const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+          return [{ pid: Number(pid), ppid, args }];
+        } catch {
+          return [];
+        }
+      });
+    const inside = new Set([this.up?.pid]);
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const p of all) if (inside.has(p.ppid) && !inside.has(p.pid)) (inside.add(p.pid), (grew = true));
+    }
+    return all.filter((p) => p.pid !== this.up?.pid && inside.has(p.pid));
+  }
+
+  /** The node process running `idolcast <args…>` (e.g. ['worker', 'tts']). */
+  processOf(...args: string[]): { pid: number; args: string } | undefined {
+    return this.processes().find((p) => p.args.includes(` ${args.join(' ')}`) && p.args.startsWith(process.execPath));
+  }
+
+  /**
+   * The books for messages sent in `ids`: accepted, spoken, shed with reasons, lost (accepted
+   * for speech but neither on air nor dropped with a reason), spoken twice.
+   */
+  account(ids: string[]) {
+    const shed: Record<string, number> = {};
+    let accepted = 0;
+    let spoken = 0;
+    let spokenTwice = 0;
+    let droppedWithReason = 0;
+    let undecided = 0;
+    const lost: string[] = [];
+    for (const id of ids) {
+      const d = this.decisions.get(id);
+      if (!d) {
+        undecided++;
+        continue;
+      }
+      if (d.decision !== 'spoken') {
+        const key = `${d.decision}: ${d.reason.replace(/\d+/g, 'N')}`;
+        shed[key] = (shed[key] ?? 0) + 1;
+        continue;
+      }
+      accepted++;
+      const u = `twitch-${id}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+      const airs = this.aired.get(u) ?? 0;
+      if (airs > 0) spoken++;
+      if (airs > 1) spokenTwice++;
+      if (airs === 0) {
+        if (this.dropped.has(u)) droppedWithReason++;
+        else lost.push(id);
+      }
+    }
+    return { sent: ids.length, accepted, spoken, droppedBeforeAir: droppedWithReason, shed, undecided, lost: lost.length, lostIds: lost.slice(0, 10), spokenTwice };
+  }
+
+  /**
+   * Longest stretch the stream carried no sound between two wall times (ms): silent 10 ms
+   * windows in a row (the bed fills every intended gap) and holes between audio packets.
+   */
+  longestSilenceMs(from: number, to: number): number {
+    const v = this.viewer;
+    if (!v) return NaN;
+    const pcm = v.audio;
+    const win = Math.round(v.rate / 100) * 2;
+    let run = 0;
+    let worst = 0;
+    for (let a = 0; a < v.arrivals.length; a++) {
+      const { wall, offset } = v.arrivals[a]!;
+      if (wall < from || wall > to) continue;
+      const end = a + 1 < v.arrivals.length ? v.arrivals[a + 1]!.offset : pcm.length;
+      for (let i = offset; i + win <= end; i += win) {
+        let sum = 0;
+        for (let j = 0; j < win; j += 2) sum += (pcm.readInt16LE(i + j) / 32768) ** 2;
+        run = Math.sqrt(sum / (win / 2)) < 0.001 ? run + 10 : 0;
+        worst = Math.max(worst, run);
+      }
+    }
+    return Math.max(worst, v.largestGapMs(from, to));
+  }
+
+  /** Waits until the speech queues are empty (bounded), so a scenario's books are final. */
+  async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const depth = await this.depth().catch(() => Infinity);
+      if (depth === 0) return;
+      await sleep(500);
+    }
+  }
+
+  /** Jobs waiting or running across the speech path (tts, audio, playout). */
+  async depth(): Promise<number> {
+    const states = ['waiting', 'prioritized', 'active', 'delayed'] as const;
+    const counts = await Promise.all([this.queues.queue('tts'), this.queues.queue('audio'), this.queues.queue('playout', 'main')].map((q) => q.getJobCounts(...states)));
+    return counts.reduce((s, c) => s + states.reduce((t, st) => t + (c[st] ?? 0), 0), 0);
+  }
+
+  /** Depth per queue (waiting + prioritized + delayed + active). */
+  async depths(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const kind of Object.keys(registry) as QueueKey[]) {
+      const q = kind === 'playout' ? this.queues.queue('playout', 'main') : this.queues.queue(kind);
+      const c = await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+      out[kind] = Object.values(c).reduce((a, b) => a + b, 0);
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    this.viewer?.stop();
+    const up = this.up;
+    if (up && up.exitCode === null && up.signalCode === null) {
+      const exited = new Promise((r) => up.once('exit', r));
+      up.kill('SIGTERM');
+      await Promise.race([exited, sleep(30_000)]);
+      for (const p of this.processes()) process.kill(p.pid, 'SIGKILL');
+      if (up.exitCode === null) up.kill('SIGKILL');
+    }
+    await this.queues?.close().catch(() => {});
+    this.redis?.disconnect();
+    this.events?.disconnect();
+    await this.localRedis?.stop().catch(() => {});
+    await this.nginx.stop().catch(() => {});
+    await this.twitch.close();
+    await this.tts.close();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
