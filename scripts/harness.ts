@@ -44,6 +44,8 @@ export class LocalFleet {
   readonly decisions = new Map<string, { decision: string; reason: string }>();
   /** On-air starts per utterance id. */
   readonly aired = new Map<string, number>();
+  /** When each utterance first went on air (its on-air start on the stream's clock). */
+  readonly airedAt = new Map<string, number>();
   /** Lines dropped before air, with why (stale, cleared, expired). */
   readonly dropped = new Map<string, string>();
   /** Chat message id → wall time it was sent. */
@@ -58,6 +60,11 @@ export class LocalFleet {
   get streamUrl(): string {
     return `${this.nginx.url}/${this.streamKey}`;
   }
+
+  private readonly extra: ChildProcess[] = [];
+  private env: NodeJS.ProcessEnv = {};
+
+  constructor(private readonly opts: { broadcasters?: number } = {}) {}
 
   async start(): Promise<void> {
     await Promise.all([this.twitch.ready, this.tts.ready, this.nginx.start()]);
@@ -77,23 +84,66 @@ export class LocalFleet {
         tts: { engines: { cloud: { kind: 'openai', baseUrl: `${this.tts.url}/v1`, apiKey: FAKE_KEY } }, breaker: { timeoutMs: 1500, volumeThreshold: 3, resetTimeoutMs: 5000 } },
         chat: { twitch: { enabled: true, server: this.twitch.url, channels: [this.channel] }, filter: { rateLimit: { capacity: 1000, perSecond: 1000 }, repeatWindowMs: 0 } },
         playout: { bed: { source: 'generated' } },
-        workers: { heartbeatMs: 1000 },
+        // A killed worker's job goes back to the queue within seconds, not BullMQ's default half minute.
+        workers: { heartbeatMs: 1000, lockDurationMs: 4000, stalledIntervalMs: 2000 },
         log: { level: 'info' },
       }),
     );
     this.events = createRedis(this.redisUrl);
     this.events.on('message', (_c: string, message: string) => {
-      const e = JSON.parse(message) as { type?: string; utteranceId?: string };
-      if (e.type === 'onair-start' && e.utteranceId) this.aired.set(e.utteranceId, (this.aired.get(e.utteranceId) ?? 0) + 1);
+      const e = JSON.parse(message) as { type?: string; utteranceId?: string; startAt?: number };
+      if (e.type !== 'onair-start' || !e.utteranceId) return;
+      this.aired.set(e.utteranceId, (this.aired.get(e.utteranceId) ?? 0) + 1);
+      if (!this.airedAt.has(e.utteranceId)) this.airedAt.set(e.utteranceId, e.startAt ?? Date.now());
     });
     await this.events.subscribe(this.keys.events('main'));
 
-    const up = spawn(process.execPath, [CLI_ENTRY, 'up'], {
-      env: { ...process.env, IDOLCAST_CONFIG: configPath, REDIS_URL: this.redisUrl, HARNESS_STREAM_KEY: this.streamKey },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    this.env = { ...process.env, IDOLCAST_CONFIG: configPath, REDIS_URL: this.redisUrl, HARNESS_STREAM_KEY: this.streamKey };
+    const up = spawn(process.execPath, [CLI_ENTRY, 'up'], { env: this.env, stdio: ['ignore', 'pipe', 'inherit'] });
     this.up = up;
-    readline.createInterface({ input: up.stdout! }).on('line', (l) => {
+    this.readLogs(up);
+    await this.waitForLog((l) => l.msg === 'destination on air', 60_000, 'the broadcaster on air');
+    // Hot standbys next to the one `up` runs (not supervised: a killed one stays gone).
+    for (let i = 1; i < (this.opts.broadcasters ?? 1); i++) {
+      const standby = spawn(process.execPath, [CLI_ENTRY, 'broadcast'], { env: this.env, stdio: ['ignore', 'pipe', 'inherit'] });
+      this.extra.push(standby);
+      this.readLogs(standby);
+      await this.waitForLog((l) => l.msg === 'broadcaster warm: encoding, published nowhere yet' && l.pid === standby.pid, 60_000, 'a warm standby');
+    }
+    await this.twitch.joined(this.channel, 30_000);
+    this.watchStream();
+    for (let i = 0; i < 300 && this.viewer!.seconds < 2; i++) await sleep(100);
+  }
+
+  /** Every viewer started, oldest first: the stream's history survives a viewer's reconnect. */
+  private readonly viewers: RtmpViewer[] = [];
+  private viewerCheck?: NodeJS.Timeout;
+
+  /**
+   * Watch the destination stream; a viewer that has heard nothing for 1.5 s (the publisher went
+   * away and nginx ended the stream) is replaced, as a player would reconnect.
+   */
+  watchStream(): void {
+    this.viewer?.stop();
+    this.viewer = new RtmpViewer(this.streamUrl);
+    this.viewers.push(this.viewer);
+    const startedAt = Date.now();
+    clearInterval(this.viewerCheck);
+    this.viewerCheck = setInterval(() => {
+      const last = this.viewer?.arrivals.at(-1)?.wall ?? startedAt;
+      if (Date.now() - last > 1500 && Date.now() - startedAt > 1500) this.watchStream();
+    }, 250);
+  }
+
+  /** Pid of the broadcaster holding the channel's lock (its member id carries the pid). */
+  async activeBroadcasterPid(): Promise<number | undefined> {
+    const holder = await this.redis.get(this.keys.broadcastLeader('main'));
+    const pid = /-(\d+)-[0-9a-f]+ /.exec(holder ?? '')?.[1];
+    return pid ? Number(pid) : undefined;
+  }
+
+  private readLogs(child: ChildProcess): void {
+    readline.createInterface({ input: child.stdout! }).on('line', (l) => {
       let line: Record<string, unknown>;
       try {
         line = JSON.parse(l) as Record<string, unknown>;
@@ -101,12 +151,8 @@ export class LocalFleet {
         return;
       }
       this.book(line);
-      for (const w of this.logWatchers) w(line);
+      for (const w of [...this.logWatchers]) w(line);
     });
-    await this.waitForLog((l) => l.msg === 'destination on air', 60_000, 'the broadcaster on air');
-    await this.twitch.joined(this.channel, 30_000);
-    this.viewer = new RtmpViewer(this.streamUrl);
-    for (let i = 0; i < 300 && this.viewer.seconds < 2; i++) await sleep(100);
   }
 
   private book(line: Record<string, unknown>): void {
@@ -191,6 +237,12 @@ export class LocalFleet {
       grew = false;
       for (const p of all) if (inside.has(p.ppid) && !inside.has(p.pid)) (inside.add(p.pid), (grew = true));
     }
+    for (const c of this.extra) inside.add(c.pid);
+    grew = true;
+    while (grew) {
+      grew = false;
+      for (const p of all) if (inside.has(p.ppid) && !inside.has(p.pid)) (inside.add(p.pid), (grew = true));
+    }
     return all.filter((p) => p.pid !== this.up?.pid && inside.has(p.pid));
   }
 
@@ -240,24 +292,48 @@ export class LocalFleet {
    * windows in a row (the bed fills every intended gap) and holes between audio packets.
    */
   longestSilenceMs(from: number, to: number): number {
-    const v = this.viewer;
-    if (!v) return NaN;
-    const pcm = v.audio;
-    const win = Math.round(v.rate / 100) * 2;
-    let run = 0;
     let worst = 0;
-    for (let a = 0; a < v.arrivals.length; a++) {
-      const { wall, offset } = v.arrivals[a]!;
-      if (wall < from || wall > to) continue;
-      const end = a + 1 < v.arrivals.length ? v.arrivals[a + 1]!.offset : pcm.length;
-      for (let i = offset; i + win <= end; i += win) {
-        let sum = 0;
-        for (let j = 0; j < win; j += 2) sum += (pcm.readInt16LE(i + j) / 32768) ** 2;
-        run = Math.sqrt(sum / (win / 2)) < 0.001 ? run + 10 : 0;
-        worst = Math.max(worst, run);
+    // Nothing arriving at all (across viewers: the stream dropped and came back).
+    const walls = this.viewers.flatMap((v) => v.arrivals.map((a) => a.wall)).filter((w) => w >= from && w <= to).sort((a, b) => a - b);
+    for (let i = 1; i < walls.length; i++) worst = Math.max(worst, walls[i]! - walls[i - 1]!);
+    for (const v of this.viewers) {
+      // Sound that is silence: 10 ms windows below -60 dBFS in a row (the bed fills intended gaps).
+      const pcm = v.audio;
+      const win = Math.round(v.rate / 100) * 2;
+      let run = 0;
+      for (let a = 0; a < v.arrivals.length; a++) {
+        const { wall, offset } = v.arrivals[a]!;
+        if (wall < from || wall > to) continue;
+        const end = a + 1 < v.arrivals.length ? v.arrivals[a + 1]!.offset : pcm.length;
+        for (let i = offset; i + win <= end; i += win) {
+          let sum = 0;
+          for (let j = 0; j < win; j += 2) sum += (pcm.readInt16LE(i + j) / 32768) ** 2;
+          run = Math.sqrt(sum / (win / 2)) < 0.001 ? run + 10 : 0;
+          worst = Math.max(worst, run);
+        }
       }
+      // Holes between audio packets within one connection.
+      worst = Math.max(worst, v.largestGapMs(from, to));
     }
-    return Math.max(worst, v.largestGapMs(from, to));
+    return worst;
+  }
+
+  /** A line straight to the speech queue above all chat (what an operator's `say` is): heard when the pipeline works. */
+  async probe(text: string): Promise<string> {
+    const id = `probe-${randomBytes(4).toString('hex')}`;
+    await this.queues.enqueue('tts', { utteranceId: id, channel: 'main', text, voice: 'idol', priority: 9, acceptedAt: Date.now(), origin: { platform: 'local', user: 'harness' } });
+    return id;
+  }
+
+  /** Wall time utterance `id` went on air, waiting for it (bounded). */
+  async waitForUtterance(id: string, timeoutMs: number): Promise<number | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const at = this.airedAt.get(id);
+      if (at !== undefined) return at;
+      await sleep(100);
+    }
+    return undefined;
   }
 
   /** Waits until the speech queues are empty (bounded), so a scenario's books are final. */
@@ -289,7 +365,9 @@ export class LocalFleet {
   }
 
   async stop(): Promise<void> {
-    this.viewer?.stop();
+    clearInterval(this.viewerCheck);
+    for (const v of this.viewers) v.stop();
+    for (const c of this.extra) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     const up = this.up;
     if (up && up.exitCode === null && up.signalCode === null) {
       const exited = new Promise((r) => up.once('exit', r));
