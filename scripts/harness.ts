@@ -81,7 +81,8 @@ export class LocalFleet {
         channels: { main: { live: { dir: path.join(this.dir, 'live') }, destinations: { local: { url: this.nginx.url, keyEnv: 'HARNESS_STREAM_KEY' } } } },
         voices: { idol: { engine: 'cloud', voice: 'nova', fallback: ['backup'] }, backup: { engine: LOCAL_ENGINE, voice: 'en-us+f3' } },
         defaultVoice: 'idol',
-        tts: { engines: { cloud: { kind: 'openai', baseUrl: `${this.tts.url}/v1`, apiKey: FAKE_KEY } }, breaker: { timeoutMs: 1500, volumeThreshold: 3, resetTimeoutMs: 5000 } },
+        // A small speech cache, so a soak sees it reach its bound (every chat line is new text) within the hour.
+        tts: { engines: { cloud: { kind: 'openai', baseUrl: `${this.tts.url}/v1`, apiKey: FAKE_KEY } }, breaker: { timeoutMs: 1500, volumeThreshold: 3, resetTimeoutMs: 5000 }, cache: { maxBytes: 32 * 1024 * 1024 } },
         chat: { twitch: { enabled: true, server: this.twitch.url, channels: [this.channel] }, filter: { rateLimit: { capacity: 1000, perSecond: 1000 }, repeatWindowMs: 0 } },
         playout: { bed: { source: 'generated' } },
         // A killed worker's job goes back to the queue within seconds, not BullMQ's default half minute.
