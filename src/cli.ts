@@ -10,7 +10,7 @@ import { WORKER_KINDS, type Config, type WorkerKind } from './config/schema';
 import { runControl } from './control/server';
 import { listFleet } from './fleet';
 import { createLogger } from './logger';
-import { redisUrl } from './process';
+import { redisTarget } from './process';
 import { createRedis, keyspace } from './redis';
 import { localTime } from './schedule/clock';
 import { describeAction, previewSchedule } from './schedule/preview';
@@ -67,7 +67,7 @@ program
     if (!(channel in config.channels)) throw new ConfigError('--channel', [`--channel: no channel "${channel}"`]);
     const { text } = normaliseText(words.join(' '), config.tts.maxTextLength);
     if (!text) throw new ConfigError('text', ['text: nothing to say after normalisation']);
-    const redis = createRedis(redisUrl(config));
+    const redis = createRedis(redisTarget(config));
     const keys = keyspace(config.redis.prefix);
     const queues = new Queues(redis, config.redis.prefix);
     const utteranceId = `say-${randomUUID()}`;
@@ -102,7 +102,7 @@ program
   .description('list live fleet members')
   .action(async () => {
     const config = loadConfig();
-    const redis = createRedis(redisUrl(config));
+    const redis = createRedis(redisTarget(config));
     try {
       const members = await listFleet(redis, keyspace(config.redis.prefix), config.workers.heartbeatMs);
       for (const m of members) console.log(`${m.kind.padEnd(20)} ${m.id.padEnd(48)} up ${Math.round((Date.now() - m.startedAt) / 1000)}s ${JSON.stringify(m.detail)}`);
@@ -115,7 +115,7 @@ program
 /** Run a CLI action against the fleet's Redis and queues, closing them after. */
 async function withRedis<T>(fn: (parts: { config: Config; redis: Redis; keys: ReturnType<typeof keyspace>; queues: Queues }) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const redis = createRedis(redisUrl(config));
+  const redis = createRedis(redisTarget(config));
   const queues = new Queues(redis, config.redis.prefix);
   try {
     return await fn({ config, redis, keys: keyspace(config.redis.prefix), queues });

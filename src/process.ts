@@ -4,7 +4,7 @@ import type { Config } from './config/schema';
 import { Heartbeat, memberId } from './fleet';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
-import { createRedis, keyspace, type Keyspace, type Redis } from './redis';
+import { createRedis, keyspace, type Keyspace, type Redis, type RedisTarget } from './redis';
 
 /** Everything a long-running idolcast process shares, built once at its start. */
 export interface ProcessContext {
@@ -26,6 +26,12 @@ export function redisUrl(config: Config): string {
   return config.redis.url || `redis://127.0.0.1:${config.redis.localPort}`;
 }
 
+/** The Redis to connect to: the master behind `redis.sentinels` when set, else `redisUrl`. */
+export function redisTarget(config: Config): RedisTarget {
+  const { url, sentinels, sentinelName, sentinelPassword } = config.redis;
+  return sentinels.length ? { url, sentinels, sentinelName, sentinelPassword } : { url: redisUrl(config) };
+}
+
 /**
  * Boot a fleet member of `kind`: config, logger, Redis, the queue registry, metrics and the
  * heartbeat. `blocking` members (workers) wait out a Redis restart instead of failing commands.
@@ -34,7 +40,7 @@ export function bootProcess(kind: string, opts: { blocking: boolean; detail?: ()
   const config = loadConfig();
   const log = createLogger(kind, config.log.level);
   const id = memberId(kind);
-  const redis = createRedis(redisUrl(config), { forWorker: opts.blocking, name: id });
+  const redis = createRedis(redisTarget(config), { forWorker: opts.blocking, name: id });
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const keys = keyspace(config.redis.prefix);
   const queues = new Queues(redis, config.redis.prefix);

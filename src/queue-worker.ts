@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { queueName, validatePayload, type Payload, type QueueKey } from '../queues/registry';
-import { redisUrl, type ProcessContext } from './process';
+import { redisTarget, type ProcessContext } from './process';
 import { createRedis } from './redis';
 
 /**
@@ -19,7 +19,7 @@ export function startQueueWorker<K extends QueueKey>(
   const { config, log } = ctx;
   const queue = queueName(key, opts.channel);
   // BullMQ blocks on this connection waiting for jobs, so it is the worker's alone.
-  const connection = createRedis(redisUrl(config), { forWorker: true, name: `${ctx.id}-${queue}` });
+  const connection = createRedis(redisTarget(config), { forWorker: true, name: `${ctx.id}-${queue}` });
   const worker = new Worker(
     queue,
     async (job) => {

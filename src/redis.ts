@@ -3,11 +3,45 @@ import { Redis, type RedisOptions } from 'ioredis';
 export { Redis };
 
 /**
+ * Where Redis is: a `redis://` URL, or Redis Sentinel addresses and the master's name (the URL
+ * then only carries the master's user, password, database and TLS).
+ */
+export interface RedisTarget {
+  url: string;
+  sentinels?: readonly string[];
+  sentinelName?: string;
+  sentinelPassword?: string;
+}
+
+/** ioredis options for a Sentinel-managed master: the sentinels are asked where it is, after every failover too. */
+export function sentinelOptions(target: RedisTarget): RedisOptions {
+  const url = target.url ? new URL(target.url) : undefined;
+  const db = url?.pathname.slice(1);
+  return {
+    sentinels: (target.sentinels ?? []).map((s) => {
+      const at = s.lastIndexOf(':');
+      return { host: s.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(at + 1)) };
+    }),
+    name: target.sentinelName ?? 'idolcast',
+    sentinelPassword: target.sentinelPassword || undefined,
+    username: url?.username ? decodeURIComponent(url.username) : undefined,
+    password: url?.password ? decodeURIComponent(url.password) : undefined,
+    db: db ? Number(db) : undefined,
+    tls: url?.protocol === 'rediss:' ? {} : undefined,
+    // A demoted master answers writes with READONLY: reconnect, and the sentinels name the new one.
+    // (Sentinel also kills the old master's clients when it reconfigures it; ioredis's own
+    // failoverDetector is not used because `quit()` leaves its sentinel connections open.)
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  };
+}
+
+/**
  * A Redis connection for idolcast. `forWorker` connections never give up on a command
  * (BullMQ workers block on Redis and must ride out a Redis restart); producer connections
  * fail a command after a few retries so an HTTP request gets an error instead of hanging.
  */
-export function createRedis(url: string, opts: { forWorker?: boolean; name?: string } = {}): Redis {
+export function createRedis(target: string | RedisTarget, opts: { forWorker?: boolean; name?: string } = {}): Redis {
+  const { url, sentinels } = typeof target === 'string' ? { url: target, sentinels: [] } : target;
   const options: RedisOptions = {
     maxRetriesPerRequest: opts.forWorker ? null : 3,
     enableReadyCheck: true,
@@ -15,6 +49,7 @@ export function createRedis(url: string, opts: { forWorker?: boolean; name?: str
     // Reconnect forever with a capped backoff: a 24/7 process outlives Redis restarts.
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 3000),
   };
+  if (sentinels?.length) return new Redis({ ...options, ...sentinelOptions(target as RedisTarget) });
   return new Redis(url, options);
 }
 

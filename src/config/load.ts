@@ -20,11 +20,14 @@ export class ConfigError extends Error {
 }
 
 /** Environment variables that override addresses and secrets, and the setting each one sets. */
-const ENV_OVERRIDES: [variable: string, path: string[], numeric?: boolean][] = [
+const ENV_OVERRIDES: [variable: string, path: string[], type?: 'number' | 'list'][] = [
   ['REDIS_URL', ['redis', 'url']],
   ['REDIS_PREFIX', ['redis', 'prefix']],
+  ['REDIS_SENTINELS', ['redis', 'sentinels'], 'list'],
+  ['REDIS_SENTINEL_NAME', ['redis', 'sentinelName']],
+  ['REDIS_SENTINEL_PASSWORD', ['redis', 'sentinelPassword']],
   ['HOST', ['control', 'host']],
-  ['PORT', ['control', 'port'], true],
+  ['PORT', ['control', 'port'], 'number'],
   ['ADMIN_TOKEN', ['control', 'adminToken']],
   ['LOG_LEVEL', ['log', 'level']],
   ['TWITCH_IRC_URL', ['chat', 'twitch', 'server']],
@@ -38,7 +41,7 @@ const ENV_OVERRIDES: [variable: string, path: string[], numeric?: boolean][] = [
 
 /** Secrets and addresses come from the environment; they never need to live in the YAML file. */
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
-  for (const [variable, path, numeric] of ENV_OVERRIDES) {
+  for (const [variable, path, type] of ENV_OVERRIDES) {
     const value = env[variable];
     if (!value) continue;
     let node = raw;
@@ -47,7 +50,8 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
       node = next && typeof next === 'object' && !Array.isArray(next) ? (next as Record<string, unknown>) : (node[key] = {});
     }
     // A non-numeric PORT stays a string so the schema reports it against its path.
-    node[path[path.length - 1]!] = numeric && /^\d+$/.test(value) ? Number(value) : value;
+    node[path[path.length - 1]!] =
+      type === 'number' && /^\d+$/.test(value) ? Number(value) : type === 'list' ? value.split(',').map((v) => v.trim()).filter(Boolean) : value;
   }
 }
 
