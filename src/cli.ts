@@ -16,6 +16,7 @@ import { localTime } from './schedule/clock';
 import { describeAction, previewSchedule } from './schedule/preview';
 import { listSchedules, removeSchedule, syncSchedules } from './schedule/schedules';
 import { cancelTimeline, listTimelineRuns, startTimeline, timelineJob } from './schedule/timeline';
+import { runStatus } from './status/status';
 import { runUp } from './supervisor/up';
 import { runWorker } from './worker-runtime';
 
@@ -111,6 +112,17 @@ program
       await redis.quit();
     }
   });
+
+program
+  .command('status')
+  .description('one screen: every queue\'s depth and rates, live processes per kind, breakers, on-air state per destination')
+  .option('--watch [seconds]', 'redraw every N seconds (default 2) until Ctrl-C', (v) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0.2 || n > 3600) throw new InvalidArgumentError('seconds must be a number from 0.2 to 3600');
+    return n;
+  })
+  .option('--json', 'print the report as one JSON object (one line per refresh with --watch)')
+  .action((opts: { watch?: number | true; json?: boolean }) => runStatus({ watchSeconds: opts.watch === true ? 2 : opts.watch, json: opts.json }));
 
 /** Run a CLI action against the fleet's Redis and queues, closing them after. */
 async function withRedis<T>(fn: (parts: { config: Config; redis: Redis; keys: ReturnType<typeof keyspace>; queues: Queues }) => Promise<T>): Promise<T> {
