@@ -48,6 +48,7 @@ export function createMetrics(kind: string, instance: string) {
     programme: counter('idolcast_programme_total', 'Routine firings and timeline steps, by routine or timeline and outcome (done, quiet, late, cancelled)', ['name', 'outcome']),
     // Broadcast.
     onAir: counter('idolcast_utterances_aired_total', 'Utterances played out on air, by channel', ['channel']),
+    chatToOnAir: histogram('idolcast_chat_to_on_air_seconds', 'From accepting a chat message or say to its first sample going on air, by channel', ['channel'], SECONDS_LATENCY),
     destinationOnAir: gauge('idolcast_destination_on_air', 'Whether a destination is receiving the stream (1) or not (0), by channel and destination', ['channel', 'destination']),
     destinationReconnects: counter('idolcast_destination_reconnects_total', 'Times a destination pusher was restarted after failing', ['channel', 'destination']),
     destinationBytes: counter('idolcast_destination_bytes_total', 'Stream bytes handed to a destination pusher', ['channel', 'destination']),
