@@ -133,7 +133,7 @@ const scenarios: Scenario[] = [
 async function main(): Promise<void> {
   const only = opts.only?.split(',');
   const chosen = scenarios.filter((s) => !only || only.includes(s.name));
-  const fleet = new LocalFleet({ broadcasters: 2 });
+  const fleet = new LocalFleet({ standbys: 1 });
   let failed = 0;
   try {
     await fleet.start();

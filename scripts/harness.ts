@@ -61,10 +61,8 @@ export class LocalFleet {
     return `${this.nginx.url}/${this.streamKey}`;
   }
 
-  private readonly extra: ChildProcess[] = [];
-  private env: NodeJS.ProcessEnv = {};
 
-  constructor(private readonly opts: { broadcasters?: number } = {}) {}
+  constructor(private readonly opts: { standbys?: number } = {}) {}
 
   async start(): Promise<void> {
     await Promise.all([this.twitch.ready, this.tts.ready, this.nginx.start()]);
@@ -84,7 +82,7 @@ export class LocalFleet {
         // A small speech cache, so a soak sees it reach its bound (every chat line is new text) within the hour.
         tts: { engines: { cloud: { kind: 'openai', baseUrl: `${this.tts.url}/v1`, apiKey: FAKE_KEY } }, breaker: { timeoutMs: 1500, volumeThreshold: 3, resetTimeoutMs: 5000 }, cache: { maxBytes: 32 * 1024 * 1024 } },
         chat: { twitch: { enabled: true, server: this.twitch.url, channels: [this.channel] }, filter: { rateLimit: { capacity: 1000, perSecond: 1000 }, repeatWindowMs: 0 } },
-        playout: { bed: { source: 'generated' } },
+        playout: { bed: { source: 'generated' }, standbys: this.opts.standbys ?? 0 },
         // A killed worker's job goes back to the queue within seconds, not BullMQ's default half minute.
         workers: { heartbeatMs: 1000, lockDurationMs: 4000, stalledIntervalMs: 2000 },
         log: { level: 'info' },
@@ -99,18 +97,16 @@ export class LocalFleet {
     });
     await this.events.subscribe(this.keys.events('main'));
 
-    this.env = { ...process.env, IDOLCAST_CONFIG: configPath, REDIS_URL: this.redisUrl, HARNESS_STREAM_KEY: this.streamKey };
-    const up = spawn(process.execPath, [CLI_ENTRY, 'up'], { env: this.env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const env = { ...process.env, IDOLCAST_CONFIG: configPath, REDIS_URL: this.redisUrl, HARNESS_STREAM_KEY: this.streamKey };
+    const up = spawn(process.execPath, [CLI_ENTRY, 'up'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     this.up = up;
     this.readLogs(up);
-    await this.waitForLog((l) => l.msg === 'destination on air', 60_000, 'the broadcaster on air');
-    // Hot standbys next to the one `up` runs (not supervised: a killed one stays gone).
-    for (let i = 1; i < (this.opts.broadcasters ?? 1); i++) {
-      const standby = spawn(process.execPath, [CLI_ENTRY, 'broadcast'], { env: this.env, stdio: ['ignore', 'pipe', 'inherit'] });
-      this.extra.push(standby);
-      this.readLogs(standby);
-      await this.waitForLog((l) => l.msg === 'broadcaster warm: encoding, published nowhere yet' && l.pid === standby.pid, 60_000, 'a warm standby');
-    }
+    // On air, and every standby warm.
+    let warm = 0;
+    await Promise.all([
+      this.waitForLog((l) => l.msg === 'destination on air', 60_000, 'the broadcaster on air'),
+      this.waitForLog((l) => l.msg === 'broadcaster warm: encoding, published nowhere yet' && ++warm > (this.opts.standbys ?? 0), 60_000, 'warm standbys'),
+    ]);
     await this.twitch.joined(this.channel, 30_000);
     this.watchStream();
     for (let i = 0; i < 300 && this.viewer!.seconds < 2; i++) await sleep(100);
@@ -120,20 +116,13 @@ export class LocalFleet {
   private readonly viewers: RtmpViewer[] = [];
   private viewerCheck?: NodeJS.Timeout;
 
-  /**
-   * Watch the destination stream; a viewer that has heard nothing for 1.5 s (the publisher went
-   * away and nginx ended the stream) is replaced, as a player would reconnect.
-   */
+  /** Watch the destination stream; a viewer whose stream ended is replaced, as a player would reconnect. */
   watchStream(): void {
     this.viewer?.stop();
     this.viewer = new RtmpViewer(this.streamUrl);
     this.viewers.push(this.viewer);
-    const startedAt = Date.now();
     clearInterval(this.viewerCheck);
-    this.viewerCheck = setInterval(() => {
-      const last = this.viewer?.arrivals.at(-1)?.wall ?? startedAt;
-      if (Date.now() - last > 1500 && Date.now() - startedAt > 1500) this.watchStream();
-    }, 250);
+    this.viewerCheck = setInterval(() => this.viewer?.ended && this.watchStream(), 100);
   }
 
   /** Pid of the broadcaster holding the channel's lock (its member id carries the pid). */
@@ -234,12 +223,6 @@ export class LocalFleet {
       });
     const inside = new Set([this.up?.pid]);
     let grew = true;
-    while (grew) {
-      grew = false;
-      for (const p of all) if (inside.has(p.ppid) && !inside.has(p.pid)) (inside.add(p.pid), (grew = true));
-    }
-    for (const c of this.extra) inside.add(c.pid);
-    grew = true;
     while (grew) {
       grew = false;
       for (const p of all) if (inside.has(p.ppid) && !inside.has(p.pid)) (inside.add(p.pid), (grew = true));
@@ -368,7 +351,6 @@ export class LocalFleet {
   async stop(): Promise<void> {
     clearInterval(this.viewerCheck);
     for (const v of this.viewers) v.stop();
-    for (const c of this.extra) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     const up = this.up;
     if (up && up.exitCode === null && up.signalCode === null) {
       const exited = new Promise((r) => up.once('exit', r));

@@ -483,6 +483,12 @@ export const configSchema = z
          * active one dies, plus the encoder's start).
          */
         leaderLockMs: z.number().int().min(300).max(60_000).default(1000),
+        /**
+         * Warm standby broadcasters per channel that `idolcast up` runs next to the active one: a
+         * crashed broadcaster is then replaced in about a second instead of a restart and warm-up
+         * (each costs about one more encoder's CPU).
+         */
+        standbys: z.number().int().min(0).max(3).default(0),
         /** Background sound under the playout, so a gap is never dead air. */
         bed: z
           .strictObject({

@@ -33,7 +33,9 @@ export async function runUp(): Promise<void> {
     { name: 'control', args: ['control'] },
     { name: 'ingest', args: ['ingest'] },
     ...WORKER_KINDS.map((kind) => ({ name: `worker-${kind}`, args: ['worker', kind] })),
-    ...Object.keys(config.channels).map((id) => ({ name: `broadcast-${id}`, args: ['broadcast', '--channel', id] })),
+    ...Object.keys(config.channels).flatMap((id) =>
+      Array.from({ length: 1 + config.playout.standbys }, (_, n) => ({ name: n ? `broadcast-${id}-${n + 1}` : `broadcast-${id}`, args: ['broadcast', '--channel', id] })),
+    ),
   ];
   const supervisor = new Supervisor(specs, env, log);
   supervisor.start();

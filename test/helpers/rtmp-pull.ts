@@ -10,6 +10,8 @@ export class RtmpViewer {
   /** When each decoded chunk arrived: wall time and its byte offset in `audio`. */
   readonly arrivals: { wall: number; offset: number }[] = [];
   private bytes = 0;
+  /** The decoder exited (the stream ended or could not be opened). */
+  ended = false;
   /** Wall time the first decoded sample arrived. */
   firstSampleAt?: number;
   private readonly procs: ChildProcess[] = [];
@@ -36,6 +38,7 @@ export class RtmpViewer {
       this.bytes += d.length;
       this.pcm.push(d);
     });
+    decode.on('exit', () => (this.ended = true));
     this.procs.push(probe, decode);
   }
 
