@@ -33,7 +33,7 @@ describe('idolcast status', () => {
     metrics.destinationOnAir.set({ channel: 'main', destination: 'twitch' }, 1);
     metrics.destinationOnAir.set({ channel: 'main', destination: 'youtube' }, 0);
     metrics.destinationReconnects.inc({ channel: 'main', destination: 'youtube' }, 3);
-    beat = new Heartbeat(fleet.redis, fleet.keys, 'broadcast-test', 'broadcast', 60_000, createLogger('test', 'silent'), metrics, () => ({ channel: 'main', role: 'active', encoderRunning: true }));
+    beat = new Heartbeat(fleet.redis, fleet.keys, 'broadcast-test', 'broadcast', fleet.config.workers.heartbeatMs, createLogger('test', 'silent'), metrics, () => ({ channel: 'main', role: 'active', encoderRunning: true }));
     beat.start();
     await eventually(async () => ((await fleet.redis.exists(fleet.keys.metrics('broadcast-test'))) ? true : undefined), 'the heartbeat');
 
