@@ -62,14 +62,16 @@ program
   .option('--wait', 'wait until the line has been on air and print its times')
   .action(async (words: string[], opts: { voice?: string; priority: number; channel?: string; wait?: boolean }) => {
     const config = loadConfig();
-    const voice = opts.voice ?? config.defaultVoice;
-    if (!(voice in config.voices)) throw new ConfigError('--voice', [`--voice: no voice "${voice}" (voices: ${Object.keys(config.voices).join(', ')})`]);
+    if (opts.voice && !(opts.voice in config.voices)) throw new ConfigError('--voice', [`--voice: no voice "${opts.voice}" (voices: ${Object.keys(config.voices).join(', ')})`]);
     const channel = opts.channel ?? config.defaultChannel;
     if (!(channel in config.channels)) throw new ConfigError('--channel', [`--channel: no channel "${channel}"`]);
     const { text } = normaliseText(words.join(' '), config.tts.maxTextLength);
     if (!text) throw new ConfigError('text', ['text: nothing to say after normalisation']);
     const redis = createRedis(redisTarget(config));
     const keys = keyspace(config.redis.prefix);
+    // Without --voice, the channel's current voice (as set by !voice), as chat and routines use.
+    const current = opts.voice ? undefined : await redis.get(keys.channelVoice(channel));
+    const voice = opts.voice ?? (current && current in config.voices ? current : config.defaultVoice);
     const queues = new Queues(redis, config.redis.prefix);
     const utteranceId = `say-${randomUUID()}`;
     const sub = opts.wait ? redis.duplicate() : undefined;

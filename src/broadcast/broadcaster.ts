@@ -324,6 +324,8 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
         void ctx.publish(channel, { type: 'onair-end', ...end });
       });
       metrics.onAir.inc({ channel });
+      // On the stream's clock, as the viewer hears it.
+      if (startAt !== undefined) metrics.chatToOnAir.observe({ channel }, Math.max(0, startAt - u.acceptedAt) / 1000);
       await redis.del(...partKeys);
       log.info({ utteranceId: u.utteranceId, parts: u.parts, played, startAt, endAt, queuedMs: startAt! - u.acceptedAt }, 'on air');
       return { startAt, endAt };

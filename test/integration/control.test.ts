@@ -98,6 +98,23 @@ describe('control server', () => {
   });
 });
 
+describe('say', () => {
+  it("speaks in the channel's current voice (set by !voice) unless --voice names one", async () => {
+    const fleet = new TestFleet({ voices: { default: { engine: 'espeak-ng' }, whisper: { engine: 'espeak-ng', voice: 'en-us+whisper' } } });
+    try {
+      await fleet.redis.set(fleet.keys.channelVoice('main'), 'whisper');
+      const plain = await runCli(['say', 'hello there'], fleet.env());
+      expect(JSON.parse(plain.stdout)).toMatchObject({ channel: 'main', voice: 'whisper' });
+      const named = await runCli(['say', '--voice', 'default', 'hello again'], fleet.env());
+      expect(JSON.parse(named.stdout)).toMatchObject({ voice: 'default' });
+      const jobs = await fleet.queues.queue('tts').getJobs(['prioritized', 'waiting']);
+      expect(jobs.map((j) => (j.data as { voice: string }).voice).sort()).toEqual(['default', 'whisper']);
+    } finally {
+      await fleet.close();
+    }
+  });
+});
+
 describe('configuration errors', () => {
   it('a bad config file exits with code 2 and names the field', async () => {
     const fleet = new TestFleet();
