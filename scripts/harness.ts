@@ -302,6 +302,12 @@ export class LocalFleet {
     return worst;
   }
 
+  /** Forget the stream's history before `wall` (a soak would otherwise hold every second of it). */
+  forgetBefore(wall: number): void {
+    for (const v of this.viewers) v.trim(wall);
+    this.viewers.splice(0, this.viewers.length - 1, ...this.viewers.slice(0, -1).filter((v) => v.arrivals.length));
+  }
+
   /** A line straight to the speech queue above all chat (what an operator's `say` is): heard when the pipeline works. */
   async probe(text: string): Promise<string> {
     const id = `probe-${randomBytes(4).toString('hex')}`;

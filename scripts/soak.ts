@@ -139,6 +139,7 @@ async function main(): Promise<void> {
       const from = Date.now();
       ids.push(...(await fleet.drive(opts.rate, Math.min(opts.sampleSeconds * 1000, end - Date.now()))));
       samples.push(await sample(fleet, from, minute, ids));
+      fleet.forgetBefore(from);
       write();
       console.error(`[soak] sample ${minute}: ${JSON.stringify(samples.at(-1))}`);
     }

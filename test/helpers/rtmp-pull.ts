@@ -64,6 +64,19 @@ export class RtmpViewer {
     return undefined;
   }
 
+  /** Forget what arrived before `wall` (a long watch keeps memory bounded); offsets are rebased. */
+  trim(wall: number): void {
+    const keep = this.arrivals.findIndex((a) => a.wall >= wall);
+    const drop = keep < 0 ? this.arrivals.length : keep;
+    if (!drop) return;
+    const removed = this.pcm.splice(0, drop).reduce((n, c) => n + c.length, 0);
+    this.arrivals.splice(0, drop);
+    for (const a of this.arrivals) a.offset -= removed;
+    this.bytes -= removed;
+    const p = this.packets.findIndex((x) => x.wall >= wall);
+    this.packets.splice(0, p < 0 ? this.packets.length : p);
+  }
+
   get audio(): Buffer {
     return Buffer.concat(this.pcm);
   }
