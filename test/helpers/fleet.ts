@@ -54,6 +54,9 @@ export class TestFleet {
       // Silence between lines, so tests can tell speech from the gaps (the bed has tests of its own).
       playout: { bed: { source: 'none' } },
       workers: { heartbeatMs: 500, lockDurationMs: 2000, stalledIntervalMs: 500, shutdownTimeoutMs: 10000 },
+      // A loaded test machine's event-loop lag reads as a slow Redis and would shed the chat a test
+      // expects spoken; the degradation tests set their own thresholds.
+      degradation: { redisRttMs: { shed: 5000, ttl: 10000, voice: 20000 } },
       log: { level: 'info' },
     };
     // The shipped defaults, then the test's isolation, then what the test changes.
