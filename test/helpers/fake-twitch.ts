@@ -81,7 +81,9 @@ export class FakeTwitch {
         for (const w of this.joinWaiters.splice(0)) w();
         break;
       case 'PING':
-        this.send(client, `:tmi.twitch.tv PONG tmi.twitch.tv :${arg.replace(/^:/, '')}`);
+        // As Twitch answers a client's PING: no prefix (tmi.js ignores a prefixed PONG, times out
+        // after 10 s and reconnects, losing what was sent meanwhile).
+        this.send(client, `PONG :${arg.replace(/^:/, '') || 'tmi.twitch.tv'}`);
         break;
       default:
         break;
