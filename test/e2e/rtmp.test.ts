@@ -53,7 +53,9 @@ describe('broadcast to RTMP destinations (real ffmpeg, real nginx-rtmp)', () => 
     expect(loud.length).toBeGreaterThan(10);
     // Heard where it was aired: the onset on the viewer's clock lands near the on-air start (pull latency included).
     const heardAt = viewer.firstSampleAt! + loud[0]! * 50;
-    expect(heardAt - aired.startAt).toBeGreaterThan(-1000);
+    // The viewer's sample clock can run early: on connect it gets the cached GOP (up to 1 s) and
+    // the playout's lead in one burst, so its first sample is older than its arrival.
+    expect(heardAt - aired.startAt).toBeGreaterThan(-2000);
     expect(heardAt - aired.startAt).toBeLessThan(2500);
     expect((loud.at(-1)! - loud[0]! + 1) * 50).toBeGreaterThan((aired.endAt - aired.startAt) * 0.6);
     // Silent stream before the line, and after it.
