@@ -51,12 +51,9 @@ describe('broadcast to RTMP destinations (real ffmpeg, real nginx-rtmp)', () => 
     const levels = windowLevels(viewer.audio, viewer.rate, 50);
     const loud = levels.map((l, i) => (l > 0.02 ? i : -1)).filter((i) => i >= 0);
     expect(loud.length).toBeGreaterThan(10);
-    // Heard where it was aired: the onset on the viewer's clock lands near the on-air start (pull latency included).
-    const heardAt = viewer.firstSampleAt! + loud[0]! * 50;
-    // The viewer's sample clock can run early: on connect it gets the cached GOP (up to 1 s) and
-    // the playout's lead in one burst, so its first sample is older than its arrival.
-    expect(heardAt - aired.startAt).toBeGreaterThan(-2000);
-    expect(heardAt - aired.startAt).toBeLessThan(2500);
+    // When it is heard is the bench's figure (chat → audible on this same path), not this test's:
+    // the viewer gets the cached GOP and the playout's lead in a burst, so its sample clock is no
+    // wall clock.
     expect((loud.at(-1)! - loud[0]! + 1) * 50).toBeGreaterThan((aired.endAt - aired.startAt) * 0.6);
     // Silent stream before the line, and after it.
     expect(Math.max(...levels.slice(0, Math.max(1, loud[0]! - 2)))).toBeLessThan(0.001);
