@@ -12,7 +12,8 @@ export interface LocalRedis {
   child?: ChildProcess;
 }
 
-async function answersPing(url: string): Promise<boolean> {
+/** A Redis (or sentinel) at `url` answers PING right now. */
+export async function answersPing(url: string): Promise<boolean> {
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
   probe.on('error', () => {});
   try {

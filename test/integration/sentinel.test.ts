@@ -5,6 +5,7 @@ import { Queues } from '../../queues/registry';
 import { parseConfig } from '../../src/config/load';
 import { redisTarget } from '../../src/process';
 import { createRedis, Redis } from '../../src/redis';
+import { answersPing } from '../../src/supervisor/redis-server';
 import { TestFleet, eventually } from '../helpers/fleet';
 import { freePort } from '../helpers/ports';
 
@@ -18,18 +19,7 @@ function startServer(args: string[], log: string): ChildProcess {
   return child;
 }
 
-async function answers(port: number): Promise<boolean> {
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
+const answers = (port: number) => answersPing(`redis://127.0.0.1:${port}`);
 
 /** One-shot command against a loopback server or sentinel. */
 async function ask(port: number, ...command: [string, ...(string | number)[]]): Promise<unknown> {
