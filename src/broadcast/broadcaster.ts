@@ -352,6 +352,7 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
       },
       {
         restartEncoder: () => encoder.restart(),
+        encoderRunningSince: () => encoder.runningSince,
         // Silence: bring the bed back (the generated one if the configured one is what failed); a bad
         // picture from the feed: the slate for a while; otherwise (a stalled encoder) restart it again.
         fallback: (fault) => {

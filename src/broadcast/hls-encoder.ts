@@ -22,6 +22,10 @@ export class HlsEncoder {
   private stopping = false;
   private restartDelayMs = 250;
   private startedAt = 0;
+  /** The respawn waiting out the crash backoff, if any. */
+  private respawnTimer?: NodeJS.Timeout;
+  /** The next exit was asked for (the watchdog): respawn at once, outside the crash backoff. */
+  private restartAsked = false;
   private restarts = 0;
   /** Wall time the first sample of the current ffmpeg run was due (set by its first write). */
   private runFirstSampleAt?: number;
@@ -49,6 +53,11 @@ export class HlsEncoder {
 
   get running(): boolean {
     return this.command !== undefined;
+  }
+
+  /** When the running ffmpeg started (undefined while none runs): a fresh run needs time for its first segment. */
+  get runningSince(): number | undefined {
+    return this.command ? this.startedAt : undefined;
   }
 
   get restartCount(): number {
@@ -185,6 +194,7 @@ export class HlsEncoder {
     command.on('end', () => this.exited(command, 'ended'));
     this.input = input;
     this.command = command;
+    this.startedAt = Date.now(); // again at 'start': until then this run's age counts from here
     this.runFirstSampleAt = undefined;
     command.run();
   }
@@ -195,29 +205,51 @@ export class HlsEncoder {
     this.input?.destroy();
     this.input = undefined;
     if (this.stopping) return;
+    this.restarts++;
+    this.onRestart();
+    if (this.restartAsked) {
+      this.restartAsked = false;
+      this.log.warn({ why: why.slice(0, 300) }, 'encoder restarted on request');
+      return this.spawn(true);
+    }
     // A run that lasted a while resets the backoff; a crash loop slows down to 5 s.
     if (Date.now() - this.startedAt > 30_000) this.restartDelayMs = 250;
     this.log.error({ why: why.slice(0, 300), restartInMs: this.restartDelayMs }, 'encoder exited: restarting');
-    this.restarts++;
-    this.onRestart();
-    setTimeout(() => !this.stopping && this.spawn(true), this.restartDelayMs);
+    this.respawnTimer = setTimeout(() => {
+      this.respawnTimer = undefined;
+      if (!this.stopping) this.spawn(true);
+    }, this.restartDelayMs);
     this.restartDelayMs = Math.min(this.restartDelayMs * 2, 5000);
   }
 
-  /** Kill the running ffmpeg so a fresh one starts (the watchdog's first step). */
+  /**
+   * A fresh ffmpeg now (the watchdog's first step): the running one is killed and replaced at
+   * once, or the one waiting out a crash backoff starts without waiting. Not a crash, so the
+   * backoff does not grow: the watchdog's own step time paces repeated requests.
+   */
   restart(): void {
-    this.command?.kill('SIGKILL');
+    if (this.stopping) return;
+    if (this.command) {
+      this.restartAsked = true;
+      this.command.kill('SIGKILL');
+    } else if (this.respawnTimer) {
+      clearTimeout(this.respawnTimer);
+      this.respawnTimer = undefined;
+      this.spawn(true);
+    }
   }
 
   /** Stop at once (the broadcast lock was lost). */
   kill(): void {
     this.stopping = true;
+    clearTimeout(this.respawnTimer);
     this.command?.kill('SIGKILL');
   }
 
   /** Let ffmpeg finish its current segment and exit (SIGINT is ffmpeg's graceful stop). */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.respawnTimer);
     const command = this.command;
     if (!command) return;
     await new Promise<void>((resolve) => {

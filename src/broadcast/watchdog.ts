@@ -8,6 +8,8 @@ export type Fault = 'silence' | 'stalled' | 'black' | 'frozen';
 /** What the watchdog can do about a fault, mildest first. */
 export interface WatchdogActions {
   restartEncoder(): void;
+  /** When the encoder's current run started; undefined while it is down (restarting). */
+  encoderRunningSince(): number | undefined;
   /** Switch to the fallback source (silence: the generated bed; a black or frozen picture: the slate). */
   fallback(fault: Fault): void;
   /** Tell a human: a log line at error level and a metric. */
@@ -24,7 +26,7 @@ export interface WatchdogOptions {
   expectSound: boolean;
   /** Silence longer than this is a fault. */
   silenceMs: number;
-  /** No new segment for this long is a stalled stream. */
+  /** No new segment for this long is a stalled stream (a fresh encoder run gets twice as long for its first). */
   stallMs: number;
   /** How long a step gets to fix the fault before the next one is taken. */
   stepMs: number;
@@ -106,7 +108,7 @@ export class Watchdog {
         }
       }
       const fault: Fault | undefined =
-        Date.now() - this.lastNewSegmentAt > this.opts.stallMs
+        this.stalledForMs() > this.opts.stallMs
           ? 'stalled'
           : this.silentMs >= this.opts.silenceMs
             ? 'silence'
@@ -121,6 +123,18 @@ export class Watchdog {
     }
   }
 
+  /**
+   * How long no new segment has come. A run that just started (after a restart) is given
+   * `stallMs` more for its first segment: starting ffmpeg and filling a segment takes seconds on a
+   * loaded machine, and killing it again for that would never let it finish one.
+   */
+  private stalledForMs(): number {
+    const now = Date.now();
+    const since = this.actions.encoderRunningSince();
+    const graceUntil = since === undefined ? 0 : since + this.opts.stallMs;
+    return now - Math.max(this.lastNewSegmentAt, Math.min(graceUntil, now));
+  }
+
   private escalate(fault: Fault | undefined): void {
     const now = Date.now();
     if (!fault) {
@@ -131,10 +145,21 @@ export class Watchdog {
       }
       return;
     }
-    if (!this.active || this.active.fault !== fault) {
+    const detail = { silentMs: this.silentMs, blackMs: this.blackMs, frozenMs: this.frozenMs, sinceLastSegmentMs: now - this.lastNewSegmentAt };
+    if (!this.active) {
       this.active = { fault, since: now, step: 0, stepAt: now };
-      this.log.warn({ fault, silentMs: this.silentMs, blackMs: this.blackMs, frozenMs: this.frozenMs, sinceLastSegmentMs: now - this.lastNewSegmentAt }, 'watchdog: fault');
+      this.log.warn({ fault, ...detail }, 'watchdog: fault');
       return this.take(0);
+    }
+    if (this.active.fault !== fault) {
+      // Still unhealthy, in another way (a frozen feed, then the restarted encoder slow to start):
+      // one episode, so the ladder goes on instead of restarting the encoder forever.
+      this.log.warn({ fault, was: this.active.fault, step: STEPS[this.active.step], ...detail }, 'watchdog: fault');
+      if (this.active.step >= 2) {
+        this.actions.alert(this.active.fault, false);
+        this.actions.alert(fault, true);
+      }
+      this.active.fault = fault;
     }
     if (this.active.step < STEPS.length - 1 && now - this.active.stepAt >= this.opts.stepMs) this.take(this.active.step + 1);
   }
