@@ -29,6 +29,8 @@ interface Sample {
   minute: number;
   rssMb: Record<string, number>;
   eventLoopP99Ms: Record<string, number>;
+  /** V8 heap in use per fleet member kind: a JS leak grows this; RSS growing alone is the allocator settling. */
+  heapUsedMb: Record<string, number>;
   redisUsedMemoryMb: number;
   queueDepths: Record<string, number>;
   longestSilenceMs: number;
@@ -73,13 +75,18 @@ async function sample(fleet: LocalFleet, from: number, minute: number, sentIds: 
     rss[name] = Math.round(((rss[name] ?? 0) + mb) * 10) / 10; // several ffmpeg of one kind add up
   }
   const loop: Record<string, number> = {};
+  const heap: Record<string, number> = {};
   const members = await fleet.redis.zrange(fleet.keys.fleet, '0', '-1');
   for (const id of members) {
     const raw = await fleet.redis.get(fleet.keys.metrics(id));
     if (!raw) continue;
     const metrics = JSON.parse(raw) as { name: string; values: { value: number }[] }[];
-    const p99 = metrics.find((m) => m.name === 'idolcast_nodejs_eventloop_lag_p99_seconds')?.values[0]?.value;
-    if (p99 !== undefined) loop[id.replace(/-[^-]+-\d+-[0-9a-f]+$/, '')] = Math.max(loop[id.replace(/-[^-]+-\d+-[0-9a-f]+$/, '')] ?? 0, Math.round(p99 * 10000) / 10);
+    const value = (name: string) => metrics.find((m) => m.name === name)?.values[0]?.value;
+    const kind = id.replace(/-[^-]+-\d+-[0-9a-f]+$/, '');
+    const p99 = value('idolcast_nodejs_eventloop_lag_p99_seconds');
+    if (p99 !== undefined) loop[kind] = Math.max(loop[kind] ?? 0, Math.round(p99 * 10000) / 10);
+    const used = value('idolcast_nodejs_heap_size_used_bytes');
+    if (used !== undefined) heap[kind] = Math.round(((heap[kind] ?? 0) + used / 1048576) * 10) / 10;
   }
   const info = await fleet.redis.info('memory');
   const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
@@ -89,6 +96,7 @@ async function sample(fleet: LocalFleet, from: number, minute: number, sentIds: 
     minute,
     rssMb: rss,
     eventLoopP99Ms: loop,
+    heapUsedMb: heap,
     redisUsedMemoryMb: Math.round(used / 10485.76) / 100,
     queueDepths: await fleet.depths(),
     longestSilenceMs: fleet.longestSilenceMs(from, Date.now()),
@@ -100,19 +108,24 @@ async function sample(fleet: LocalFleet, from: number, minute: number, sentIds: 
 function summarise(samples: Sample[], warmup: number) {
   const steady = samples.slice(Math.min(warmup, Math.max(0, samples.length - 2)));
   const hours = (s: Sample) => (s.at - steady[0]!.at) / 3_600_000;
-  const names = [...new Set(steady.flatMap((s) => Object.keys(s.rssMb)))];
-  const rssDriftPercentPerHour: Record<string, number> = {};
-  for (const name of names) {
-    const pts = steady.filter((s) => s.rssMb[name] !== undefined).map((s) => [hours(s), s.rssMb[name]!] as [number, number]);
-    const mean = pts.reduce((a, [, y]) => a + y, 0) / Math.max(1, pts.length);
-    rssDriftPercentPerHour[name] = mean ? Math.round((slope(pts) / mean) * 1000) / 10 : 0;
-  }
+  /** Least-squares drift of one figure per name, in % of its mean per hour. */
+  const driftPercentPerHour = (of: (s: Sample) => Record<string, number>) => {
+    const out: Record<string, number> = {};
+    for (const name of new Set(steady.flatMap((s) => Object.keys(of(s) ?? {})))) {
+      const pts = steady.filter((s) => of(s)?.[name] !== undefined).map((s) => [hours(s), of(s)[name]!] as [number, number]);
+      const mean = pts.reduce((a, [, y]) => a + y, 0) / Math.max(1, pts.length);
+      out[name] = mean ? Math.round((slope(pts) / mean) * 1000) / 10 : 0;
+    }
+    return out;
+  };
+  const rssDriftPercentPerHour = driftPercentPerHour((s) => s.rssMb);
   const redisPts = steady.map((s) => [hours(s), s.redisUsedMemoryMb] as [number, number]);
   return {
     samples: samples.length,
     steadySamples: steady.length,
     rssDriftPercentPerHour,
     worstRssDriftPercentPerHour: Math.max(0, ...Object.values(rssDriftPercentPerHour)),
+    heapDriftPercentPerHour: driftPercentPerHour((s) => s.heapUsedMb),
     redisUsedMemoryMb: { first: steady[0]?.redisUsedMemoryMb, last: steady.at(-1)?.redisUsedMemoryMb, slopeMbPerHour: Math.round(slope(redisPts) * 100) / 100 },
     eventLoopP99MsMax: Math.max(0, ...samples.flatMap((s) => Object.values(s.eventLoopP99Ms))),
     longestSilenceMs: Math.max(0, ...steady.map((s) => s.longestSilenceMs)),
