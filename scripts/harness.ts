@@ -13,7 +13,7 @@ import { startRedisServer, type LocalRedis } from '../src/supervisor/redis-serve
 import { FAKE_KEY, FakeTts } from '../test/helpers/fake-tts';
 import { FakeTwitch } from '../test/helpers/fake-twitch';
 import { NginxRtmp } from '../test/helpers/nginx-rtmp';
-import { freePort } from '../test/helpers/ports';
+import { freeLoopbackPort } from '../src/ports';
 import { RtmpViewer } from '../test/helpers/rtmp-pull';
 
 /**
@@ -66,7 +66,7 @@ export class LocalFleet {
 
   async start(): Promise<void> {
     await Promise.all([this.twitch.ready, this.tts.ready, this.nginx.start()]);
-    this.redisPort = await freePort();
+    this.redisPort = await freeLoopbackPort();
     await this.startRedis();
     this.redis = createRedis(this.redisUrl);
     this.queues = new Queues(this.redis, this.prefix);
@@ -75,7 +75,7 @@ export class LocalFleet {
       configPath,
       YAML.stringify({
         redis: { prefix: this.prefix },
-        control: { port: await freePort() },
+        control: { port: await freeLoopbackPort() },
         channels: { main: { live: { dir: path.join(this.dir, 'live') }, destinations: { local: { url: this.nginx.url, keyEnv: 'HARNESS_STREAM_KEY' } } } },
         voices: { idol: { engine: 'cloud', voice: 'nova', fallback: ['backup'] }, backup: { engine: LOCAL_ENGINE, voice: 'en-us+f3' } },
         defaultVoice: 'idol',

@@ -172,18 +172,6 @@ export class FramePacer {
   }
 }
 
-/** A TCP port free on loopback right now (for the encoder to listen on for frames). */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
-
 /** A cheap fingerprint of a frame's luma plane: a strided sample, enough to tell a moving picture from a still one. */
 function fingerprint(frame: Buffer, lumaBytes: number): number {
   let h = 0;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { PROJECT_ROOT } from '../../src/paths';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { freePort } from '../helpers/ports';
+import { freeLoopbackPort } from '../../src/ports';
 
 const ARTIFACTS = path.join(PROJECT_ROOT, 'test-artifacts');
 
@@ -19,7 +19,7 @@ describe('the live page in a real browser (Chromium, hls.js, the whole pipeline)
 
   it('a viewer types a message and hears the idol say it on the live view, with its caption', async () => {
     fleet = new TestFleet();
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const control = fleet.start(['control'], { PORT: String(port) });
     const procs = [fleet.start(['ingest']), fleet.start(['worker', 'tts']), fleet.start(['worker', 'audio']), fleet.start(['broadcast'])];
     await control.waitForLog('control server listening');

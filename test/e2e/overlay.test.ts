@@ -6,7 +6,7 @@ import { chromium, type Browser } from 'playwright-core';
 import type { ChatEvent } from '../../src/chat/chat-event';
 import { PROJECT_ROOT } from '../../src/paths';
 import { TestFleet, runCli } from '../helpers/fleet';
-import { freePort } from '../helpers/ports';
+import { freeLoopbackPort } from '../../src/ports';
 
 const ARTIFACTS = path.join(PROJECT_ROOT, 'test-artifacts');
 const BANNER_MS = 1500;
@@ -30,7 +30,7 @@ describe('the overlay in a real browser (Chromium, the whole pipeline)', () => {
 
   it('captions follow on-air start and end, banners queue, scene names show, user text stays text', async () => {
     fleet = new TestFleet({ overlay: { bannerMs: BANNER_MS } });
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const control = fleet.start(['control'], { PORT: String(port) });
     const procs = [fleet.start(['ingest']), fleet.start(['worker', 'tts']), fleet.start(['worker', 'audio']), fleet.start(['worker', 'scene']), fleet.start(['broadcast'])];
     await control.waitForLog('control server listening');

@@ -7,7 +7,7 @@ import { startRedisServer, type LocalRedis } from '../../src/supervisor/redis-se
 import { FakeObs } from '../helpers/fake-obs';
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
 import { chatEvent } from '../helpers/pipeline';
-import { freePort } from '../helpers/ports';
+import { freeLoopbackPort } from '../../src/ports';
 
 interface OnAir {
   type: string;
@@ -36,9 +36,9 @@ describe('a full fleet restart: every process SIGKILLed, Redis restarted from it
   });
 
   it('comes back with the same scene, voice and programme, and does not speak the last line again', async () => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     redis = await startRedisServer({ port, dir, appendonly: true });
-    const obsPort = await freePort();
+    const obsPort = await freeLoopbackPort();
     obs = new FakeObs({ port: obsPort });
     await obs.ready;
     fleet = new TestFleet(

@@ -3,15 +3,15 @@ import path from 'node:path';
 import type { FleetMember } from '../../src/fleet';
 import { createRedis, keyspace } from '../../src/redis';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { freePort } from '../helpers/ports';
+import { freeLoopbackPort } from '../../src/ports';
 
 describe('idolcast up: the whole fleet on a local Redis, supervised', () => {
   let fleet: TestFleet;
   afterEach(async () => fleet?.close());
 
   it('starts everything, speaks a chat message, restarts a killed child, and stops cleanly on SIGTERM', async () => {
-    const redisPort = await freePort();
-    const port = await freePort();
+    const redisPort = await freeLoopbackPort();
+    const port = await freeLoopbackPort();
     fleet = new TestFleet();
     const dataDir = path.join(fleet.dir, 'redis');
     fleet.configure({ redis: { localPort: redisPort, dataDir } });

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { freePort } from './ports';
+import { freeLoopbackPort } from '../../src/ports';
 
 export const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 
@@ -22,7 +22,7 @@ export class NginxRtmp {
   }
 
   async start(): Promise<void> {
-    if (!this.port) this.port = await freePort();
+    if (!this.port) this.port = await freeLoopbackPort();
     fs.mkdirSync(this.dir, { recursive: true });
     const conf = path.join(this.dir, 'nginx.conf');
     fs.writeFileSync(

@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, runCli } from '../helpers/fleet';
-import { freePort } from '../helpers/ports';
+import { freeLoopbackPort } from '../../src/ports';
 
 describe('control server', () => {
   let fleet: TestFleet;
   afterEach(async () => fleet?.close());
 
   async function startControl(env: NodeJS.ProcessEnv = {}) {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const proc = fleet.start(['control'], { PORT: String(port), ...env });
     await proc.waitForLog('control server listening');
     return { base: `http://127.0.0.1:${port}`, proc };
@@ -52,7 +52,7 @@ describe('control server', () => {
 
   it('refuses to bind beyond loopback without ADMIN_TOKEN (exit 2, says why)', async () => {
     fleet = new TestFleet();
-    const r = await runCli(['control'], fleet.env({ HOST: '0.0.0.0', PORT: String(await freePort()) }));
+    const r = await runCli(['control'], fleet.env({ HOST: '0.0.0.0', PORT: String(await freeLoopbackPort()) }));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/control\.host: binding 0\.0\.0\.0 .*ADMIN_TOKEN/);
   });

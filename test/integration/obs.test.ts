@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type { Payload } from '../../queues/registry';
 import { FakeObs } from '../helpers/fake-obs';
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
-import { freePort } from '../helpers/ports';
+import { freeLoopbackPort } from '../../src/ports';
 
 const PASSWORD = 'obs-secret-Zq81';
 
@@ -78,7 +78,7 @@ describe('scenes in OBS over obs-websocket v5 (a loopback OBS, the real scene wo
   });
 
   it('after a dropped socket, and after OBS restarts, the desired state is re-applied', async () => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     fake = new FakeObs({ port, password: PASSWORD });
     await fake.ready;
     fleet = new TestFleet();

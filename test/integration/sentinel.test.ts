@@ -7,7 +7,7 @@ import { redisTarget } from '../../src/process';
 import { createRedis, Redis } from '../../src/redis';
 import { answersPing } from '../../src/supervisor/redis-server';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { freePort } from '../helpers/ports';
+import { freeLoopbackPort } from '../../src/ports';
 
 const MASTER_NAME = 'idolcast';
 
@@ -61,15 +61,15 @@ describe('Redis Sentinel failover', () => {
     const node = (port: number, name: string, extra: string[] = []) =>
       startServer(['--bind', '127.0.0.1', '--port', String(port), '--dir', dir(name), '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extra], path.join(fleet.dir, `${name}.log`));
 
-    const masterPort = await freePort();
-    const replicaPort = await freePort();
+    const masterPort = await freeLoopbackPort();
+    const replicaPort = await freeLoopbackPort();
     const master = node(masterPort, 'master');
     servers.push(master);
     servers.push(node(replicaPort, 'replica', ['--replicaof', '127.0.0.1', String(masterPort)]));
     await eventually(async () => ((await answers(masterPort)) && (await answers(replicaPort)) ? true : undefined), 'master and replica to answer', 15000);
     await eventually(async () => (String(await ask(replicaPort, 'INFO', 'replication')).includes('master_link_status:up') ? true : undefined), 'the replica to sync', 15000);
 
-    const sentinelPorts = [await freePort(), await freePort(), await freePort()];
+    const sentinelPorts = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
     for (const [i, port] of sentinelPorts.entries()) {
       const conf = path.join(dir(`sentinel-${i}`), 'sentinel.conf');
       // Short timings so the failover happens within seconds; quorum 2 of 3.

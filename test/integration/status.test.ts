@@ -3,7 +3,7 @@ import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';
 import type { StatusReport } from '../../src/status/status';
 import { TestFleet, eventually, runCli } from '../helpers/fleet';
-import { freePort } from '../helpers/ports';
+import { freeLoopbackPort } from '../../src/ports';
 
 describe('idolcast status', () => {
   let fleet: TestFleet;
@@ -78,7 +78,7 @@ describe('idolcast status', () => {
 
   it('Redis unreachable: one clear line and exit code 1', async () => {
     fleet = new TestFleet();
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const r = await runCli(['status'], fleet.env({ REDIS_URL: `redis://user:hunter2@127.0.0.1:${port}` }));
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
