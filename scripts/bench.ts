@@ -27,6 +27,7 @@ import { EspeakEngine } from '../src/tts/espeak.engine';
 import { remoteEngines } from '../src/tts/remote-engines';
 import { SpeechService } from '../src/tts/speech-service';
 import { FakeObs } from '../test/helpers/fake-obs';
+import { cpuSeconds } from '../test/helpers/procfs';
 import { NginxRtmp } from '../test/helpers/nginx-rtmp';
 import { RtmpViewer } from '../test/helpers/rtmp-pull';
 import { FAKE_KEY, FakeTts } from '../test/helpers/fake-tts';
@@ -382,27 +383,6 @@ async function obsFigures(b: Bench) {
   await b.stopChildren();
   await fake.close();
   return { sceneJobToObsRequestMs: { p50: round1(percentile(samples, 50)), p99: round1(percentile(samples, 99)), jobs: samples.length } };
-}
-
-/** CPU seconds (user + system) used so far by a process and its children still running (ffmpeg). */
-function cpuSeconds(pid: number): number {
-  const tick = 100; // USER_HZ on Linux
-  const one = (p: number) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(f[11]) + Number(f[12])) / tick;
-    } catch {
-      return 0;
-    }
-  };
-  let children: number[] = [];
-  try {
-    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    /* gone */
-  }
-  return one(pid) + children.reduce((s, c) => s + one(c), 0);
 }
 
 /**

@@ -13,6 +13,7 @@ import { startRedisServer, type LocalRedis } from '../src/supervisor/redis-serve
 import { FAKE_KEY, FakeTts } from '../test/helpers/fake-tts';
 import { FakeTwitch } from '../test/helpers/fake-twitch';
 import { NginxRtmp } from '../test/helpers/nginx-rtmp';
+import { descendantsOf, type ProcessInfo } from '../test/helpers/procfs';
 import { freeLoopbackPort } from '../src/ports';
 import { RtmpViewer } from '../test/helpers/rtmp-pull';
 
@@ -207,27 +208,8 @@ export class LocalFleet {
   }
 
   /** The fleet's processes: every descendant of `idolcast up`, with its command line. */
-  processes(): { pid: number; ppid: number; args: string }[] {
-    const all = fs
-      .readdirSync('/proc')
-      .filter((d) => /^\d+$/.test(d))
-      .flatMap((pid) => {
-        try {
-          const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-          const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-          const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-          return [{ pid: Number(pid), ppid, args }];
-        } catch {
-          return [];
-        }
-      });
-    const inside = new Set([this.up?.pid]);
-    let grew = true;
-    while (grew) {
-      grew = false;
-      for (const p of all) if (inside.has(p.ppid) && !inside.has(p.pid)) (inside.add(p.pid), (grew = true));
-    }
-    return all.filter((p) => p.pid !== this.up?.pid && inside.has(p.pid));
+  processes(): ProcessInfo[] {
+    return this.up?.pid ? descendantsOf(this.up.pid) : [];
   }
 
   /** The node process running `idolcast <args…>` (e.g. ['worker', 'tts']). */

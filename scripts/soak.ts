@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { rssMb } from '../test/helpers/procfs';
 import { LocalFleet, sleep } from './harness';
 
 /**
@@ -44,15 +45,6 @@ function processName(args: string): string {
   if (m) return m[1]!.replace(' ', '-');
   if (args.startsWith('ffmpeg')) return args.includes('index.m3u8') ? 'ffmpeg-encoder' : args.includes('rtmp://') ? 'ffmpeg-pusher' : 'ffmpeg';
   return args.split(' ')[0]!.split('/').pop()!;
-}
-
-function rssMb(pid: number): number | undefined {
-  try {
-    const kb = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Math.round(Number(kb) / 102.4) / 10 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Least-squares slope of y over x. */

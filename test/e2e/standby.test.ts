@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
 import { NginxRtmp } from '../helpers/nginx-rtmp';
+import { descendantsOf } from '../helpers/procfs';
 import { RtmpViewer } from '../helpers/rtmp-pull';
 
 const KEY = { IDOLCAST_TEST_KEY: 'standby_s3cr3t' };
@@ -36,7 +36,7 @@ describe('hot standby broadcasters (real nginx-rtmp, real ffmpeg)', () => {
     expect(at(second, 'broadcaster active')).toHaveLength(0);
 
     // Its ffmpeg processes (encoder, pusher) must not outlive it.
-    const ffmpegs = execFileSync('pgrep', ['-P', String(first.child.pid)]).toString().trim().split('\n').map(Number);
+    const ffmpegs = descendantsOf(first.child.pid!).filter((p) => p.ppid === first.child.pid).map((p) => p.pid);
     expect(ffmpegs.length).toBeGreaterThanOrEqual(2);
     const killedAt = Date.now();
     first.kill('SIGKILL');

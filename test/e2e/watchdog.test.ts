@@ -1,12 +1,20 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, eventually } from '../helpers/fleet';
 import { NginxRtmp } from '../helpers/nginx-rtmp';
+import { descendantsOf } from '../helpers/procfs';
 
 /** OBS stand-in pushing a still picture (a plain colour) over RTMP. */
 const publishStill = (url: string, colour: string): ChildProcess =>
   spawn('ffmpeg', ['-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:s=320x180:r=15`, '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-f', 'flv', url], { stdio: 'ignore' });
+
+/** The pid of the channel's encoder (the ffmpeg writing the playlist) under a broadcaster. */
+function encoderOf(broadcaster: number): number {
+  const encoder = descendantsOf(broadcaster).find((p) => p.args.startsWith('ffmpeg') && p.args.includes('index.m3u8'));
+  if (!encoder) throw new Error('no encoder running under the broadcaster');
+  return encoder.pid;
+}
 
 describe('the broadcast watchdog (real ffmpeg output)', () => {
   let fleet: TestFleet;
@@ -49,9 +57,9 @@ describe('the broadcast watchdog (real ffmpeg output)', () => {
     const broadcast = fleet.start(['broadcast']);
     await broadcast.waitForLog('broadcaster ready', {}, 30000);
     await new Promise((r) => setTimeout(r, 2000));
-    const encoderPid = execFileSync('pgrep', ['-P', String(broadcast.child.pid), '-f', 'index.m3u8']).toString().trim().split('\n')[0]!;
+    const encoderPid = encoderOf(broadcast.child.pid!);
     const frozenAt = Date.now();
-    process.kill(Number(encoderPid), 'SIGSTOP');
+    process.kill(encoderPid, 'SIGSTOP');
     const fault = await broadcast.waitForLog('watchdog: fault', { fault: 'stalled' }, 20000);
     figures.stallNoticedMs = Date.parse(String(fault.time)) - frozenAt;
     await broadcast.waitForLog('watchdog: acting', { fault: 'stalled', step: 'restart-encoder' }, 10000);
@@ -66,11 +74,11 @@ describe('the broadcast watchdog (real ffmpeg output)', () => {
     const broadcast = fleet.start(['broadcast']);
     await broadcast.waitForLog('broadcaster ready', {}, 30000);
     await new Promise((r) => setTimeout(r, 1500));
-    const encoderPid = execFileSync('pgrep', ['-P', String(broadcast.child.pid), '-f', 'index.m3u8']).toString().trim().split('\n')[0]!;
+    const encoderPid = encoderOf(broadcast.child.pid!);
     const playlist = path.join(fleet.dir, 'live', 'main', 'index.m3u8');
     const segmentsBefore = fs.readFileSync(playlist, 'utf8').match(/\.ts$/gm)!.length;
     const killedAt = Date.now();
-    process.kill(Number(encoderPid), 'SIGKILL');
+    process.kill(encoderPid, 'SIGKILL');
     await broadcast.waitForLog('encoder exited: restarting', {}, 5000);
     const started = await eventually(async () => broadcast.lines.filter((l) => l.msg === 'encoder started')[1], 'a new encoder', 10000);
     figures.encoderRestartMs = Date.parse(String(started.time)) - killedAt;

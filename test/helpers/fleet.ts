@@ -10,6 +10,7 @@ import { DEFAULT_CONFIG_PATH, parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { CLI_ENTRY } from '../../src/paths';
 import { createRedis, keyspace, type Redis } from '../../src/redis';
+import { killProcessesUsing } from './procfs';
 
 /** The redis-server the global set-up started. */
 export function redisUrl(): string {
@@ -167,20 +168,3 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
   }
 }
 
-/** SIGKILL every process whose command line mentions `dir` (children orphaned by a killed parent). */
-function killProcessesUsing(dir: string): void {
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let cmdline: string;
-    try {
-      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    if (!cmdline.includes(dir)) continue;
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-}
