@@ -168,22 +168,30 @@ function describeTarget(config: Config): string {
   return t.sentinels?.length ? `master "${t.sentinelName}" via sentinels ${t.sentinels.join(', ')}` : redactUrl(t.url);
 }
 
-/** Resolve once the connection is ready; reject with the last connection error after `ms`. */
-function ready(redis: Redis, ms: number): Promise<void> {
+/**
+ * Resolve once the connection is ready; reject with the connection error after `attempts` failed
+ * attempts in a row (a Redis that is just restarting gets ~1.5 s of reconnects) or after `ms`.
+ */
+function ready(redis: Redis, ms: number, attempts = 3): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     let last: Error | undefined;
-    const onError = (err: Error) => (last = err);
-    const timer = setTimeout(() => {
-      redis.off('error', onError);
-      reject(last ?? new Error(`no answer within ${ms / 1000} s`));
-    }, ms);
-    redis.on('error', onError);
-    redis.once('ready', () => {
+    let failed = 0;
+    const done = (err?: Error) => {
       clearTimeout(timer);
       redis.off('error', onError);
-      resolve();
-    });
+      redis.off('ready', onReady);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onError = (err: Error) => {
+      last = err;
+      if (++failed >= attempts) done(err);
+    };
+    const onReady = () => done();
+    const timer = setTimeout(() => done(last ?? new Error(`no answer within ${ms / 1000} s`)), ms);
+    redis.on('error', onError);
+    redis.once('ready', onReady);
   });
 }
 
