@@ -13,7 +13,7 @@ export async function handle(a: Payload<'audio'>, deps: Deps) {
   const rate = config.playout.sampleRate;
   const rawKey = keys.speechRaw(a.utteranceId, a.part);
   const pcmKey = keys.speechPcm(a.utteranceId, a.part);
-  const dropped = await dropReason(a, redis, keys);
+  const dropped = await dropReason(a, redis, keys, config.degradation.shortTtlMs);
   if (dropped) {
     metrics.speechDropped.inc({ stage: 'audio', reason: dropped });
     await redis.del(rawKey);

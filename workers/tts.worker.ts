@@ -13,7 +13,7 @@ import { prepareText, splitForSpeech } from '../src/tts/text';
 export async function handle(u: Payload<'tts'>, deps: Deps) {
   const { config, redis, keys, queues, metrics, log, speech } = deps;
   const level = await sharedLevel(redis, keys);
-  const dropped = await dropReason(u, redis, keys, Date.now(), level >= 2 ? config.degradation.shortTtlMs : undefined);
+  const dropped = await dropReason(u, redis, keys, config.degradation.shortTtlMs);
   if (dropped) {
     metrics.speechDropped.inc({ stage: 'tts', reason: dropped });
     log.info({ utteranceId: u.utteranceId, reason: dropped, waitedMs: Date.now() - u.acceptedAt }, 'line dropped before synthesis');

@@ -282,7 +282,7 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
 
     const { stop } = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, async (u) => {
       const partKeys = Array.from({ length: u.parts }, (_, i) => keys.speechPcm(u.utteranceId, i));
-      const dropped = await dropReason(u, redis, keys);
+      const dropped = await dropReason(u, redis, keys, config.degradation.shortTtlMs);
       if (dropped) {
         metrics.speechDropped.inc({ stage: 'playout', reason: dropped });
         await redis.del(...partKeys);

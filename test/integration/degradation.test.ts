@@ -7,6 +7,7 @@ import { createMetrics } from '../../src/metrics';
 import { EspeakEngine } from '../../src/tts/espeak.engine';
 import { remoteEngines } from '../../src/tts/remote-engines';
 import { SpeechService } from '../../src/tts/speech-service';
+import { handle as audioHandle } from '../../workers/audio.worker';
 import { handle as ttsHandle } from '../../workers/tts.worker';
 import type { Payload } from '../../queues/registry';
 import { FAKE_KEY, FakeTts } from '../helpers/fake-tts';
@@ -102,6 +103,11 @@ describe('degradation on real Redis: shed plain chat, shorten its time-to-live, 
     const old = line('chat-old', { degradable: true, acceptedAt: Date.now() - 3000, expiresAt: Date.now() + 27_000 });
     expect(await ttsHandle(old, deps)).toEqual({ dropped: 'stale' });
     expect((await workerMetrics.speechDropped.get()).values).toEqual([expect.objectContaining({ labels: { stage: 'tts', reason: 'stale' }, value: 1 })]);
+    // So at the later stages: a line voiced before the fleet degraded is not encoded either.
+    await fleet.redis.set(fleet.keys.speechRaw('chat-voiced', 0), Buffer.alloc(4800));
+    const voiced = { ...line('chat-voiced', { degradable: true, acceptedAt: Date.now() - 3000, expiresAt: Date.now() + 27_000 }), part: 0, parts: 1, engine: LOCAL_ENGINE, format: { sampleRate: 24000, channels: 1 } };
+    expect(await audioHandle(voiced as Payload<'audio'>, deps)).toEqual({ dropped: 'stale' });
+    expect(await fleet.redis.exists(fleet.keys.speechRaw('chat-voiced', 0))).toBe(0);
   });
 
   it('a slow Redis alone raises the level (round trip measured by PING), with an empty backlog', async () => {
