@@ -39,12 +39,17 @@ interface Sample {
   spoken: number;
 }
 
-/** A short name per fleet process: `worker-tts`, `broadcast`, `ffmpeg(pusher)`, `redis-server`. */
-function processName(args: string): string {
+/**
+ * A short name per fleet process: `worker-tts`, `broadcast`, `ffmpeg-encoder`, `ffmpeg-pusher`,
+ * `redis-server`; undefined for the watchdog's per-segment ffmpeg probes, which live a fraction of
+ * a second and would read as memory jumps of whichever sample happens to catch one.
+ */
+function processName(args: string): string | undefined {
   const m = /cli\.js (worker \w+|broadcast|ingest|control)/.exec(args);
   if (m) return m[1]!.replace(' ', '-');
-  if (args.startsWith('ffmpeg')) return args.includes('index.m3u8') ? 'ffmpeg-encoder' : args.includes('rtmp://') ? 'ffmpeg-pusher' : 'ffmpeg';
-  return args.split(' ')[0]!.split('/').pop()!;
+  const program = args.split(' ')[0]!.split('/').pop()!;
+  if (program !== 'ffmpeg') return program;
+  return args.includes('index.m3u8') ? 'ffmpeg-encoder' : args.includes(' -f flv ') ? 'ffmpeg-pusher' : undefined;
 }
 
 /** Least-squares slope of y over x. */
@@ -64,6 +69,7 @@ async function sample(fleet: LocalFleet, from: number, minute: number, sentIds: 
     const mb = rssMb(p.pid);
     if (mb === undefined) continue;
     const name = processName(p.args);
+    if (!name) continue;
     rss[name] = Math.round(((rss[name] ?? 0) + mb) * 10) / 10; // several ffmpeg of one kind add up
   }
   const loop: Record<string, number> = {};
