@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { rssMb } from '../test/helpers/procfs';
+import { programOf, rssMb, type ProcessInfo } from '../test/helpers/procfs';
 import { LocalFleet, sleep } from './harness';
 
 /**
@@ -44,12 +44,12 @@ interface Sample {
  * `redis-server`; undefined for the watchdog's per-segment ffmpeg probes, which live a fraction of
  * a second and would read as memory jumps of whichever sample happens to catch one.
  */
-function processName(args: string): string | undefined {
-  const m = /cli\.js (worker \w+|broadcast|ingest|control)/.exec(args);
+function processName(p: ProcessInfo): string | undefined {
+  const m = /cli\.js (worker \w+|broadcast|ingest|control)/.exec(p.args);
   if (m) return m[1]!.replace(' ', '-');
-  const program = args.split(' ')[0]!.split('/').pop()!;
+  const program = programOf(p);
   if (program !== 'ffmpeg') return program;
-  return args.includes('index.m3u8') ? 'ffmpeg-encoder' : args.includes(' -f flv ') ? 'ffmpeg-pusher' : undefined;
+  return p.args.includes('index.m3u8') ? 'ffmpeg-encoder' : p.args.includes(' -f flv ') ? 'ffmpeg-pusher' : undefined;
 }
 
 /** Least-squares slope of y over x. */
@@ -68,7 +68,7 @@ async function sample(fleet: LocalFleet, from: number, minute: number, sentIds: 
   for (const p of fleet.processes()) {
     const mb = rssMb(p.pid);
     if (mb === undefined) continue;
-    const name = processName(p.args);
+    const name = processName(p);
     if (!name) continue;
     rss[name] = Math.round(((rss[name] ?? 0) + mb) * 10) / 10; // several ffmpeg of one kind add up
   }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, eventually } from '../helpers/fleet';
 import { NginxRtmp } from '../helpers/nginx-rtmp';
-import { descendantsOf } from '../helpers/procfs';
+import { descendantsOf, programOf } from '../helpers/procfs';
 
 /** OBS stand-in pushing a still picture (a plain colour) over RTMP. */
 const publishStill = (url: string, colour: string): ChildProcess =>
@@ -11,7 +11,7 @@ const publishStill = (url: string, colour: string): ChildProcess =>
 
 /** The pid of the channel's encoder (the ffmpeg writing the playlist) under a broadcaster. */
 function encoderOf(broadcaster: number): number {
-  const encoder = descendantsOf(broadcaster).find((p) => p.args.startsWith('ffmpeg') && p.args.includes('index.m3u8'));
+  const encoder = descendantsOf(broadcaster).find((p) => programOf(p) === 'ffmpeg' && p.args.includes('index.m3u8'));
   if (!encoder) throw new Error('no encoder running under the broadcaster');
   return encoder.pid;
 }

@@ -36,6 +36,11 @@ export function listProcesses(): ProcessInfo[] {
     });
 }
 
+/** The program a process runs, without its directory (`/usr/bin/ffmpeg` → `ffmpeg`). */
+export function programOf(p: ProcessInfo): string {
+  return p.args.split(' ')[0]!.split('/').pop()!;
+}
+
 /** Every descendant of `root` (children, their children, ...), not `root` itself. */
 export function descendantsOf(root: number, all = listProcesses()): ProcessInfo[] {
   const inside = new Set([root]);
