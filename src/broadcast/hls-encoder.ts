@@ -184,7 +184,6 @@ export class HlsEncoder {
       .outputOptions(outputOptions)
       .output(output);
     command.on('start', () => {
-      this.startedAt = Date.now();
       this.frames?.onStart();
       const proc = (command as unknown as { ffmpegProc?: { stdout?: NodeJS.ReadableStream } }).ffmpegProc;
       if (this.onStream) proc?.stdout?.on('data', (chunk: Buffer) => command === this.command && this.onStream?.(chunk));
@@ -194,7 +193,7 @@ export class HlsEncoder {
     command.on('end', () => this.exited(command, 'ended'));
     this.input = input;
     this.command = command;
-    this.startedAt = Date.now(); // again at 'start': until then this run's age counts from here
+    this.startedAt = Date.now(); // this run's age: the crash backoff's reset and the watchdog's first-segment grace
     this.runFirstSampleAt = undefined;
     command.run();
   }

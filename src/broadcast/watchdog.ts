@@ -171,10 +171,8 @@ export class Watchdog {
     const name = STEPS[step]!;
     this.log.warn({ fault: a.fault, step: name }, 'watchdog: acting');
     this.actions.acted(a.fault, name);
-    if (name === 'restart-encoder') {
-      this.lastNewSegmentAt = Date.now(); // give the new encoder its time
-      this.actions.restartEncoder();
-    } else if (name === 'fallback') this.actions.fallback(a.fault);
+    if (name === 'restart-encoder') this.actions.restartEncoder(); // the new run's first-segment grace gives it its time
+    else if (name === 'fallback') this.actions.fallback(a.fault);
     else {
       this.log.error({ fault: a.fault, sinceMs: Date.now() - a.since }, 'watchdog: alert: the stream is still faulty after restarting and falling back');
       this.actions.alert(a.fault, true);
