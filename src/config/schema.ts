@@ -438,12 +438,19 @@ export const configSchema = z
           .prefault({}),
         /** Longer text is cut at a word boundary before synthesis. */
         maxTextLength: z.number().int().min(1).max(5000).default(400),
+        /** Longest a line may speak (seconds): longer text is cut at a sentence boundary before synthesis, and its audio cut at this length. */
+        maxLineSeconds: z.number().min(1).max(600).default(30),
+        /**
+         * A remote engine that has not delivered its first audio this long after a part was asked
+         * for is abandoned (the request aborted) and the next voice in the chain speaks.
+         */
+        firstAudioDeadlineMs: z.number().int().min(100).default(2500),
         /** Remote engines by name; voices refer to them. */
         engines: z.record(z.string().regex(/^[a-z0-9_-]{1,32}$/, 'an engine name: a-z 0-9 _ -'), engineSchema).default({}),
         /** Circuit breaker of each remote engine (opossum); an open breaker is shared by the whole fleet through Redis. */
         breaker: z
           .strictObject({
-            /** A request slower than this fails (and is aborted). */
+            /** A whole answer slower than this fails (and is aborted); the first audio is bounded sooner by firstAudioDeadlineMs. */
             timeoutMs: durationMs(8000),
             /** Failure share in the rolling window that opens the breaker… */
             errorThresholdPercentage: z.number().min(1).max(100).default(50),
@@ -454,7 +461,7 @@ export const configSchema = z
             resetTimeoutMs: durationMs(30000),
           })
           .prefault({}),
-        /** Transient failures (timeouts, 5xx, 429) are retried with jittered backoff; 429's Retry-After is honoured. */
+        /** Transient failures (timeouts, 5xx, 429) are retried with jittered backoff while the first-audio deadline allows; 429's Retry-After is honoured. Bad audio is not retried. */
         retry: z.strictObject({ attempts: z.number().int().min(1).max(10).default(2), baseMs: durationMs(200), capMs: durationMs(3000) }).prefault({}),
         cache: z
           .strictObject({

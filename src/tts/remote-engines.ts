@@ -1,4 +1,5 @@
 import type { EngineConfig, VoiceConfig } from '../config/schema';
+import { parseWavHeader } from '../audio/wav';
 import { escapeXml } from './text';
 import type { SpeechStream, TtsEngine } from './tts-engine';
 
@@ -6,8 +7,8 @@ import type { SpeechStream, TtsEngine } from './tts-engine';
 export const REMOTE_SAMPLE_RATE = 24000;
 
 /**
- * A failed synthesis. `transient` failures (timeouts, 5xx, 429, broken audio) are worth another
- * try; permanent ones (400, 401, 403, 404) are not, and say why.
+ * A failed synthesis. `transient` failures (timeouts, 5xx, 429) are worth another try; permanent
+ * ones (400, 401, 403, 404) and bad audio are not, and say why.
  */
 export class TtsError extends Error {
   constructor(
@@ -21,6 +22,23 @@ export class TtsError extends Error {
   }
 }
 
+/** Why engine audio was refused before it could be cached or aired (a metric label). */
+export type BadAudioReason = 'container' | 'format' | 'too-short' | 'too-long' | 'silence' | 'truncated' | 'deadline';
+
+/**
+ * Audio that is not speech, or no audio in time. Not retried on the same engine (the next voice
+ * speaks at once), but counted by its breaker like any failure.
+ */
+export class BadAudioError extends TtsError {
+  constructor(
+    message: string,
+    readonly reason: BadAudioReason,
+  ) {
+    super(message, false);
+    this.name = 'BadAudioError';
+  }
+}
+
 function retryAfterMs(header: string | null): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
@@ -28,6 +46,12 @@ function retryAfterMs(header: string | null): number | undefined {
   const date = Date.parse(header);
   return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
 }
+
+/** Compressed audio we never ask for: without a decoder here, it is refused rather than aired as noise. */
+const COMPRESSED = /audio\/(?:mpeg|mp3|ogg|opus|aac|flac|webm|mp4)/;
+const WAV_TYPE = /audio\/(?:wav|wave|x-wav|vnd\.wave)/;
+/** A WAV header longer than this is not one. */
+const MAX_WAV_HEADER = 64 * 1024;
 
 /** POST and check the answer: a non-2xx status or a non-audio body becomes a TtsError. */
 async function postForAudio(engine: string, url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
@@ -43,39 +67,65 @@ async function postForAudio(engine: string, url: string, init: RequestInit, sign
     throw new TtsError(`${engine}: HTTP ${res.status}${detail ? ` ${detail}` : ''}`, transient, res.status, retryAfterMs(res.headers.get('retry-after')));
   }
   const type = res.headers.get('content-type') ?? '';
-  if (/json|text\/|html|xml/.test(type)) {
+  if (/json|text\/|html|xml/.test(type) || COMPRESSED.test(type)) {
     await res.body?.cancel().catch(() => {});
-    throw new TtsError(`${engine}: answered ${type} instead of audio`, true, res.status);
+    throw new BadAudioError(`${engine}: answered ${type} instead of PCM audio`, 'container');
   }
-  if (!res.body) throw new TtsError(`${engine}: empty answer`, true, res.status);
+  if (!res.body) throw new BadAudioError(`${engine}: empty answer`, 'container');
   return res;
 }
 
 /**
- * The response body as PCM chunks of whole samples. A body that ends with no audio, or with a
- * dangling half sample, is malformed audio: the stream throws at its end.
+ * Read the start of the body to tell a WAV (some servers wrap the PCM asked for in one, whatever
+ * the request said) from raw PCM, and return the format and the first samples. A body that says
+ * RIFF or audio/wav but has no parseable header is refused, never taken as samples.
  */
-async function* pcmChunks(engine: string, res: Response): AsyncIterable<Buffer> {
-  let carry: Buffer | undefined;
-  let total = 0;
-  for await (const raw of res.body as unknown as AsyncIterable<Uint8Array>) {
-    let chunk = Buffer.from(raw);
-    if (carry) {
-      chunk = Buffer.concat([carry, chunk]);
-      carry = undefined;
+async function readHead(engine: string, body: AsyncIterator<Uint8Array>, type: string) {
+  let head = Buffer.alloc(0);
+  let ended = false;
+  const more = async () => {
+    const r = await body.next();
+    if (r.done) ended = true;
+    else head = Buffer.concat([head, Buffer.from(r.value)]);
+  };
+  while (!ended && head.length < 12) await more();
+  if (head.toString('latin1', 0, 4) !== 'RIFF' && !WAV_TYPE.test(type)) {
+    return { format: { sampleRate: REMOTE_SAMPLE_RATE, channels: 1 }, head };
+  }
+  for (;;) {
+    try {
+      const { format, dataOffset } = parseWavHeader(head);
+      return { format, head: head.subarray(dataOffset) };
+    } catch (err) {
+      const incomplete = head.length < 12 || /incomplete/.test((err as Error).message);
+      if (!incomplete || ended || head.length > MAX_WAV_HEADER) throw new BadAudioError(`${engine}: broken WAV (${head.length} bytes): ${(err as Error).message}`, 'container');
+      await more();
     }
+  }
+}
+
+/** The rest of the body as chunks of whole samples; a dangling half sample is malformed audio. */
+async function* pcmChunks(engine: string, head: Buffer, body: AsyncIterator<Uint8Array>): AsyncIterable<Buffer> {
+  let carry: Buffer | undefined = head;
+  for (;;) {
+    const r = await body.next();
+    if (r.done) break;
+    let chunk = Buffer.concat([carry ?? Buffer.alloc(0), Buffer.from(r.value)]);
+    carry = undefined;
     if (chunk.length % 2) {
       carry = chunk.subarray(chunk.length - 1);
       chunk = chunk.subarray(0, chunk.length - 1);
     }
-    total += chunk.length;
     if (chunk.length) yield chunk;
   }
-  if (carry || total === 0) throw new TtsError(`${engine}: malformed audio (${total} bytes${carry ? ', odd length' : ''})`, true);
+  if (carry?.length && carry.length % 2) throw new BadAudioError(`${engine}: malformed audio (odd length)`, 'container');
+  if (carry?.length) yield carry;
 }
 
-function stream(engine: string, res: Response): SpeechStream {
-  return { format: { sampleRate: REMOTE_SAMPLE_RATE, channels: 1 }, chunks: pcmChunks(engine, res) };
+async function stream(engine: string, res: Response): Promise<SpeechStream> {
+  const body = (res.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  const { format, head } = await readHead(engine, body, res.headers.get('content-type') ?? '');
+  return { format, chunks: pcmChunks(engine, head, body) };
 }
 
 /** OpenAI-compatible `POST /audio/speech` with `response_format: pcm` (24 kHz 16-bit mono). */
@@ -90,7 +140,7 @@ export class OpenAiEngine implements TtsEngine {
       headers: { authorization: `Bearer ${this.config.apiKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: this.config.model, input: text, voice: voice.voice, response_format: 'pcm', ...voice.params }),
     }, signal);
-    return stream(this.name, res);
+    return await stream(this.name, res);
   }
 }
 
@@ -108,7 +158,7 @@ export class ElevenLabsEngine implements TtsEngine {
       headers: { 'xi-api-key': this.config.apiKey, 'content-type': 'application/json', accept: 'audio/pcm' },
       body: JSON.stringify({ text, model_id: modelId ?? this.config.modelId, ...(Object.keys(settings).length ? { voice_settings: settings } : {}) }),
     }, signal);
-    return stream(this.name, res);
+    return await stream(this.name, res);
   }
 }
 
@@ -132,7 +182,7 @@ export class AzureEngine implements TtsEngine {
       headers: { 'ocp-apim-subscription-key': this.config.apiKey, 'content-type': 'application/ssml+xml', 'x-microsoft-outputformat': 'raw-24khz-16bit-mono-pcm', 'user-agent': 'idolcast' },
       body: this.ssml(text, voice),
     }, signal);
-    return stream(this.name, res);
+    return await stream(this.name, res);
   }
 }
 

@@ -43,6 +43,13 @@ export class SpeechCache {
     await this.redis.multi().hset(this.entry(hash), 'rate', format.sampleRate, 'channels', format.channels).zadd(this.lru, Date.now(), hash).incrby(this.bytes, pcm.length).exec();
   }
 
+  /** Drop one entry (audio that no longer passes the checks). */
+  async remove(hash: string): Promise<void> {
+    const len = await this.redis.hstrlen(this.entry(hash), 'pcm');
+    const [[, deleted] = []] = (await this.redis.multi().del(this.entry(hash)).zrem(this.lru, hash).exec()) ?? [];
+    if (deleted) await this.redis.decrby(this.bytes, len);
+  }
+
   /** Bytes held now. */
   async size(): Promise<number> {
     return Number(await this.redis.get(this.bytes)) || 0;

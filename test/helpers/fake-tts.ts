@@ -1,7 +1,12 @@
 import http from 'node:http';
 
 export type Provider = 'openai' | 'elevenlabs' | 'azure';
-export type Fault = 'ok' | '500' | 'hang' | 'slow' | '429' | 'malformed' | '401';
+export type Fault = 'ok' | '500' | 'hang' | 'slow' | '429' | 'malformed' | '401' | BadAudioFault | 'trickle';
+/**
+ * 200 answers that are not speech: 24 bytes of text labelled audio/wav, a valid WAV header over
+ * all-zero samples, a WAV whose body breaks off before its declared length, an HTML page.
+ */
+export type BadAudioFault = 'junk-wav' | 'silent-wav' | 'truncated' | 'html';
 
 export interface TtsRequest {
   provider: Provider;
@@ -17,8 +22,9 @@ export const FAKE_KEY = 'test-key';
  * Loopback TTS providers of our own, each speaking its real API: OpenAI `POST /v1/audio/speech`
  * (response_format pcm), ElevenLabs `POST /v1/text-to-speech/{voice}/stream?output_format=pcm_24000`
  * and Azure `POST /cognitiveservices/v1` (SSML in, raw-24khz-16bit-mono-pcm out). Audio is a
- * tone of 40 ms per character, streamed in 100 ms chunks. Faults per provider: 500, hanging,
- * streaming slowly, 429 with Retry-After, malformed audio, 401.
+ * tone of `msPerChar` per character, streamed in 100 ms chunks. Faults per provider: 500, hanging,
+ * streaming slowly, trickling a byte a second, 429 with Retry-After, malformed audio, 401, and
+ * the bad 200 answers of BadAudioFault.
  */
 export class FakeTts {
   readonly requests: TtsRequest[] = [];
@@ -27,7 +33,10 @@ export class FakeTts {
   /** Extra delay before answering each request (ms). */
   delayMs = 0;
   slowChunkMs = 400;
+  msPerChar = 40;
   private readonly server: http.Server;
+  /** Answers left hanging or trickling whose connection the client has not closed yet. */
+  readonly stalled = new Set<http.ServerResponse>();
   private readonly open = new Set<http.ServerResponse>();
   readonly ready: Promise<void>;
 
@@ -87,17 +96,15 @@ export class FakeTts {
       res.setHeader('retry-after', String(this.retryAfterSeconds));
       return this.json(res, 429, { error: { message: 'Rate limit reached', type: 'requests' } });
     }
-    if (fault === 'hang') {
-      this.open.add(res);
-      return; // never answers; the client's timeout must end it
-    }
+    if (fault === 'hang' || fault === 'trickle') return this.stall(res, fault);
+    if (fault === 'junk-wav' || fault === 'silent-wav' || fault === 'truncated' || fault === 'html') return this.badAudio(res, fault, text);
     if (fault === 'malformed') {
       res.writeHead(200, { 'content-type': 'audio/pcm' });
       return void res.end(Buffer.from([1, 2, 3])); // 3 bytes: not whole 16-bit samples
     }
     res.writeHead(200, { 'content-type': provider === 'elevenlabs' ? 'audio/pcm' : 'application/octet-stream', 'transfer-encoding': 'chunked' });
     this.open.add(res);
-    const pcm = tone(Math.max(300, text.length * 40));
+    const pcm = tone(Math.max(300, text.length * this.msPerChar));
     for (let off = 0; off < pcm.length; off += 4800) {
       if (res.destroyed) break;
       res.write(pcm.subarray(off, off + 4800));
@@ -105,6 +112,35 @@ export class FakeTts {
     }
     res.end();
     this.open.delete(res);
+  }
+
+  /** Never answer, or answer 200 and then send one byte a second: only the client can end it. */
+  private stall(res: http.ServerResponse, fault: 'hang' | 'trickle'): void {
+    this.open.add(res);
+    this.stalled.add(res);
+    res.on('close', () => this.stalled.delete(res));
+    if (fault === 'hang') return;
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' });
+    const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write(Buffer.from([0x10]))), 1000);
+    res.on('close', () => clearInterval(timer));
+  }
+
+  private badAudio(res: http.ServerResponse, fault: BadAudioFault, text: string): void {
+    if (fault === 'html') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return void res.end('<!doctype html><html><body><h1>Service temporarily unavailable</h1></body></html>');
+    }
+    if (fault === 'junk-wav') {
+      res.writeHead(200, { 'content-type': 'audio/wav' });
+      return void res.end(Buffer.from('{"status":"queued","x":1}').subarray(0, 24));
+    }
+    const audio = tone(Math.max(300, text.length * this.msPerChar));
+    const pcm = fault === 'silent-wav' ? Buffer.alloc(audio.length) : audio;
+    const wav = Buffer.concat([wavHeader(pcm.length), pcm]);
+    res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': String(wav.length) });
+    if (fault === 'silent-wav') return void res.end(wav);
+    // Half the declared length, then the connection drops.
+    res.write(wav.subarray(0, wav.length >> 1), () => res.destroy());
   }
 
   private json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -117,6 +153,24 @@ export class FakeTts {
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
+}
+
+/** The 44-byte header of a 24 kHz 16-bit mono WAV holding `dataBytes` of samples. */
+export function wavHeader(dataBytes: number): Buffer {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0, 'ascii');
+  h.writeUInt32LE(36 + dataBytes, 4);
+  h.write('WAVEfmt ', 8, 'ascii');
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(24000, 24);
+  h.writeUInt32LE(48000, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36, 'ascii');
+  h.writeUInt32LE(dataBytes, 40);
+  return h;
 }
 
 /** A 440 Hz tone, 24 kHz 16-bit mono. */

@@ -3,30 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { handle as ttsHandle } from '../../workers/tts.worker';
 import { LOCAL_ENGINE } from '../../src/config/schema';
-import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';
-import { EspeakEngine } from '../../src/tts/espeak.engine';
-import { remoteEngines } from '../../src/tts/remote-engines';
-import { SpeechService } from '../../src/tts/speech-service';
+import type { SpeechService } from '../../src/tts/speech-service';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FAKE_KEY, FakeTts, type Fault, type Provider } from '../helpers/fake-tts';
+import { FakeTts, type Fault, type Provider } from '../helpers/fake-tts';
+import { quietLog, speechService, ttsFleet } from '../helpers/tts-fleet';
 
-const log = createLogger('tts-test', 'silent');
-
-/** A fleet whose `idol` voice is spoken by `provider` on the fake server, falling back to a local voice. */
-function ttsFleet(fake: FakeTts, provider: Provider, over: Record<string, unknown> = {}) {
-  const engine = provider === 'openai' ? { kind: 'openai', baseUrl: `${fake.url}/v1`, apiKey: FAKE_KEY } : provider === 'elevenlabs' ? { kind: 'elevenlabs', baseUrl: fake.url, apiKey: FAKE_KEY } : { kind: 'azure', baseUrl: fake.url, apiKey: FAKE_KEY };
-  return new TestFleet({
-    voices: { idol: { engine: 'cloud', voice: provider === 'azure' ? 'en-US-JennyNeural' : 'alloy', fallback: ['backup'] }, backup: { engine: LOCAL_ENGINE, voice: 'en-us' } },
-    defaultVoice: 'idol',
-    tts: { engines: { cloud: engine }, breaker: { timeoutMs: 600, volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 1500 }, retry: { attempts: 1, baseMs: 50, capMs: 2000 }, ...over },
-  });
-}
-
-function service(fleet: TestFleet) {
-  const engines = { [LOCAL_ENGINE]: new EspeakEngine('espeak-ng', 10000), ...remoteEngines(fleet.config.tts.engines) };
-  return new SpeechService({ config: fleet.config, redis: fleet.redis, keys: fleet.keys, log, metrics: createMetrics('worker-tts', 'test'), engines });
-}
+const log = quietLog;
+const service = (fleet: TestFleet) => speechService(fleet);
 
 describe('TTS engines, breakers and fallback (loopback providers speaking the real APIs)', () => {
   let fake: FakeTts;
