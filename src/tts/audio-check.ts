@@ -4,10 +4,12 @@ import { BadAudioError } from './remote-engines';
 /**
  * Plausible speech for a text: bounds wide enough for any voice speed (normal speech is about
  * 65 ms per letter; an engine's fastest setting about a quarter of that, its slowest about four
- * times), narrow enough that a few stray bytes or a runaway reading are refused.
+ * times; a digit or symbol can become several words: "$1,234" is "one thousand…"), narrow enough
+ * that a few stray bytes or a runaway reading are refused.
  */
 const MIN_MS_PER_LETTER = 15;
 const MAX_MS_PER_LETTER = 300;
+const MAX_MS_PER_DIGIT_OR_SYMBOL = 700;
 const MAX_EXTRA_MS = 2000;
 /** Peak below this (about -60 dBFS) is silence, not speech. */
 const SILENCE_PEAK = 32;
@@ -17,9 +19,8 @@ export function pcmSeconds(pcm: Buffer, format: PcmFormat): number {
   return pcm.length / 2 / format.channels / format.sampleRate;
 }
 
-function letters(text: string): number {
-  const n = text.match(/[\p{L}\p{N}]/gu)?.length ?? 0;
-  return n || [...text].length;
+function count(text: string, re: RegExp): number {
+  return text.match(re)?.length ?? 0;
 }
 
 function peak(pcm: Buffer): number {
@@ -43,9 +44,12 @@ export function checkSpeech(engine: string, pcm: Buffer, format: PcmFormat, text
   }
   if (pcm.length % (2 * channels)) throw new BadAudioError(`${engine}: audio ends inside a frame (${pcm.length} bytes)`, 'format');
   const ms = pcmSeconds(pcm, format) * 1000;
-  const n = letters(text);
-  if (ms < Math.max(1, n * MIN_MS_PER_LETTER)) throw new BadAudioError(`${engine}: ${ms.toFixed(1)} ms of audio for ${n} letters`, 'too-short');
-  if (ms > MAX_EXTRA_MS + n * MAX_MS_PER_LETTER) throw new BadAudioError(`${engine}: ${(ms / 1000).toFixed(1)} s of audio for ${n} letters`, 'too-long');
+  const letters = count(text, /\p{L}/gu);
+  const others = count(text, /[^\p{L}\s]/gu);
+  if (ms < Math.max(1, letters * MIN_MS_PER_LETTER)) throw new BadAudioError(`${engine}: ${ms.toFixed(1)} ms of audio for ${letters} letters`, 'too-short');
+  if (ms > MAX_EXTRA_MS + letters * MAX_MS_PER_LETTER + others * MAX_MS_PER_DIGIT_OR_SYMBOL) {
+    throw new BadAudioError(`${engine}: ${(ms / 1000).toFixed(1)} s of audio for ${letters} letters and ${others} other characters`, 'too-long');
+  }
   if (peak(pcm) < SILENCE_PEAK) throw new BadAudioError(`${engine}: the audio is silence`, 'silence');
 }
 

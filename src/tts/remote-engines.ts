@@ -90,12 +90,14 @@ async function readHead(engine: string, body: AsyncIterator<Uint8Array>, type: s
   };
   while (!ended && head.length < 12) await more();
   if (head.toString('latin1', 0, 4) !== 'RIFF' && !WAV_TYPE.test(type)) {
-    return { format: { sampleRate: REMOTE_SAMPLE_RATE, channels: 1 }, head };
+    return { format: { sampleRate: REMOTE_SAMPLE_RATE, channels: 1 }, head, dataBytes: undefined };
   }
   for (;;) {
     try {
       const { format, dataOffset } = parseWavHeader(head);
-      return { format, head: head.subarray(dataOffset) };
+      // Streamed WAVs leave the size unknown (0 or 0xFFFFFFFF); a stated one bounds the samples.
+      const size = head.readUInt32LE(dataOffset - 4);
+      return { format, head: head.subarray(dataOffset), dataBytes: size === 0 || size === 0xffffffff ? undefined : size };
     } catch (err) {
       const incomplete = head.length < 12 || /incomplete/.test((err as Error).message);
       if (!incomplete || ended || head.length > MAX_WAV_HEADER) throw new BadAudioError(`${engine}: broken WAV (${head.length} bytes): ${(err as Error).message}`, 'container');
@@ -104,28 +106,38 @@ async function readHead(engine: string, body: AsyncIterator<Uint8Array>, type: s
   }
 }
 
-/** The rest of the body as chunks of whole samples; a dangling half sample is malformed audio. */
-async function* pcmChunks(engine: string, head: Buffer, body: AsyncIterator<Uint8Array>): AsyncIterable<Buffer> {
-  let carry: Buffer | undefined = head;
-  for (;;) {
+/**
+ * The rest of the body as chunks of whole samples. A dangling half sample is malformed audio; a
+ * WAV that stated its data size must deliver it (anything after it, such as a trailing metadata
+ * chunk, is not samples).
+ */
+async function* pcmChunks(engine: string, head: Buffer, body: AsyncIterator<Uint8Array>, dataBytes?: number): AsyncIterable<Buffer> {
+  let carry: Buffer = head;
+  let left = dataBytes ?? Infinity;
+  while (left > carry.length) {
     const r = await body.next();
     if (r.done) break;
-    let chunk = Buffer.concat([carry ?? Buffer.alloc(0), Buffer.from(r.value)]);
-    carry = undefined;
+    let chunk = Buffer.concat([carry, Buffer.from(r.value)]);
+    carry = Buffer.alloc(0);
     if (chunk.length % 2) {
       carry = chunk.subarray(chunk.length - 1);
       chunk = chunk.subarray(0, chunk.length - 1);
     }
+    chunk = chunk.subarray(0, Math.min(chunk.length, left));
+    left -= chunk.length;
     if (chunk.length) yield chunk;
   }
-  if (carry?.length && carry.length % 2) throw new BadAudioError(`${engine}: malformed audio (odd length)`, 'container');
-  if (carry?.length) yield carry;
+  carry = carry.subarray(0, Math.min(carry.length, left));
+  left -= carry.length;
+  if (dataBytes !== undefined && left > 0) throw new BadAudioError(`${engine}: the WAV stated ${dataBytes} bytes of samples and delivered ${dataBytes - left}`, 'truncated');
+  if (carry.length % 2) throw new BadAudioError(`${engine}: malformed audio (odd length)`, 'container');
+  if (carry.length) yield carry;
 }
 
 async function stream(engine: string, res: Response): Promise<SpeechStream> {
   const body = (res.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-  const { format, head } = await readHead(engine, body, res.headers.get('content-type') ?? '');
-  return { format, chunks: pcmChunks(engine, head, body) };
+  const { format, head, dataBytes } = await readHead(engine, body, res.headers.get('content-type') ?? '');
+  return { format, chunks: pcmChunks(engine, head, body, dataBytes) };
 }
 
 /** OpenAI-compatible `POST /audio/speech` with `response_format: pcm` (24 kHz 16-bit mono). */

@@ -1,7 +1,7 @@
 import http from 'node:http';
 
 export type Provider = 'openai' | 'elevenlabs' | 'azure';
-export type Fault = 'ok' | '500' | 'hang' | 'slow' | '429' | 'malformed' | '401' | BadAudioFault | 'trickle';
+export type Fault = 'ok' | '500' | 'hang' | 'slow' | '429' | 'malformed' | '401' | BadAudioFault | 'trickle' | 'wav';
 /**
  * 200 answers that are not speech: 24 bytes of text labelled audio/wav, a valid WAV header over
  * all-zero samples, a WAV whose body breaks off before its declared length, an HTML page.
@@ -24,7 +24,7 @@ export const FAKE_KEY = 'test-key';
  * and Azure `POST /cognitiveservices/v1` (SSML in, raw-24khz-16bit-mono-pcm out). Audio is a
  * tone of `msPerChar` per character, streamed in 100 ms chunks. Faults per provider: 500, hanging,
  * streaming slowly, trickling a byte a second, 429 with Retry-After, malformed audio, 401, and
- * the bad 200 answers of BadAudioFault.
+ * the bad 200 answers of BadAudioFault; `wav` answers good audio as a WAV.
  */
 export class FakeTts {
   readonly requests: TtsRequest[] = [];
@@ -98,6 +98,13 @@ export class FakeTts {
     }
     if (fault === 'hang' || fault === 'trickle') return this.stall(res, fault);
     if (fault === 'junk-wav' || fault === 'silent-wav' || fault === 'truncated' || fault === 'html') return this.badAudio(res, fault, text);
+    if (fault === 'wav') {
+      // Good audio, wrapped in a WAV as some servers do whatever was asked, with a metadata chunk after the samples.
+      const pcm = tone(Math.max(300, text.length * this.msPerChar));
+      const list = Buffer.concat([Buffer.from('LIST'), Buffer.from([8, 0, 0, 0]), Buffer.from('INFOjunk')]);
+      res.writeHead(200, { 'content-type': 'audio/wav' });
+      return void res.end(Buffer.concat([wavHeader(pcm.length), pcm, list]));
+    }
     if (fault === 'malformed') {
       res.writeHead(200, { 'content-type': 'audio/pcm' });
       return void res.end(Buffer.from([1, 2, 3])); // 3 bytes: not whole 16-bit samples

@@ -5,7 +5,7 @@ import { checkSpeech } from '../../src/tts/audio-check';
 import { SpeechCache } from '../../src/tts/speech-cache';
 import type { SpeechService } from '../../src/tts/speech-service';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FakeTts, type BadAudioFault } from '../helpers/fake-tts';
+import { FakeTts, tone, type BadAudioFault } from '../helpers/fake-tts';
 import { quietLog as log, speechService, ttsFleet } from '../helpers/tts-fleet';
 
 type Metrics = ReturnType<typeof createMetrics>;
@@ -53,6 +53,16 @@ describe('TTS provider faults: broken audio, hung and trickling providers, over-
     expect(() => checkSpeech('cloud', healthy.pcm, healthy.format, text)).not.toThrow();
     expect(await counted(metrics, 'idolcast_tts_spoken_total', { engine: 'cloud' })).toBe(1);
     expect(await fleet.redis.exists(cloudEntry)).toBe(1);
+  });
+
+  it('good audio wrapped in a WAV is taken by its header: the samples alone, not the header or a trailing chunk', async () => {
+    fleet = ttsFleet(fake, 'openai');
+    s = speechService(fleet);
+    fake.faults.openai = 'wav';
+    const text = 'A line in a WAV container';
+    const part = await s.speakPart(text, 'idol', log);
+    expect(part).toMatchObject({ voice: 'idol', format: { sampleRate: 24000, channels: 1 } });
+    expect(part.pcm.equals(tone(text.length * fake.msPerChar))).toBe(true);
   });
 
   it('a cached entry that is not speech (from before the checks) is removed, not aired', async () => {
