@@ -34,7 +34,8 @@ export function cutToSeconds(text: string, seconds: number): { text: string; cut
   const max = Math.max(1, Math.floor(seconds * ESTIMATED_CHARS_PER_SECOND));
   if (text.length <= max) return { text, cut: false };
   const window = text.slice(0, max + 1);
-  const ends = [...window.matchAll(/[.!?。！？…](?=\s|$)/gu)].map((m) => m.index! + m[0].length);
+  // Latin sentence ends are followed by a space; CJK ones by the next sentence directly.
+  const ends = [...window.matchAll(/[.!?…](?=\s|$)|[。！？]/gu)].map((m) => m.index! + m[0].length);
   const sentence = ends.filter((i) => i <= max).pop();
   if (sentence !== undefined && sentence > max * 0.3) return { text: window.slice(0, sentence).trim(), cut: true };
   const space = window.lastIndexOf(' ', max);

@@ -50,6 +50,7 @@ describe('speakable text', () => {
   it('cuts text that would speak too long at the last sentence that fits, else at a word', () => {
     expect(cutToSeconds('Short line.', 30)).toEqual({ text: 'Short line.', cut: false });
     expect(cutToSeconds('First sentence here. Second one is longer than that.', 2)).toEqual({ text: 'First sentence here.', cut: true });
+    expect(cutToSeconds('今日は配信に来てくれてありがとう。次の歌は少し長いのでお楽しみに。', 2)).toEqual({ text: '今日は配信に来てくれてありがとう。', cut: true });
     expect(cutToSeconds('no sentence ends anywhere in this rather long line of words', 2)).toEqual({ text: 'no sentence ends anywhere in', cut: true });
   });
 });
