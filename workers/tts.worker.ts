@@ -1,5 +1,6 @@
 import type { Payload } from '../queues/registry';
 import { cheaperVoice, sharedLevel } from '../src/degradation';
+import { isConfigured } from '../src/config/names';
 import type { Deps } from '../src/deps';
 import { dropReason } from '../src/speech-drops';
 import { prepareText, splitForSpeech } from '../src/tts/text';
@@ -12,6 +13,15 @@ import { prepareText, splitForSpeech } from '../src/tts/text';
  */
 export async function handle(u: Payload<'tts'>, deps: Deps) {
   const { config, redis, keys, queues, metrics, log, speech } = deps;
+  // Payloads name their channel and voice freely (the schema cannot know the config): a channel
+  // that is not configured has no playout, so its line is dropped, not parked on a queue forever.
+  if (!isConfigured(config.channels, u.channel)) {
+    metrics.speechDropped.inc({ stage: 'tts', reason: 'unknown channel' });
+    log.warn({ utteranceId: u.utteranceId, channel: u.channel.slice(0, 32) }, 'line dropped: no such channel');
+    return { dropped: 'unknown channel' };
+  }
+  const asked = isConfigured(config.voices, u.voice) ? u.voice : config.defaultVoice;
+  if (asked !== u.voice) log.warn({ utteranceId: u.utteranceId, voice: u.voice.slice(0, 32), instead: asked }, 'no such voice: the default voice speaks this line');
   const level = await sharedLevel(redis, keys);
   const dropped = await dropReason(u, redis, keys, config.degradation.shortTtlMs);
   if (dropped) {
@@ -19,10 +29,10 @@ export async function handle(u: Payload<'tts'>, deps: Deps) {
     log.info({ utteranceId: u.utteranceId, reason: dropped, waitedMs: Date.now() - u.acceptedAt }, 'line dropped before synthesis');
     return { dropped };
   }
-  const voice = level >= 3 && u.degradable ? cheaperVoice(config, u.voice) : u.voice;
-  if (voice !== u.voice) {
-    metrics.cheaperVoice.inc({ voice: u.voice, cheaper: voice });
-    log.info({ utteranceId: u.utteranceId, voice: u.voice, cheaper: voice, level }, 'degraded: a cheaper voice speaks this line');
+  const voice = level >= 3 && u.degradable ? cheaperVoice(config, asked) : asked;
+  if (voice !== asked) {
+    metrics.cheaperVoice.inc({ voice: asked, cheaper: voice });
+    log.info({ utteranceId: u.utteranceId, voice: asked, cheaper: voice, level }, 'degraded: a cheaper voice speaks this line');
   }
   const text = prepareText(u.text, { maxLength: config.tts.maxTextLength, lexicon: config.tts.lexicon });
   const parts = splitForSpeech(text || u.text, config.tts.firstPartMaxChars);
