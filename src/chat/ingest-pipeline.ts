@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Payload } from '../../queues/registry';
+import { isConfigured } from '../config/names';
 import { DegradationMonitor, LEVEL_NAMES, type Reading } from '../degradation';
 import type { ProcessContext } from '../process';
 import type { ChatEvent } from './chat-event';
 import { chatBatchCheck, defineChatCheck, type ChatCheckRequest } from './chat-check';
 import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand, type CommandEffects } from './commands';
-import { bypassed, localFilter } from './filter';
+import { stripEngineMarkup } from '../tts/text';
+import { bypassed, contentFilter, localFilter, type FilterCheck } from './filter';
 import { normaliseText, stripEmotes } from './normalise';
 
 /** What happened to one chat event. */
@@ -32,6 +34,8 @@ interface Pending {
 interface Item extends Pending {
   text: string;
   truncated: boolean;
+  /** Why the user's text of a paid or platform event is not spoken or shown (its reaction still airs). */
+  withheld?: string;
   outcome?: Outcome;
   command?: ReturnType<typeof parseCommand>;
   check?: ChatCheckRequest;
@@ -123,7 +127,8 @@ export class IngestPipeline {
     // Plain object literals, not spreads: a flood builds thousands of these per second.
     const items: Item[] = batch.map(({ event, resolve, reject }) => {
       const n = normaliseText(event.text, config.chat.maxLength);
-      return { event, resolve, reject, truncated: n.truncated, text: stripEmotes(n.text, event.text, event.emotes) };
+      // Engine markup goes first, so the filter checks the text an engine would say.
+      return { event, resolve, reject, truncated: n.truncated, text: stripEngineMarkup(stripEmotes(n.text, event.text, event.emotes)) };
     });
 
     // 1. Local checks and command lookup, then 2. one atomic Redis check for the whole batch:
@@ -177,11 +182,16 @@ export class IngestPipeline {
       if (reaction) {
         tts.push({ payload: reaction });
         backlog++;
-        i.outcome = { decision: 'reaction', reason: e.paid ? 'paid' : e.kind };
+        i.outcome = { decision: 'reaction', reason: `${e.paid ? 'paid' : e.kind}${i.withheld ? ` (text withheld: ${i.withheld})` : ''}` };
         continue;
       }
       if (e.kind !== 'message') {
         i.outcome = { decision: 'ignored', reason: `no reaction configured for ${e.kind}` };
+        continue;
+      }
+      if (i.withheld) {
+        // A paid message without a paid reaction would be spoken as plain chat: not this text.
+        i.outcome = { decision: 'rejected', reason: i.withheld };
         continue;
       }
       if (!config.chat.speakPlainMessages) {
@@ -257,11 +267,18 @@ export class IngestPipeline {
     const { config, keys } = this.deps;
     const e = i.event;
     if (i.outcome) return;
+    if (!isConfigured(config.channels, e.channel)) {
+      i.outcome = { decision: 'ignored', reason: 'unknown channel' };
+      return;
+    }
     if (e.kind === 'message' && !i.text) {
       i.outcome = { decision: 'ignored', reason: 'empty after normalisation' };
       return;
     }
     const skip = bypassed(e, config.chat.filter);
+    // Paying buys a thank-you, never a slur or a link on air: the text of a paid or platform
+    // event passes the content filter too, and is withheld (not the event) when it fails.
+    if (e.paid || e.kind !== 'message') this.withholdUnsafe(i, skip);
     const cmd = e.kind === 'message' ? parseCommand(i.text, config.chat.commandPrefix) : undefined;
     const def = cmd && this.commands.get(cmd.word);
     if (cmd && !def) {
@@ -298,8 +315,16 @@ export class IngestPipeline {
     };
   }
 
+  /** The content filter on a paid or platform event's text: what fails is dropped, the event goes on. */
+  private withholdUnsafe(i: Item, skip: ReadonlySet<FilterCheck>): void {
+    if (!i.text) return;
+    const checked = contentFilter(i.text, this.deps.config.chat.filter, skip);
+    if (checked.ok) i.text = checked.text;
+    else (i.withheld = checked.reason), (i.text = '');
+  }
+
   private channelOf(e: ChatEvent): string {
-    return e.channel in this.deps.config.channels ? e.channel : this.deps.config.defaultChannel;
+    return isConfigured(this.deps.config.channels, e.channel) ? e.channel : this.deps.config.defaultChannel;
   }
 
   /** A plain chat line; `level` undefined for a moderator's (never degraded). */
@@ -330,10 +355,9 @@ export class IngestPipeline {
     const e = i.event;
     const r = e.paid && e.kind === 'message' ? config.chat.reactions.paid : e.kind !== 'message' ? config.chat.reactions[e.kind] : undefined;
     if (!r) return undefined;
-    const text = normaliseText(
-      fillTemplate(r.say, { user: e.user.displayName, amount: String(e.paid?.amount ?? ''), currency: e.paid?.currency ?? '', text: i.text, viewers: String(e.paid?.amount ?? '') }),
-      config.tts.maxTextLength,
-    ).text;
+    const filled = fillTemplate(r.say, { user: e.user.displayName, amount: String(e.paid?.amount ?? ''), currency: e.paid?.currency ?? '', text: i.text, viewers: String(e.paid?.amount ?? '') });
+    // "… cheered 100 bits: " with the text withheld (or none) ends at the amount, not at a colon.
+    const text = normaliseText(i.text ? filled : filled.replace(/\s*[:,;–—-]\s*$/u, ''), config.tts.maxTextLength).text;
     return { utteranceId: utteranceIdFor(e), channel: this.channelOf(e), text, voice: r.voice ?? voice, priority: r.priority, acceptedAt: e.acceptedAt, origin: { platform: e.platform, user: e.user.displayName } };
   }
 
@@ -354,7 +378,7 @@ export class IngestPipeline {
     const channels = [...new Set(items.filter((i) => !i.outcome).map((i) => this.channelOf(i.event)))];
     if (!channels.length) return new Map();
     const set = await this.deps.redis.mget(channels.map((c) => this.deps.keys.channelVoice(c)));
-    return new Map(channels.flatMap((c, n) => (set[n] && set[n] in this.deps.config.voices ? [[c, set[n]] as [string, string]] : [])));
+    return new Map(channels.flatMap((c, n) => (set[n] && isConfigured(this.deps.config.voices, set[n]) ? [[c, set[n]] as [string, string]] : [])));
   }
 
   private async applyEffects(i: Item, fx: CommandEffects): Promise<void> {
