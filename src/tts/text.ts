@@ -62,8 +62,8 @@ export function escapeXml(text: string): string {
 
 /** Anything that could be engine markup: tags, brackets, control and format characters. */
 const MARKUP_CHARS = /[[\]<>\p{Cc}\p{Cf}]/u;
-/** A tag as SSML (and espeak-ng's -m mode) reads one: `<` then a letter, `/`, `!` or `?`. `<3` is no tag. */
-const TAG_RE = /<[\p{L}/!?][^<>]*>/gu;
+/** A tag as SSML (and espeak-ng's -m mode) reads one: `<` then a letter, `/`, `!` or `?` (or `<>`). `<3` is no tag. */
+const TAG_RE = /<(?:[\p{L}/!?][^<>]*)?>/gu;
 /** espeak-ng reads `[[…]]` as raw phonemes (on by default, with or without -m); unclosed runs to the end. */
 const PHONEMES_RE = /\[\[[^]*?(?:\]\]|$)/gu;
 
