@@ -1,6 +1,6 @@
 import { QueueEvents, type Job } from 'bullmq';
 import { PayloadError } from '../../queues/registry';
-import { TestFleet, eventually, redisUrl } from '../helpers/fleet';
+import { TestFleet, eventually, redisUrl, runCli } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
 
 /** Every name a plain object answers to through its prototype (`in` and `[name]` would take them for configured ones). */
@@ -83,6 +83,22 @@ describe('names that are Object.prototype keys (real Redis)', () => {
     await eventually(async () => ((await playout.count()) === HOSTILE.length ? true : undefined), 'every unknown-voice line in the playout of main');
     const playoutQueues = new Set((await fleetKeys()).filter((k) => k.startsWith(`${fleet.prefix}:playout-`)).map((k) => k.split(':')[1]));
     expect([...playoutQueues]).toEqual(['playout-main']);
+    expect(await hostileKeys()).toEqual([]);
+  });
+
+  it('on the command line: --channel, --voice and timeline names are refused as unknown (exit 2), nothing enqueued', async () => {
+    fleet = new TestFleet();
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      for (const [args, why] of [
+        [['say', '--channel', name, 'hi'], `no channel "${name}"`],
+        [['say', '--voice', name, 'hi'], `no voice "${name}"`],
+        [['timeline', 'run', name], `no timeline "${name}"`],
+      ] as const) {
+        const r = await runCli([...args], fleet.env());
+        expect({ code: r.code, why: r.stderr.includes(why) }).toEqual({ code: 2, why: true });
+      }
+    }
+    expect(await fleet.queues.queue('tts').count()).toBe(0);
     expect(await hostileKeys()).toEqual([]);
   });
 });
