@@ -128,7 +128,7 @@ export class IngestPipeline {
     const items: Item[] = batch.map(({ event, resolve, reject }) => {
       const n = normaliseText(event.text, config.chat.maxLength);
       // Engine markup goes first, so the filter checks the text an engine would say.
-      return { event, resolve, reject, truncated: n.truncated, text: stripEngineMarkup(stripEmotes(n.text, event.text, event.emotes)) };
+      return { event: this.withAirableName(event), resolve, reject, truncated: n.truncated, text: stripEngineMarkup(stripEmotes(n.text, event.text, event.emotes)) };
     });
 
     // 1. Local checks and command lookup, then 2. one atomic Redis check for the whole batch:
@@ -321,6 +321,19 @@ export class IngestPipeline {
     const checked = contentFilter(i.text, this.deps.config.chat.filter, skip);
     if (checked.ok) i.text = checked.text;
     else (i.withheld = checked.reason), (i.text = '');
+  }
+
+  /**
+   * A display name airs too (thank-you lines, highlights, banners, captions): without engine
+   * markup, and "someone" when it holds a banned word or is nothing but a link.
+   */
+  private withAirableName(e: ChatEvent): ChatEvent {
+    const raw = e.user.displayName;
+    const filter = this.deps.config.chat.filter;
+    const clean = stripEngineMarkup(raw);
+    const checked = clean ? contentFilter(clean, filter, bypassed(e, filter)) : undefined;
+    const name = checked?.ok && checked.text ? checked.text : 'someone';
+    return name === raw ? e : { ...e, user: { ...e.user, displayName: name } };
   }
 
   private channelOf(e: ChatEvent): string {

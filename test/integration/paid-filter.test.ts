@@ -71,4 +71,16 @@ describe('banned words and links on paid messages and engine markup (real Redis)
     ]);
     expect((await ttsTexts()).sort()).toEqual(['hi there', 'you are a']);
   });
+
+  it('a display name airs too: one with a banned word or only a link thanks "someone", markup is stripped from it', async () => {
+    fleet = new TestFleet({ chat: { filter: { bannedWords: ['badword'] } } });
+    const { pipeline, published } = testPipeline(fleet);
+    await Promise.all([
+      pipeline.accept(chatEvent('cheer1 hi', { ...bits(1), user: { login: 'a', displayName: 'Mr Badword' } })),
+      pipeline.accept(chatEvent('', { kind: 'follow', user: { login: 'b', displayName: 'www.evil-spam.com' } })),
+      pipeline.accept(chatEvent('', { kind: 'follow', user: { login: 'c', displayName: "Kim[[b'adw3:d]]" } })),
+    ]);
+    expect((await ttsTexts()).sort()).toEqual(['Welcome, Kim! Thanks for the follow!', 'Welcome, someone! Thanks for the follow!', 'someone cheered 1 bits: cheer1 hi']);
+    for (const e of published) expect(JSON.stringify(e)).not.toMatch(FORBIDDEN);
+  });
 });
