@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Payload } from '../../queues/registry';
-import { isConfigured } from '../config/names';
+import { configured, isConfigured } from '../config/names';
 import { DegradationMonitor, LEVEL_NAMES, type Reading } from '../degradation';
 import type { ProcessContext } from '../process';
 import type { ChatEvent } from './chat-event';
@@ -366,7 +366,7 @@ export class IngestPipeline {
   private reaction(i: Item, voice: string): Payload<'tts'> | undefined {
     const { config } = this.deps;
     const e = i.event;
-    const r = e.paid && e.kind === 'message' ? config.chat.reactions.paid : e.kind !== 'message' ? config.chat.reactions[e.kind] : undefined;
+    const r = e.paid && e.kind === 'message' ? config.chat.reactions.paid : e.kind !== 'message' ? configured(config.chat.reactions, e.kind) : undefined;
     if (!r) return undefined;
     const filled = fillTemplate(r.say, { user: e.user.displayName, amount: String(e.paid?.amount ?? ''), currency: e.paid?.currency ?? '', text: i.text, viewers: String(e.paid?.amount ?? '') });
     // "… cheered 100 bits: " with the text withheld (or none) ends at the amount, not at a colon.
