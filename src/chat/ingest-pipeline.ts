@@ -41,6 +41,15 @@ interface Item extends Pending {
   check?: ChatCheckRequest;
 }
 
+/** The jobs and effects a batch plans, and the backlog they make. */
+interface Plan {
+  tts: { payload: Payload<'tts'>; opts?: { delay: number } }[];
+  scenes: { payload: Payload<'scene'>; opts?: { delay: number } }[];
+  effects: { item: Item; fx: CommandEffects }[];
+  shed: Item[];
+  backlog: number;
+}
+
 /** The overlay's banner kind of each platform event. */
 const BANNER_KINDS = { follow: 'follow', subscription: 'sub', raid: 'raid', gift: 'gift', superchat: 'superchat' } as const;
 const ENQUEUE_ATTEMPTS = 5;
@@ -155,75 +164,7 @@ export class IngestPipeline {
 
     // 3. Plan the jobs, degrading plain chat by the level (shed from 1, a short time-to-live from 2);
     //    the lines this batch adds count towards the backlog as they are planned.
-    const tts: { payload: Payload<'tts'>; opts?: { delay: number } }[] = [];
-    const scenes: { payload: Payload<'scene'>; opts?: { delay: number } }[] = [];
-    const effects: { item: Item; fx: CommandEffects }[] = [];
-    let backlog = reading.backlog;
-    const degradation = this.degradation.state;
-    const shed: Item[] = [];
-    for (const i of items) {
-      if (i.outcome) continue;
-      const e = i.event;
-      const channel = this.channelOf(e);
-      const voice = voices.get(channel) ?? config.defaultVoice;
-      if (i.command) {
-        const def = this.commands.get(i.command.word)!;
-        const fx = runCommand(def, i.command, e, { config, channel, voice, backlog, utteranceId: (s) => utteranceIdFor(e, s) });
-        // A viewer's command line may get a cheaper voice at level 3; a moderator's never does.
-        const degradable = !e.paid && !hasPermission(e.user.roles, 'moderator');
-        for (const t of fx.tts) tts.push({ payload: degradable ? { ...t.payload, degradable } : t.payload, opts: t.delay ? { delay: t.delay } : undefined });
-        for (const s of fx.scenes) scenes.push({ payload: s.payload, opts: s.delay ? { delay: s.delay } : undefined });
-        effects.push({ item: i, fx });
-        backlog += fx.tts.length;
-        i.outcome = { decision: 'command', reason: def.name };
-        continue;
-      }
-      const reaction = this.reaction(i, voice);
-      if (reaction) {
-        tts.push({ payload: reaction });
-        backlog++;
-        i.outcome = { decision: 'reaction', reason: `${e.paid ? 'paid' : e.kind}${i.withheld ? ` (text withheld: ${i.withheld})` : ''}` };
-        continue;
-      }
-      if (e.kind !== 'message') {
-        i.outcome = { decision: 'ignored', reason: `no reaction configured for ${e.kind}` };
-        continue;
-      }
-      if (i.withheld) {
-        // A paid message without a paid reaction would be spoken as plain chat: not this text.
-        i.outcome = { decision: 'rejected', reason: i.withheld };
-        continue;
-      }
-      if (!config.chat.speakPlainMessages) {
-        i.outcome = { decision: 'ignored', reason: 'plain messages are not spoken' };
-        continue;
-      }
-      const moderator = hasPermission(e.user.roles, 'moderator');
-      if (!moderator) this.degradation.observe(backlog);
-      const level = degradation.current.level;
-      if (level >= 1 && !moderator) {
-        const keep = config.chat.load.shedPolicy === 'sample' && this.sampled++ % config.chat.load.sampleEvery === 0;
-        if (!keep) {
-          shed.push(i);
-          this.deps.metrics.chatShed.inc({ reason: degradation.current.cause ?? 'backlog' });
-          i.outcome = { decision: 'shed', reason: this.shedReason(degradation.current) };
-          continue;
-        }
-      }
-      tts.push({ payload: this.plainLine(e, i.text, voice, moderator ? undefined : level) });
-      backlog++;
-      i.outcome = { decision: 'spoken', reason: i.truncated ? 'plain message (truncated)' : 'plain message' };
-    }
-    if (shed.length && config.chat.load.shedPolicy === 'summarise') {
-      // At most one summary line every summaryEveryMs: under a steady stream of small batches a
-      // summary per batch would be as many lines as the chat it replaces.
-      this.shedSinceSummary += shed.length;
-      if (Date.now() >= this.nextSummaryAt) {
-        tts.push({ payload: this.summary(shed, this.shedSinceSummary, voices, degradation.current.level) });
-        this.shedSinceSummary = 0;
-        this.nextSummaryAt = Date.now() + config.chat.load.summaryEveryMs;
-      }
-    }
+    const { tts, scenes, effects, backlog } = this.plan(items, voices, reading.backlog);
 
     // 4. Enqueue (retried: a Redis hiccup must not lose accepted chat); on failure forget the
     //    duplicates marks so a redelivery is processed.
@@ -241,6 +182,77 @@ export class IngestPipeline {
     for (const { item, fx } of effects) await this.applyEffects(item, fx);
     await this.announce(items);
     for (const i of items) this.finish(i);
+  }
+
+  /** Step 3 of a batch: the jobs and effects of every event still undecided, each given its decision. */
+  private plan(items: Item[], voices: Map<string, string>, backlog: number): Plan {
+    const plan: Plan = { tts: [], scenes: [], effects: [], shed: [], backlog };
+    for (const i of items) {
+      if (i.outcome) continue;
+      const channel = this.channelOf(i.event);
+      const voice = voices.get(channel) ?? this.deps.config.defaultVoice;
+      if (i.command) this.planCommand(i, i.command, channel, voice, plan);
+      else this.planLine(i, voice, plan);
+    }
+    const { load } = this.deps.config.chat;
+    if (plan.shed.length && load.shedPolicy === 'summarise') {
+      // At most one summary line every summaryEveryMs: under a steady stream of small batches a
+      // summary per batch would be as many lines as the chat it replaces.
+      this.shedSinceSummary += plan.shed.length;
+      if (Date.now() >= this.nextSummaryAt) {
+        plan.tts.push({ payload: this.summary(plan.shed, this.shedSinceSummary, voices, this.degradation.state.current.level) });
+        this.shedSinceSummary = 0;
+        this.nextSummaryAt = Date.now() + load.summaryEveryMs;
+      }
+    }
+    return plan;
+  }
+
+  private planCommand(i: Item, cmd: NonNullable<Item['command']>, channel: string, voice: string, plan: Plan): void {
+    const { config } = this.deps;
+    const e = i.event;
+    const def = this.commands.get(cmd.word)!;
+    const fx = runCommand(def, cmd, e, { config, channel, voice, backlog: plan.backlog, utteranceId: (s) => utteranceIdFor(e, s) });
+    // A viewer's command line may get a cheaper voice at level 3; a moderator's never does.
+    const degradable = !e.paid && !hasPermission(e.user.roles, 'moderator');
+    for (const t of fx.tts) plan.tts.push({ payload: degradable ? { ...t.payload, degradable } : t.payload, opts: t.delay ? { delay: t.delay } : undefined });
+    for (const s of fx.scenes) plan.scenes.push({ payload: s.payload, opts: s.delay ? { delay: s.delay } : undefined });
+    plan.effects.push({ item: i, fx });
+    plan.backlog += fx.tts.length;
+    i.outcome = { decision: 'command', reason: def.name };
+  }
+
+  /** A reaction, or a plain line (shed by the degradation level), or a decision not to speak. */
+  private planLine(i: Item, voice: string, plan: Plan): void {
+    const { config } = this.deps;
+    const e = i.event;
+    const reaction = this.reaction(i, voice);
+    if (reaction) {
+      plan.tts.push({ payload: reaction });
+      plan.backlog++;
+      i.outcome = { decision: 'reaction', reason: `${e.paid ? 'paid' : e.kind}${i.withheld ? ` (text withheld: ${i.withheld})` : ''}` };
+      return;
+    }
+    if (e.kind !== 'message') i.outcome = { decision: 'ignored', reason: `no reaction configured for ${e.kind}` };
+    // A paid message without a paid reaction would be spoken as plain chat: not a withheld text.
+    else if (i.withheld) i.outcome = { decision: 'rejected', reason: i.withheld };
+    else if (!config.chat.speakPlainMessages) i.outcome = { decision: 'ignored', reason: 'plain messages are not spoken' };
+    if (i.outcome) return;
+    const moderator = hasPermission(e.user.roles, 'moderator');
+    if (!moderator) this.degradation.observe(plan.backlog);
+    const current = this.degradation.state.current;
+    if (current.level >= 1 && !moderator) {
+      const keep = config.chat.load.shedPolicy === 'sample' && this.sampled++ % config.chat.load.sampleEvery === 0;
+      if (!keep) {
+        plan.shed.push(i);
+        this.deps.metrics.chatShed.inc({ reason: current.cause ?? 'backlog' });
+        i.outcome = { decision: 'shed', reason: this.shedReason(current) };
+        return;
+      }
+    }
+    plan.tts.push({ payload: this.plainLine(e, i.text, voice, moderator ? undefined : current.level) });
+    plan.backlog++;
+    i.outcome = { decision: 'spoken', reason: i.truncated ? 'plain message (truncated)' : 'plain message' };
   }
 
   /**
