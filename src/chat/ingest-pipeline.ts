@@ -336,16 +336,15 @@ export class IngestPipeline {
   }
 
   /**
-   * A display name airs too (thank-you lines, highlights, banners, captions): without engine
-   * markup, and "someone" when it holds a banned word or is nothing but a link.
+   * A display name airs too (thank-you lines, highlights, banners, captions): "someone" when,
+   * as an engine would say it (without markup), it holds a banned word or is nothing but a link.
+   * Otherwise it is kept as it is: the overlay shows it as text, engines strip their markup.
    */
   private withAirableName(e: ChatEvent): ChatEvent {
-    const raw = e.user.displayName;
     const filter = this.deps.config.chat.filter;
-    const clean = stripEngineMarkup(raw);
-    const checked = clean ? contentFilter(clean, filter, bypassed(e, filter)) : undefined;
-    const name = checked?.ok && checked.text ? checked.text : 'someone';
-    return name === raw ? e : { ...e, user: { ...e.user, displayName: name } };
+    const spoken = stripEngineMarkup(e.user.displayName);
+    const checked = spoken ? contentFilter(spoken, filter, bypassed(e, filter)) : undefined;
+    return checked?.ok && checked.text === spoken ? e : { ...e, user: { ...e.user, displayName: 'someone' } };
   }
 
   private channelOf(e: ChatEvent): string {
@@ -380,7 +379,7 @@ export class IngestPipeline {
     const e = i.event;
     const r = e.paid && e.kind === 'message' ? config.chat.reactions.paid : e.kind !== 'message' ? configured(config.chat.reactions, e.kind) : undefined;
     if (!r) return undefined;
-    const filled = fillTemplate(r.say, { user: e.user.displayName, amount: String(e.paid?.amount ?? ''), currency: e.paid?.currency ?? '', text: i.text, viewers: String(e.paid?.amount ?? '') });
+    const filled = fillTemplate(r.say, { user: stripEngineMarkup(e.user.displayName), amount: String(e.paid?.amount ?? ''), currency: e.paid?.currency ?? '', text: i.text, viewers: String(e.paid?.amount ?? '') });
     // "… cheered 100 bits: " with the text withheld (or none) ends at the amount, not at a colon.
     const text = normaliseText(i.text ? filled : filled.replace(/\s*[:,;–—-]\s*$/u, ''), config.tts.maxTextLength).text;
     return { utteranceId: utteranceIdFor(e), channel: this.channelOf(e), text, voice: r.voice ?? voice, priority: r.priority, acceptedAt: e.acceptedAt, origin: { platform: e.platform, user: e.user.displayName } };

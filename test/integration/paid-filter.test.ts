@@ -72,7 +72,7 @@ describe('banned words and links on paid messages and engine markup (real Redis)
     expect((await ttsTexts()).sort()).toEqual(['hi there', 'you are a']);
   });
 
-  it('a display name airs too: one with a banned word or only a link thanks "someone", markup is stripped from it', async () => {
+  it('a display name airs too: one with a banned word or a link is "someone", markup is not spoken', async () => {
     fleet = new TestFleet({ chat: { filter: { bannedWords: ['badword'] } } });
     const { pipeline, published } = testPipeline(fleet);
     await Promise.all([
@@ -81,6 +81,7 @@ describe('banned words and links on paid messages and engine markup (real Redis)
       pipeline.accept(chatEvent('', { kind: 'follow', user: { login: 'c', displayName: "Kim[[b'adw3:d]]" } })),
     ]);
     expect((await ttsTexts()).sort()).toEqual(['Welcome, Kim! Thanks for the follow!', 'Welcome, someone! Thanks for the follow!', 'someone cheered 1 bits: cheer1 hi']);
-    for (const e of published) expect(JSON.stringify(e)).not.toMatch(FORBIDDEN);
+    // The overlay shows names as text (markup means nothing there), never a banned word or a link.
+    expect(published.map((e) => e.user).sort()).toEqual(["Kim[[b'adw3:d]]", 'someone', 'someone']);
   });
 });
