@@ -343,8 +343,9 @@ export class IngestPipeline {
   private withAirableName(e: ChatEvent): ChatEvent {
     const filter = this.deps.config.chat.filter;
     const spoken = stripEngineMarkup(e.user.displayName);
-    const checked = spoken ? contentFilter(spoken, filter, bypassed(e, filter)) : undefined;
-    return checked?.ok && checked.text === spoken ? e : { ...e, user: { ...e.user, displayName: 'someone' } };
+    if (!spoken) return e; // all markup: nothing an engine would say, shown as text
+    const checked = contentFilter(spoken, filter, bypassed(e, filter));
+    return checked.ok && checked.text === spoken ? e : { ...e, user: { ...e.user, displayName: 'someone' } };
   }
 
   private channelOf(e: ChatEvent): string {
@@ -379,7 +380,7 @@ export class IngestPipeline {
     const e = i.event;
     const r = e.paid && e.kind === 'message' ? config.chat.reactions.paid : e.kind !== 'message' ? configured(config.chat.reactions, e.kind) : undefined;
     if (!r) return undefined;
-    const filled = fillTemplate(r.say, { user: stripEngineMarkup(e.user.displayName), amount: String(e.paid?.amount ?? ''), currency: e.paid?.currency ?? '', text: i.text, viewers: String(e.paid?.amount ?? '') });
+    const filled = fillTemplate(r.say, { user: stripEngineMarkup(e.user.displayName) || 'someone', amount: String(e.paid?.amount ?? ''), currency: e.paid?.currency ?? '', text: i.text, viewers: String(e.paid?.amount ?? '') });
     // "… cheered 100 bits: " with the text withheld (or none) ends at the amount, not at a colon.
     const text = normaliseText(i.text ? filled : filled.replace(/\s*[:,;–—-]\s*$/u, ''), config.tts.maxTextLength).text;
     return { utteranceId: utteranceIdFor(e), channel: this.channelOf(e), text, voice: r.voice ?? voice, priority: r.priority, acceptedAt: e.acceptedAt, origin: { platform: e.platform, user: e.user.displayName } };
