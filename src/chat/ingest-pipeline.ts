@@ -145,7 +145,8 @@ export class IngestPipeline {
     for (const i of items) this.prepare(i);
     const { capacity, perSecond } = config.chat.filter.rateLimit;
     const requests = items.map((i): ChatCheckRequest => {
-      const seen = keys.seen(i.event.platform, i.event.room ?? i.event.channel, i.event.id);
+      // An unknown channel names no key: its event is ignored, its mark kept under the default channel.
+      const seen = keys.seen(i.event.platform, i.event.room ?? this.channelOf(i.event), i.event.id);
       if (i.check && !i.outcome) return Object.assign(i.check, { seen, check: true });
       return { seen, check: false };
     });

@@ -20,7 +20,7 @@ describe('names that are Object.prototype keys (real Redis)', () => {
     const { pipeline, replies } = testPipeline(fleet);
     const outcomes = await Promise.all(
       HOSTILE.flatMap((name, n) => [
-        pipeline.accept(chatEvent('hello from nowhere', { channel: name, user: { login: `c${n}` } })),
+        pipeline.accept(chatEvent('hello from nowhere', { platform: 'local', channel: name, room: undefined, user: { login: `c${n}` } })),
         pipeline.accept(chatEvent(`!voice ${name}`, { user: { login: `v${n}` } })),
         pipeline.accept(chatEvent(`!voice ${name} speak in it`, { user: { login: `w${n}` } })),
         pipeline.accept(chatEvent(`!voice ${name}`, { user: { ...mod, login: `m${n}` } })),
