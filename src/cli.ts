@@ -6,6 +6,7 @@ import { runBroadcast } from './broadcast/broadcaster';
 import { runIngest } from './chat/ingest';
 import { normaliseText } from './chat/normalise';
 import { ConfigError, loadConfig } from './config/load';
+import { configured, isConfigured } from './config/names';
 import { WORKER_KINDS, type Config, type WorkerKind } from './config/schema';
 import { runControl } from './control/server';
 import { listFleet } from './fleet';
@@ -62,16 +63,16 @@ program
   .option('--wait', 'wait until the line has been on air and print its times')
   .action(async (words: string[], opts: { voice?: string; priority: number; channel?: string; wait?: boolean }) => {
     const config = loadConfig();
-    if (opts.voice && !(opts.voice in config.voices)) throw new ConfigError('--voice', [`--voice: no voice "${opts.voice}" (voices: ${Object.keys(config.voices).join(', ')})`]);
+    if (opts.voice && !isConfigured(config.voices, opts.voice)) throw new ConfigError('--voice', [`--voice: no voice "${opts.voice}" (voices: ${Object.keys(config.voices).join(', ')})`]);
     const channel = opts.channel ?? config.defaultChannel;
-    if (!(channel in config.channels)) throw new ConfigError('--channel', [`--channel: no channel "${channel}"`]);
+    if (!isConfigured(config.channels, channel)) throw new ConfigError('--channel', [`--channel: no channel "${channel}"`]);
     const { text } = normaliseText(words.join(' '), config.tts.maxTextLength);
     if (!text) throw new ConfigError('text', ['text: nothing to say after normalisation']);
     const redis = createRedis(redisTarget(config));
     const keys = keyspace(config.redis.prefix);
     // Without --voice, the channel's current voice (as set by !voice), as chat and routines use.
     const current = opts.voice ? undefined : await redis.get(keys.channelVoice(channel));
-    const voice = opts.voice ?? (current && current in config.voices ? current : config.defaultVoice);
+    const voice = opts.voice ?? (current && isConfigured(config.voices, current) ? current : config.defaultVoice);
     const queues = new Queues(redis, config.redis.prefix);
     const utteranceId = `say-${randomUUID()}`;
     const sub = opts.wait ? redis.duplicate() : undefined;
@@ -209,7 +210,7 @@ schedule
   });
 
 function requireRoutine(config: Config, name: string) {
-  const r = config.schedule.routines[name];
+  const r = configured(config.schedule.routines, name);
   if (!r) throw new ConfigError('routine', [`routine: no routine "${name}" (routines: ${Object.keys(config.schedule.routines).join(', ') || 'none'})`]);
   return r;
 }
@@ -222,9 +223,9 @@ timeline
   .option('--channel <id>', 'channel id')
   .action((name: string, opts: { channel?: string }) =>
     withRedis(async ({ config, redis, keys, queues }) => {
-      if (!(name in config.schedule.timelines)) throw new ConfigError('timeline', [`timeline: no timeline "${name}" (timelines: ${Object.keys(config.schedule.timelines).join(', ') || 'none'})`]);
+      if (!isConfigured(config.schedule.timelines, name)) throw new ConfigError('timeline', [`timeline: no timeline "${name}" (timelines: ${Object.keys(config.schedule.timelines).join(', ') || 'none'})`]);
       const channel = opts.channel ?? config.defaultChannel;
-      if (!(channel in config.channels)) throw new ConfigError('--channel', [`--channel: no channel "${channel}"`]);
+      if (!isConfigured(config.channels, channel)) throw new ConfigError('--channel', [`--channel: no channel "${channel}"`]);
       const runId = await startTimeline(redis, keys, queues, timelineJob(config, name, channel, Date.now()));
       console.log(JSON.stringify({ timeline: name, channel, runId }));
     }),

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Queues } from '../queues/registry';
 import { degradationDepths, voiceChain, type Config } from './config/schema';
+import { isConfigured } from './config/names';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import type { Keyspace } from './redis';
@@ -211,9 +212,9 @@ export async function sharedLevel(redis: Redis, keys: Keyspace, now = Date.now()
 
 /** The voice that speaks a chat line at level 3: the voice's `cheaper`, else the last (local) voice of its chain. */
 export function cheaperVoice(config: Pick<Config, 'voices' | 'defaultVoice'>, voice: string): string {
-  const name = config.voices[voice] ? voice : config.defaultVoice;
+  const name = isConfigured(config.voices, voice) ? voice : config.defaultVoice;
   const named = config.voices[name]!.cheaper;
-  if (named && config.voices[named]) return named;
+  if (named && isConfigured(config.voices, named)) return named;
   const chain = voiceChain(config.voices, name);
   return chain[chain.length - 1]!;
 }

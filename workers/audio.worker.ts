@@ -1,6 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Payload } from '../queues/registry';
 import { toPlayoutPcm } from '../src/audio/pcm';
+import { isConfigured } from '../src/config/names';
 import type { Deps } from '../src/deps';
 import { dropReason } from '../src/speech-drops';
 
@@ -13,7 +14,8 @@ export async function handle(a: Payload<'audio'>, deps: Deps) {
   const rate = config.playout.sampleRate;
   const rawKey = keys.speechRaw(a.utteranceId, a.part);
   const pcmKey = keys.speechPcm(a.utteranceId, a.part);
-  const dropped = await dropReason(a, redis, keys, config.degradation.shortTtlMs);
+  // No playout queue for a channel that is not configured (nothing would ever consume it).
+  const dropped = isConfigured(config.channels, a.channel) ? await dropReason(a, redis, keys, config.degradation.shortTtlMs) : 'unknown channel';
   if (dropped) {
     metrics.speechDropped.inc({ stage: 'audio', reason: dropped });
     await redis.del(rawKey);

@@ -1,6 +1,7 @@
 import { stepJobId, type ProgrammeAction } from '../queues/routine.queue';
 import type { Payload } from '../queues/registry';
 import { normaliseText } from '../src/chat/normalise';
+import { configured, isConfigured } from '../src/config/names';
 import type { Deps } from '../src/deps';
 import { inQuietHours } from '../src/schedule/clock';
 import { pickPhrase } from '../src/schedule/phrase-pool';
@@ -73,10 +74,10 @@ async function perform(action: ProgrammeAction, channel: string, id: string, who
     const line =
       'say' in action
         ? action.say
-        : await pickPhrase(deps.redis, deps.keys, action.pool, config.schedule.phrasePools[action.pool] ?? [`(phrase pool ${action.pool} is missing)`]);
+        : await pickPhrase(deps.redis, deps.keys, action.pool, configured(config.schedule.phrasePools, action.pool) ?? [`(phrase pool ${action.pool} is missing)`]);
     const { text } = normaliseText(line, config.tts.maxTextLength);
     const voice = action.voice ?? (await deps.redis.get(deps.keys.channelVoice(channel))) ?? config.defaultVoice;
-    await queues.enqueue('tts', { utteranceId: id, channel, text, voice: voice in config.voices ? voice : config.defaultVoice, priority: action.priority ?? ROUTINE_PRIORITY, acceptedAt: Date.now(), origin: { platform: 'programme', user: who.slice(0, 64) } });
+    await queues.enqueue('tts', { utteranceId: id, channel, text, voice: isConfigured(config.voices, voice) ? voice : config.defaultVoice, priority: action.priority ?? ROUTINE_PRIORITY, acceptedAt: Date.now(), origin: { platform: 'programme', user: who.slice(0, 64) } });
     return { said: text };
   }
   if ('scene' in action) {

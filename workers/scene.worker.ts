@@ -1,4 +1,5 @@
 import type { Payload } from '../queues/registry';
+import { isConfigured } from '../src/config/names';
 import type { Deps } from '../src/deps';
 import { parseState, stateFields } from '../src/scene/state';
 
@@ -10,6 +11,11 @@ import { parseState, stateFields } from '../src/scene/state';
  * or set to the same value again (sources, texts, filters). Media restarts are actions.
  */
 export async function handle(s: Payload<'scene'>, deps: Deps) {
+  // The schema cannot know the config: a channel that is not configured gets no state key.
+  if (!isConfigured(deps.config.channels, s.channel)) {
+    deps.log.warn({ channel: s.channel }, 'scene dropped: no such channel');
+    return { dropped: 'unknown channel' };
+  }
   const key = deps.keys.scene(s.channel);
   await deps.redis.hset(key, { ...stateFields(s), updatedAt: String(Date.now()) });
   const state = parseState(await deps.redis.hgetall(key));

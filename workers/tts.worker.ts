@@ -1,5 +1,6 @@
 import type { Payload } from '../queues/registry';
 import { cheaperVoice, sharedLevel } from '../src/degradation';
+import { isConfigured } from '../src/config/names';
 import type { Deps } from '../src/deps';
 import { dropReason } from '../src/speech-drops';
 import { cutPcm, pcmSeconds } from '../src/tts/audio-check';
@@ -37,6 +38,15 @@ async function handedOverSeconds(u: Payload<'tts'>, part: number, deps: Deps): P
  */
 export async function handle(u: Payload<'tts'>, deps: Deps) {
   const { config, redis, keys, queues, metrics, log } = deps;
+  // Payloads name their channel and voice freely (the schema cannot know the config): a channel
+  // that is not configured has no playout, so its line is dropped, not parked on a queue forever.
+  if (!isConfigured(config.channels, u.channel)) {
+    metrics.speechDropped.inc({ stage: 'tts', reason: 'unknown channel' });
+    log.warn({ utteranceId: u.utteranceId, channel: u.channel.slice(0, 32) }, 'line dropped: no such channel');
+    return { dropped: 'unknown channel' };
+  }
+  const asked = isConfigured(config.voices, u.voice) ? u.voice : config.defaultVoice;
+  if (asked !== u.voice) log.warn({ utteranceId: u.utteranceId, voice: u.voice.slice(0, 32), instead: asked }, 'no such voice: the default voice speaks this line');
   const level = await sharedLevel(redis, keys);
   const parts = partsOf(u, deps);
   const dropped = (await dropReason(u, redis, keys, config.degradation.shortTtlMs)) ?? (parts.length ? undefined : 'empty');
@@ -45,10 +55,10 @@ export async function handle(u: Payload<'tts'>, deps: Deps) {
     log.info({ utteranceId: u.utteranceId, reason: dropped, waitedMs: Date.now() - u.acceptedAt }, 'line dropped before synthesis');
     return { dropped };
   }
-  const voice = level >= 3 && u.degradable ? cheaperVoice(config, u.voice) : u.voice;
-  if (voice !== u.voice) {
-    metrics.cheaperVoice.inc({ voice: u.voice, cheaper: voice });
-    log.info({ utteranceId: u.utteranceId, voice: u.voice, cheaper: voice, level }, 'degraded: a cheaper voice speaks this line');
+  const voice = level >= 3 && u.degradable ? cheaperVoice(config, asked) : asked;
+  if (voice !== asked) {
+    metrics.cheaperVoice.inc({ voice: asked, cheaper: voice });
+    log.info({ utteranceId: u.utteranceId, voice: asked, cheaper: voice, level }, 'degraded: a cheaper voice speaks this line');
   }
   const started = performance.now();
   const spokeWith: string[] = [];

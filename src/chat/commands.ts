@@ -71,7 +71,7 @@ export function parseCommand(text: string, prefix: string): { word: string; rest
 
 /** Fill {user}, {args}, {arg1}… in a template. Values are plain text: they are spoken or posted, never interpreted. */
 export function fillTemplate(template: string, values: Record<string, string>): string {
-  return template.replace(/\{([a-z0-9]+)\}/gi, (m, key: string) => values[key] ?? m);
+  return template.replace(/\{([a-z0-9]+)\}/gi, (m, key: string) => (Object.hasOwn(values, key) ? values[key]! : m));
 }
 
 /** Shared facts a command may need, read once per batch. */

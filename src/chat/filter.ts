@@ -16,11 +16,15 @@ export function bypassed(e: ChatEvent, filter: FilterConfig): ReadonlySet<Filter
   return out;
 }
 
+type Checked = { ok: true; text: string } | { ok: false; reason: string };
+
 /**
- * The checks that need no Redis: links, caps, symbols, emote flood, banned words. Returns the
- * text to continue with (links stripped when so configured) or the reason to reject.
+ * What applies to every text that airs or shows, paid or not: banned words (whole words,
+ * case-insensitive) and links (stripped, or the text refused, per `links`). Returns the text to
+ * continue with or the reason it may not air. Give it text already stripped of engine markup,
+ * so it checks what an engine would say.
  */
-export function localFilter(text: string, e: ChatEvent, filter: FilterConfig, skip: ReadonlySet<FilterCheck>): { ok: true; text: string } | { ok: false; reason: string } {
+export function contentFilter(text: string, filter: FilterConfig, skip: ReadonlySet<FilterCheck>): Checked {
   let t = text;
   if (!skip.has('bannedWords') && filter.bannedWords.length) {
     const lower = ` ${t.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ')} `;
@@ -34,6 +38,18 @@ export function localFilter(text: string, e: ChatEvent, filter: FilterConfig, sk
     if (!t) return { ok: false, reason: 'only links' };
   }
   URL_RE.lastIndex = 0;
+  return { ok: true, text: t };
+}
+
+/**
+ * The checks of a plain message that need no Redis: the content filter, then caps, symbols and
+ * emote flood. Returns the text to continue with (links stripped when so configured) or the
+ * reason to reject.
+ */
+export function localFilter(text: string, e: ChatEvent, filter: FilterConfig, skip: ReadonlySet<FilterCheck>): Checked {
+  const content = contentFilter(text, filter, skip);
+  if (!content.ok) return content;
+  const t = content.text;
   if (!skip.has('emotes') && e.emotes.length > filter.maxEmotes) return { ok: false, reason: 'emote flood' };
   const { letters, upper, symbols, visible } = charClasses(t);
   if (!skip.has('caps') && letters >= 12 && upper / letters > filter.maxCapsRatio) return { ok: false, reason: 'caps flood' };

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Payload } from '../../queues/registry';
+import { configured, isConfigured } from '../config/names';
 import { DegradationMonitor, LEVEL_NAMES, type Reading } from '../degradation';
 import type { ProcessContext } from '../process';
 import type { ChatEvent } from './chat-event';
 import { chatBatchCheck, defineChatCheck, type ChatCheckRequest } from './chat-check';
 import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand, type CommandEffects } from './commands';
-import { bypassed, localFilter } from './filter';
+import { stripEngineMarkup } from '../tts/text';
+import { bypassed, contentFilter, localFilter, type FilterCheck } from './filter';
 import { normaliseText, stripEmotes } from './normalise';
 
 /** What happened to one chat event. */
@@ -32,9 +34,20 @@ interface Pending {
 interface Item extends Pending {
   text: string;
   truncated: boolean;
+  /** Why the user's text of a paid or platform event is not spoken or shown (its reaction still airs). */
+  withheld?: string;
   outcome?: Outcome;
   command?: ReturnType<typeof parseCommand>;
   check?: ChatCheckRequest;
+}
+
+/** The jobs and effects a batch plans, and the backlog they make. */
+interface Plan {
+  tts: { payload: Payload<'tts'>; opts?: { delay: number } }[];
+  scenes: { payload: Payload<'scene'>; opts?: { delay: number } }[];
+  effects: { item: Item; fx: CommandEffects }[];
+  shed: Item[];
+  backlog: number;
 }
 
 /** The overlay's banner kind of each platform event. */
@@ -123,7 +136,8 @@ export class IngestPipeline {
     // Plain object literals, not spreads: a flood builds thousands of these per second.
     const items: Item[] = batch.map(({ event, resolve, reject }) => {
       const n = normaliseText(event.text, config.chat.maxLength);
-      return { event, resolve, reject, truncated: n.truncated, text: stripEmotes(n.text, event.text, event.emotes) };
+      // Engine markup goes first, so the filter checks the text an engine would say.
+      return { event: this.withAirableName(event), resolve, reject, truncated: n.truncated, text: stripEngineMarkup(stripEmotes(n.text, event.text, event.emotes)) };
     });
 
     // 1. Local checks and command lookup, then 2. one atomic Redis check for the whole batch:
@@ -131,7 +145,8 @@ export class IngestPipeline {
     for (const i of items) this.prepare(i);
     const { capacity, perSecond } = config.chat.filter.rateLimit;
     const requests = items.map((i): ChatCheckRequest => {
-      const seen = keys.seen(i.event.platform, i.event.room ?? i.event.channel, i.event.id);
+      // An unknown channel names no key: its event is ignored, its mark kept under the default channel.
+      const seen = keys.seen(i.event.platform, i.event.room ?? this.channelOf(i.event), i.event.id);
       if (i.check && !i.outcome) return Object.assign(i.check, { seen, check: true });
       return { seen, check: false };
     });
@@ -150,70 +165,7 @@ export class IngestPipeline {
 
     // 3. Plan the jobs, degrading plain chat by the level (shed from 1, a short time-to-live from 2);
     //    the lines this batch adds count towards the backlog as they are planned.
-    const tts: { payload: Payload<'tts'>; opts?: { delay: number } }[] = [];
-    const scenes: { payload: Payload<'scene'>; opts?: { delay: number } }[] = [];
-    const effects: { item: Item; fx: CommandEffects }[] = [];
-    let backlog = reading.backlog;
-    const degradation = this.degradation.state;
-    const shed: Item[] = [];
-    for (const i of items) {
-      if (i.outcome) continue;
-      const e = i.event;
-      const channel = this.channelOf(e);
-      const voice = voices.get(channel) ?? config.defaultVoice;
-      if (i.command) {
-        const def = this.commands.get(i.command.word)!;
-        const fx = runCommand(def, i.command, e, { config, channel, voice, backlog, utteranceId: (s) => utteranceIdFor(e, s) });
-        // A viewer's command line may get a cheaper voice at level 3; a moderator's never does.
-        const degradable = !e.paid && !hasPermission(e.user.roles, 'moderator');
-        for (const t of fx.tts) tts.push({ payload: degradable ? { ...t.payload, degradable } : t.payload, opts: t.delay ? { delay: t.delay } : undefined });
-        for (const s of fx.scenes) scenes.push({ payload: s.payload, opts: s.delay ? { delay: s.delay } : undefined });
-        effects.push({ item: i, fx });
-        backlog += fx.tts.length;
-        i.outcome = { decision: 'command', reason: def.name };
-        continue;
-      }
-      const reaction = this.reaction(i, voice);
-      if (reaction) {
-        tts.push({ payload: reaction });
-        backlog++;
-        i.outcome = { decision: 'reaction', reason: e.paid ? 'paid' : e.kind };
-        continue;
-      }
-      if (e.kind !== 'message') {
-        i.outcome = { decision: 'ignored', reason: `no reaction configured for ${e.kind}` };
-        continue;
-      }
-      if (!config.chat.speakPlainMessages) {
-        i.outcome = { decision: 'ignored', reason: 'plain messages are not spoken' };
-        continue;
-      }
-      const moderator = hasPermission(e.user.roles, 'moderator');
-      if (!moderator) this.degradation.observe(backlog);
-      const level = degradation.current.level;
-      if (level >= 1 && !moderator) {
-        const keep = config.chat.load.shedPolicy === 'sample' && this.sampled++ % config.chat.load.sampleEvery === 0;
-        if (!keep) {
-          shed.push(i);
-          this.deps.metrics.chatShed.inc({ reason: degradation.current.cause ?? 'backlog' });
-          i.outcome = { decision: 'shed', reason: this.shedReason(degradation.current) };
-          continue;
-        }
-      }
-      tts.push({ payload: this.plainLine(e, i.text, voice, moderator ? undefined : level) });
-      backlog++;
-      i.outcome = { decision: 'spoken', reason: i.truncated ? 'plain message (truncated)' : 'plain message' };
-    }
-    if (shed.length && config.chat.load.shedPolicy === 'summarise') {
-      // At most one summary line every summaryEveryMs: under a steady stream of small batches a
-      // summary per batch would be as many lines as the chat it replaces.
-      this.shedSinceSummary += shed.length;
-      if (Date.now() >= this.nextSummaryAt) {
-        tts.push({ payload: this.summary(shed, this.shedSinceSummary, voices, degradation.current.level) });
-        this.shedSinceSummary = 0;
-        this.nextSummaryAt = Date.now() + config.chat.load.summaryEveryMs;
-      }
-    }
+    const { tts, scenes, effects, backlog } = this.plan(items, voices, reading.backlog);
 
     // 4. Enqueue (retried: a Redis hiccup must not lose accepted chat); on failure forget the
     //    duplicates marks so a redelivery is processed.
@@ -231,6 +183,77 @@ export class IngestPipeline {
     for (const { item, fx } of effects) await this.applyEffects(item, fx);
     await this.announce(items);
     for (const i of items) this.finish(i);
+  }
+
+  /** Step 3 of a batch: the jobs and effects of every event still undecided, each given its decision. */
+  private plan(items: Item[], voices: Map<string, string>, backlog: number): Plan {
+    const plan: Plan = { tts: [], scenes: [], effects: [], shed: [], backlog };
+    for (const i of items) {
+      if (i.outcome) continue;
+      const channel = this.channelOf(i.event);
+      const voice = voices.get(channel) ?? this.deps.config.defaultVoice;
+      if (i.command) this.planCommand(i, i.command, channel, voice, plan);
+      else this.planLine(i, voice, plan);
+    }
+    const { load } = this.deps.config.chat;
+    if (plan.shed.length && load.shedPolicy === 'summarise') {
+      // At most one summary line every summaryEveryMs: under a steady stream of small batches a
+      // summary per batch would be as many lines as the chat it replaces.
+      this.shedSinceSummary += plan.shed.length;
+      if (Date.now() >= this.nextSummaryAt) {
+        plan.tts.push({ payload: this.summary(plan.shed, this.shedSinceSummary, voices, this.degradation.state.current.level) });
+        this.shedSinceSummary = 0;
+        this.nextSummaryAt = Date.now() + load.summaryEveryMs;
+      }
+    }
+    return plan;
+  }
+
+  private planCommand(i: Item, cmd: NonNullable<Item['command']>, channel: string, voice: string, plan: Plan): void {
+    const { config } = this.deps;
+    const e = i.event;
+    const def = this.commands.get(cmd.word)!;
+    const fx = runCommand(def, cmd, e, { config, channel, voice, backlog: plan.backlog, utteranceId: (s) => utteranceIdFor(e, s) });
+    // A viewer's command line may get a cheaper voice at level 3; a moderator's never does.
+    const degradable = !e.paid && !hasPermission(e.user.roles, 'moderator');
+    for (const t of fx.tts) plan.tts.push({ payload: degradable ? { ...t.payload, degradable } : t.payload, opts: t.delay ? { delay: t.delay } : undefined });
+    for (const s of fx.scenes) plan.scenes.push({ payload: s.payload, opts: s.delay ? { delay: s.delay } : undefined });
+    plan.effects.push({ item: i, fx });
+    plan.backlog += fx.tts.length;
+    i.outcome = { decision: 'command', reason: def.name };
+  }
+
+  /** A reaction, or a plain line (shed by the degradation level), or a decision not to speak. */
+  private planLine(i: Item, voice: string, plan: Plan): void {
+    const { config } = this.deps;
+    const e = i.event;
+    const reaction = this.reaction(i, voice);
+    if (reaction) {
+      plan.tts.push({ payload: reaction });
+      plan.backlog++;
+      i.outcome = { decision: 'reaction', reason: `${e.paid ? 'paid' : e.kind}${i.withheld ? ` (text withheld: ${i.withheld})` : ''}` };
+      return;
+    }
+    if (e.kind !== 'message') i.outcome = { decision: 'ignored', reason: `no reaction configured for ${e.kind}` };
+    // A paid message without a paid reaction would be spoken as plain chat: not a withheld text.
+    else if (i.withheld) i.outcome = { decision: 'rejected', reason: i.withheld };
+    else if (!config.chat.speakPlainMessages) i.outcome = { decision: 'ignored', reason: 'plain messages are not spoken' };
+    if (i.outcome) return;
+    const moderator = hasPermission(e.user.roles, 'moderator');
+    if (!moderator) this.degradation.observe(plan.backlog);
+    const current = this.degradation.state.current;
+    if (current.level >= 1 && !moderator) {
+      const keep = config.chat.load.shedPolicy === 'sample' && this.sampled++ % config.chat.load.sampleEvery === 0;
+      if (!keep) {
+        plan.shed.push(i);
+        this.deps.metrics.chatShed.inc({ reason: current.cause ?? 'backlog' });
+        i.outcome = { decision: 'shed', reason: this.shedReason(current) };
+        return;
+      }
+    }
+    plan.tts.push({ payload: this.plainLine(e, i.text, voice, moderator ? undefined : current.level) });
+    plan.backlog++;
+    i.outcome = { decision: 'spoken', reason: i.truncated ? 'plain message (truncated)' : 'plain message' };
   }
 
   /**
@@ -257,11 +280,18 @@ export class IngestPipeline {
     const { config, keys } = this.deps;
     const e = i.event;
     if (i.outcome) return;
+    if (!isConfigured(config.channels, e.channel)) {
+      i.outcome = { decision: 'ignored', reason: 'unknown channel' };
+      return;
+    }
     if (e.kind === 'message' && !i.text) {
       i.outcome = { decision: 'ignored', reason: 'empty after normalisation' };
       return;
     }
     const skip = bypassed(e, config.chat.filter);
+    // Paying buys a thank-you, never a slur or a link on air: the text of a paid or platform
+    // event passes the content filter too, and is withheld (not the event) when it fails.
+    if (e.paid || e.kind !== 'message') this.withholdUnsafe(i, skip);
     const cmd = e.kind === 'message' ? parseCommand(i.text, config.chat.commandPrefix) : undefined;
     const def = cmd && this.commands.get(cmd.word);
     if (cmd && !def) {
@@ -298,8 +328,29 @@ export class IngestPipeline {
     };
   }
 
+  /** The content filter on a paid or platform event's text: what fails is dropped, the event goes on. */
+  private withholdUnsafe(i: Item, skip: ReadonlySet<FilterCheck>): void {
+    if (!i.text) return;
+    const checked = contentFilter(i.text, this.deps.config.chat.filter, skip);
+    if (checked.ok) i.text = checked.text;
+    else (i.withheld = checked.reason), (i.text = '');
+  }
+
+  /**
+   * A display name airs too (thank-you lines, highlights, banners, captions): "someone" when,
+   * as an engine would say it (without markup), it holds a banned word or is nothing but a link.
+   * Otherwise it is kept as it is: the overlay shows it as text, engines strip their markup.
+   */
+  private withAirableName(e: ChatEvent): ChatEvent {
+    const filter = this.deps.config.chat.filter;
+    const spoken = stripEngineMarkup(e.user.displayName);
+    if (!spoken) return e; // all markup: nothing an engine would say, shown as text
+    const checked = contentFilter(spoken, filter, bypassed(e, filter));
+    return checked.ok && checked.text === spoken ? e : { ...e, user: { ...e.user, displayName: 'someone' } };
+  }
+
   private channelOf(e: ChatEvent): string {
-    return e.channel in this.deps.config.channels ? e.channel : this.deps.config.defaultChannel;
+    return isConfigured(this.deps.config.channels, e.channel) ? e.channel : this.deps.config.defaultChannel;
   }
 
   /** A plain chat line; `level` undefined for a moderator's (never degraded). */
@@ -328,12 +379,11 @@ export class IngestPipeline {
   private reaction(i: Item, voice: string): Payload<'tts'> | undefined {
     const { config } = this.deps;
     const e = i.event;
-    const r = e.paid && e.kind === 'message' ? config.chat.reactions.paid : e.kind !== 'message' ? config.chat.reactions[e.kind] : undefined;
+    const r = e.paid && e.kind === 'message' ? config.chat.reactions.paid : e.kind !== 'message' ? configured(config.chat.reactions, e.kind) : undefined;
     if (!r) return undefined;
-    const text = normaliseText(
-      fillTemplate(r.say, { user: e.user.displayName, amount: String(e.paid?.amount ?? ''), currency: e.paid?.currency ?? '', text: i.text, viewers: String(e.paid?.amount ?? '') }),
-      config.tts.maxTextLength,
-    ).text;
+    const filled = fillTemplate(r.say, { user: stripEngineMarkup(e.user.displayName) || 'someone', amount: String(e.paid?.amount ?? ''), currency: e.paid?.currency ?? '', text: i.text, viewers: String(e.paid?.amount ?? '') });
+    // "… cheered 100 bits: " with the text withheld (or none) ends at the amount, not at a colon.
+    const text = normaliseText(i.text ? filled : filled.replace(/\s*[:,;–—-]\s*$/u, ''), config.tts.maxTextLength).text;
     return { utteranceId: utteranceIdFor(e), channel: this.channelOf(e), text, voice: r.voice ?? voice, priority: r.priority, acceptedAt: e.acceptedAt, origin: { platform: e.platform, user: e.user.displayName } };
   }
 
@@ -354,7 +404,7 @@ export class IngestPipeline {
     const channels = [...new Set(items.filter((i) => !i.outcome).map((i) => this.channelOf(i.event)))];
     if (!channels.length) return new Map();
     const set = await this.deps.redis.mget(channels.map((c) => this.deps.keys.channelVoice(c)));
-    return new Map(channels.flatMap((c, n) => (set[n] && set[n] in this.deps.config.voices ? [[c, set[n]] as [string, string]] : [])));
+    return new Map(channels.flatMap((c, n) => (set[n] && isConfigured(this.deps.config.voices, set[n]) ? [[c, set[n]] as [string, string]] : [])));
   }
 
   private async applyEffects(i: Item, fx: CommandEffects): Promise<void> {

@@ -1,3 +1,4 @@
+import { isConfigured } from '../config/names';
 import { DegradationMonitor } from '../degradation';
 import { onShutdown } from '../lifecycle';
 import { bootProcess } from '../process';
@@ -31,7 +32,7 @@ export async function runIngest(): Promise<void> {
     ...ctx,
     degradation,
     reply: async (e: ChatEvent, text: string) => {
-      await ctx.publish(e.channel in config.channels ? e.channel : config.defaultChannel, { type: 'chat-reply', to: e.user.displayName, text });
+      await ctx.publish(isConfigured(config.channels, e.channel) ? e.channel : config.defaultChannel, { type: 'chat-reply', to: e.user.displayName, text });
       const source = byPlatform.get(e.platform);
       if (source?.reply && e.room) await source.reply(e.room, text);
     },

@@ -628,21 +628,21 @@ export const configSchema = z
       .prefault({}),
   })
   .superRefine((cfg, ctx) => {
-    if (!(cfg.defaultVoice in cfg.voices)) {
+    if (!Object.hasOwn(cfg.voices, cfg.defaultVoice)) {
       ctx.addIssue({ code: 'custom', path: ['defaultVoice'], message: `no voice named "${cfg.defaultVoice}" in voices` });
     }
-    if (!(cfg.defaultChannel in cfg.channels)) {
+    if (!Object.hasOwn(cfg.channels, cfg.defaultChannel)) {
       ctx.addIssue({ code: 'custom', path: ['defaultChannel'], message: `no channel named "${cfg.defaultChannel}" in channels` });
     }
     for (const [name, v] of Object.entries(cfg.voices)) {
-      if (v.engine !== LOCAL_ENGINE && !(v.engine in cfg.tts.engines)) {
+      if (v.engine !== LOCAL_ENGINE && !Object.hasOwn(cfg.tts.engines, v.engine)) {
         ctx.addIssue({ code: 'custom', path: ['voices', name, 'engine'], message: `no engine named "${v.engine}" (${LOCAL_ENGINE} or one of tts.engines)` });
         continue;
       }
       for (const [i, f] of v.fallback.entries()) {
-        if (!(f in cfg.voices)) ctx.addIssue({ code: 'custom', path: ['voices', name, 'fallback', i], message: `no voice named "${f}"` });
+        if (!Object.hasOwn(cfg.voices, f)) ctx.addIssue({ code: 'custom', path: ['voices', name, 'fallback', i], message: `no voice named "${f}"` });
       }
-      if (v.cheaper !== undefined && !(v.cheaper in cfg.voices)) ctx.addIssue({ code: 'custom', path: ['voices', name, 'cheaper'], message: `no voice named "${v.cheaper}"` });
+      if (v.cheaper !== undefined && !Object.hasOwn(cfg.voices, v.cheaper)) ctx.addIssue({ code: 'custom', path: ['voices', name, 'cheaper'], message: `no voice named "${v.cheaper}"` });
       const chain = voiceChain(cfg.voices, name);
       if (cfg.voices[chain[chain.length - 1]!]?.engine !== LOCAL_ENGINE) {
         ctx.addIssue({ code: 'custom', path: ['voices', name, 'fallback'], message: `the fallback chain (${chain.join(' → ')}) must end in a local ${LOCAL_ENGINE} voice` });
@@ -663,7 +663,7 @@ export const configSchema = z
       }
     };
     checkTz(sched.timezone, ['schedule', 'timezone']);
-    const usesPool = (pool: string, path: (string | number)[]) => !(pool in sched.phrasePools) && ctx.addIssue({ code: 'custom', path, message: `no phrase pool named "${pool}"` });
+    const usesPool = (pool: string, path: (string | number)[]) => !Object.hasOwn(sched.phrasePools, pool) && ctx.addIssue({ code: 'custom', path, message: `no phrase pool named "${pool}"` });
     for (const [name, r] of Object.entries(sched.routines)) {
       const path = ['schedule', 'routines', name];
       if (r.cron !== undefined) {
@@ -672,21 +672,21 @@ export const configSchema = z
       }
       if (r.tz) checkTz(r.tz, [...path, 'tz']);
       if (r.every !== undefined && r.every < 100) ctx.addIssue({ code: 'custom', path: [...path, 'every'], message: 'at least 100 ms' });
-      if (r.channel !== undefined && !(r.channel in cfg.channels)) ctx.addIssue({ code: 'custom', path: [...path, 'channel'], message: `no channel named "${r.channel}"` });
+      if (r.channel !== undefined && !Object.hasOwn(cfg.channels, r.channel)) ctx.addIssue({ code: 'custom', path: [...path, 'channel'], message: `no channel named "${r.channel}"` });
       if ('pool' in r.action) usesPool(r.action.pool, [...path, 'action', 'pool']);
-      if ('timeline' in r.action && !(r.action.timeline in sched.timelines)) ctx.addIssue({ code: 'custom', path: [...path, 'action', 'timeline'], message: `no timeline named "${r.action.timeline}"` });
-      if ('voice' in r.action && r.action.voice !== undefined && !(r.action.voice in cfg.voices)) ctx.addIssue({ code: 'custom', path: [...path, 'action', 'voice'], message: `no voice named "${r.action.voice}"` });
+      if ('timeline' in r.action && !Object.hasOwn(sched.timelines, r.action.timeline)) ctx.addIssue({ code: 'custom', path: [...path, 'action', 'timeline'], message: `no timeline named "${r.action.timeline}"` });
+      if ('voice' in r.action && r.action.voice !== undefined && !Object.hasOwn(cfg.voices, r.action.voice)) ctx.addIssue({ code: 'custom', path: [...path, 'action', 'voice'], message: `no voice named "${r.action.voice}"` });
     }
     for (const [name, steps] of Object.entries(sched.timelines)) {
       steps.forEach((s, i) => {
         if ('pool' in s) usesPool(s.pool, ['schedule', 'timelines', name, i, 'pool']);
-        if ('voice' in s && s.voice !== undefined && !(s.voice in cfg.voices)) ctx.addIssue({ code: 'custom', path: ['schedule', 'timelines', name, i, 'voice'], message: `no voice named "${s.voice}"` });
+        if ('voice' in s && s.voice !== undefined && !Object.hasOwn(cfg.voices, s.voice)) ctx.addIssue({ code: 'custom', path: ['schedule', 'timelines', name, i, 'voice'], message: `no voice named "${s.voice}"` });
       });
     }
-    if (cfg.obs.channel !== undefined && !(cfg.obs.channel in cfg.channels)) ctx.addIssue({ code: 'custom', path: ['obs', 'channel'], message: `no channel named "${cfg.obs.channel}" in channels` });
+    if (cfg.obs.channel !== undefined && !Object.hasOwn(cfg.channels, cfg.obs.channel)) ctx.addIssue({ code: 'custom', path: ['obs', 'channel'], message: `no channel named "${cfg.obs.channel}" in channels` });
     const { twitch, youtube, tiktok } = cfg.chat;
     for (const [name, source] of [['twitch', twitch], ['youtube', youtube], ['tiktok', tiktok]] as const) {
-      if (source.channel !== undefined && !(source.channel in cfg.channels)) {
+      if (source.channel !== undefined && !Object.hasOwn(cfg.channels, source.channel)) {
         ctx.addIssue({ code: 'custom', path: ['chat', name, 'channel'], message: `no channel named "${source.channel}" in channels` });
       }
     }
@@ -699,7 +699,7 @@ export const configSchema = z
     if (tiktok.enabled && !tiktok.uniqueId) ctx.addIssue({ code: 'custom', path: ['chat', 'tiktok', 'uniqueId'], message: 'tiktok is enabled: set the streamer\'s uniqueId' });
     for (const [i, c] of cfg.chat.commands.entries()) {
       for (const [j, a] of c.actions.entries()) {
-        if ('voice' in a && a.voice !== undefined && !(a.voice in cfg.voices)) ctx.addIssue({ code: 'custom', path: ['chat', 'commands', i, 'actions', j, 'voice'], message: `no voice named "${a.voice}"` });
+        if ('voice' in a && a.voice !== undefined && !Object.hasOwn(cfg.voices, a.voice)) ctx.addIssue({ code: 'custom', path: ['chat', 'commands', i, 'actions', j, 'voice'], message: `no voice named "${a.voice}"` });
       }
     }
   });
@@ -710,7 +710,7 @@ export type Config = z.infer<typeof configSchema>;
 export function voiceChain(voices: Record<string, { fallback: string[] }>, name: string): string[] {
   const out: string[] = [];
   const visit = (n: string) => {
-    if (out.includes(n) || !voices[n]) return;
+    if (out.includes(n) || !Object.hasOwn(voices, n)) return;
     out.push(n);
     for (const f of voices[n]!.fallback) visit(f);
   };

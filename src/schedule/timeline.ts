@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { stepJobId } from '../../queues/routine.queue';
 import type { Payload, Queues } from '../../queues/registry';
+import { configured } from '../config/names';
 import type { Config } from '../config/schema';
 import type { keyspace } from '../redis';
 
@@ -13,7 +14,7 @@ const RECORD_MARGIN_MS = 24 * 3600 * 1000;
 
 /** A run of a configured timeline, steps with their offsets; `runId` defaults to a fresh one. */
 export function timelineJob(config: Config, timeline: string, channel: string, startedAt: number, runId?: string): TimelineJob {
-  const steps = config.schedule.timelines[timeline];
+  const steps = configured(config.schedule.timelines, timeline);
   if (!steps) throw new Error(`no timeline named "${timeline}" (timelines: ${Object.keys(config.schedule.timelines).join(', ') || 'none'})`);
   return {
     type: 'timeline',

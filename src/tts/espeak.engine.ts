@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import type { VoiceConfig } from '../config/schema';
 import { parseWavHeader } from '../audio/wav';
+import { stripEngineMarkup } from './text';
 import type { SpeechStream, TtsEngine } from './tts-engine';
 
 /**
  * The local espeak-ng voice: the embedded default and the last fallback of every chain.
  * Text goes in on stdin and arguments are an array, so user text never reaches a shell or
- * espeak-ng's option parser.
+ * espeak-ng's option parser; it is stripped of engine markup first (espeak-ng reads `[[…]]` as
+ * raw phonemes even without -m), so a line can never be pronounced as something it does not say.
  */
 export class EspeakEngine implements TtsEngine {
   readonly name = 'espeak-ng';
@@ -31,7 +33,7 @@ export class EspeakEngine implements TtsEngine {
     child.stdin.on('error', () => {
       /* reported through 'close' */
     });
-    child.stdin.end(text);
+    child.stdin.end(stripEngineMarkup(text));
 
     // espeak-ng writes the whole WAV quickly; the header tells the format, the rest is PCM.
     const out: Buffer[] = [];

@@ -59,3 +59,28 @@ export function splitForSpeech(text: string, firstMax: number, restMax = 400): s
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
+
+/** Anything that could be engine markup: tags, brackets, control and format characters. */
+const MARKUP_CHARS = /[[\]<>\p{Cc}\p{Cf}]/u;
+/** A tag as SSML (and espeak-ng's -m mode) reads one: `<` then a letter, `/`, `!` or `?` (or `<>`). `<3` is no tag. */
+const TAG_RE = /<(?:[\p{L}/!?][^<>]*)?>/gu;
+/** espeak-ng reads `[[…]]` as raw phonemes (on by default, with or without -m); unclosed runs to the end. */
+const PHONEMES_RE = /\[\[[^]*?(?:\]\]|$)/gu;
+
+/**
+ * User text as every engine must get it: no engine markup. SSML-like tags and espeak-ng's
+ * `[[phoneme]]` input are removed with their content, leftover brackets dropped, and control
+ * and format characters (espeak-ng's embedded commands start with ctrl-A) removed. Removed
+ * without a space, so `bad<x>word` becomes the `badword` the banned-words filter sees and an
+ * engine would say. Idempotent; text without such characters is returned as it is.
+ * The command processor runs it before the filter (so the filter checks what is spoken) and
+ * every engine runs it again at its boundary (operator, routine and template text included).
+ */
+export function stripEngineMarkup(text: string): string {
+  if (!MARKUP_CHARS.test(text)) return text;
+  let t = text;
+  // Each pass removes at least one tag, so nested `<<b>>` pieces cannot rejoin into one.
+  for (let prev = ''; prev !== t; ) (prev = t), (t = t.replace(TAG_RE, ''));
+  t = t.replace(PHONEMES_RE, '').replace(/[[\]\p{Cc}\p{Cf}]/gu, (c) => (c === '\n' || c === '\t' ? ' ' : ''));
+  return t.replace(/\s+/gu, ' ').trim();
+}

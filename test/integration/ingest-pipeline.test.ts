@@ -112,7 +112,7 @@ describe('command processor on real Redis', () => {
     expect(texts).toContain(hostile[4]);
     expect(await pipeline.accept(chatEvent('%{%{%{\\\\::::\'\'\'', { user: { login: 'h9' } }))).toEqual({ decision: 'rejected', reason: 'symbol flood' });
     expect(texts.find((t) => t.startsWith('aaa'))!.length).toBe(fleet.config.chat.maxLength);
-    expect(texts).toContain('bell null escape [31m red');
+    expect(texts).toContain('bell null escape 31m red'); // brackets are engine markup (espeak-ng's [[phonemes]]): dropped
     expect(texts.some((t) => /\p{M}{3}/u.test(t))).toBe(false);
   });
 
