@@ -5,7 +5,7 @@ import type { Deps } from '../src/deps';
 import { dropReason } from '../src/speech-drops';
 import { cutPcm, pcmSeconds } from '../src/tts/audio-check';
 import { cutToSeconds, withoutStackedMarks } from '../src/tts/speakable';
-import { prepareText, splitForSpeech } from '../src/tts/text';
+import { prepareText, splitForSpeech, stripEngineMarkup } from '../src/tts/text';
 
 /** A part past the line's limit is handed over as this much silence, so the broadcaster ends the line at once. */
 const SILENT_PART_SECONDS = 0.02;
@@ -13,7 +13,8 @@ const SILENT_PART_SECONDS = 0.02;
 /** Text as engines get it: stacked marks gone, tidied, cut to what `tts.maxLineSeconds` allows; then its parts. */
 function partsOf(u: Payload<'tts'>, deps: Deps): string[] {
   const { config, log } = deps;
-  const clean = withoutStackedMarks(u.text);
+  // Every source (operator, routine, chat) loses engine markup and stacked marks before any engine sees it.
+  const clean = withoutStackedMarks(stripEngineMarkup(u.text));
   const text = prepareText(clean, { maxLength: config.tts.maxTextLength, lexicon: config.tts.lexicon }) || clean.trim();
   if (!text) return [];
   const limited = cutToSeconds(text, config.tts.maxLineSeconds);

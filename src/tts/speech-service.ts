@@ -9,6 +9,7 @@ import type { Keyspace } from '../redis';
 import { checkSpeech, pcmSeconds } from './audio-check';
 import { BadAudioError, TtsError } from './remote-engines';
 import { SpeechCache } from './speech-cache';
+import { stripEngineMarkup } from './text';
 import { collectSpeech, type TtsEngine } from './tts-engine';
 
 /** One part of a line, voiced. */
@@ -195,8 +196,10 @@ export class SpeechService {
   }
 
   /** Voice one part of a line with `voiceName`, falling back along its chain. */
-  async speakPart(text: string, voiceName: string, log: Logger): Promise<VoicedPart> {
+  async speakPart(raw: string, voiceName: string, log: Logger): Promise<VoicedPart> {
     const { config, metrics } = this.deps;
+    // The boundary of every engine: no phoneme brackets or SSML-like tags from any caller.
+    const text = stripEngineMarkup(raw);
     const chain = voiceChain(config.voices, Object.hasOwn(config.voices, voiceName) ? voiceName : config.defaultVoice);
     const reasons: string[] = [];
     for (const name of chain) {
