@@ -1,10 +1,11 @@
 import path from 'node:path';
-import fs from 'node:fs';
-import { UnrecoverableError } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Payload } from '../../queues/registry';
 import { onShutdown } from '../lifecycle';
 import { bootProcess, type ProcessContext } from '../process';
 import { startQueueWorker } from '../queue-worker';
 import { dropReason } from '../speech-drops';
+import { controlMessageSchema, parsePubSub } from '../pubsub';
 import type { ChannelConfig, Config } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
@@ -17,6 +18,7 @@ import { FeedAudio } from './feed-audio';
 import { FramePacer, VideoFeed, renderSlate } from './video-feed';
 import { freeLoopbackPort } from '../ports';
 import { Watchdog } from './watchdog';
+import { MEMBERS_DIR, pointLiveView } from './live-view';
 import { type Bed, GeneratedBed, LoopedBed, decodeBed } from './bed';
 import { type BedMix, RealtimePump } from './realtime-pump';
 
@@ -31,6 +33,15 @@ const PART_WAIT_MS = 30_000;
 const WATCHDOG_SLATE_MS = 30_000;
 /** A background colour darker than this (0–255) is meant to look black. */
 const BLACK_BACKGROUND_LUMA = 40;
+
+/** A line that did not finish airing (the lease lapsed or the channel was taken): it is aired again, never counted as aired. */
+class LineInterrupted extends Error {}
+
+/** What the playout knows of the line on air, for an interruption to undo. */
+interface AiringLine {
+  started: boolean;
+  startTimer?: NodeJS.Timeout;
+}
 
 /** Rec. 601 luma of a #rrggbb colour, 0–255. */
 function luma(colour: string): number {
@@ -123,75 +134,47 @@ export async function runBroadcast(channel: string): Promise<void> {
   const lead = new Leadership(redis, { lock: keys.broadcastLeader(channel), fence: keys.broadcastFence(channel) }, ctx.id, config.playout.leaderLockMs, log);
 
   let stopping = false;
+  /** Set when the channel was taken by another broadcaster: nothing more may go out, not even a line's end. */
+  let aborting = false;
   log.info({ channel }, 'broadcaster standby: waiting for the channel lock');
   // Warming up and waiting for the lock run side by side; the lock is renewed from the moment it
   // is held, since warming up (starting ffmpeg, the first segment) takes longer than the lease.
   const warming = warmUp(ctx, channel, lead);
-  warming.then(
-    (s) => (state.detail = s.detail),
-    (err: Error) => {
-      // Without an encoder there is nothing to broadcast: exit, the supervisor restarts us.
-      log.error({ channel, err: err.message }, 'broadcaster could not start its encoder');
-      process.exit(1);
-    },
-  );
-  onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
+  const shutdown = onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
     stopping = true;
-    await warming.then((s) => s.stop()).catch(() => {});
+    await warming.then((s) => (aborting ? s.abort() : s.stop())).catch(() => {});
     await lead.release(); // the standby takes over at once instead of waiting for the TTL
     await ctx.close();
   });
+  warming.then(
+    (s) => (state.detail = s.detail),
+    (err: Error) => {
+      // Without an encoder there is nothing to broadcast: leave, the supervisor restarts us.
+      log.error({ channel, err: err.message }, 'broadcaster could not start its encoder');
+      shutdown('no encoder', 1);
+    },
+  );
   ctx.heartbeat.start();
   const token = await lead.acquire(() => stopping);
   if (token === undefined) return;
   state.role = 'active';
   state.token = token;
-  lead.keep((why) => {
-    // Someone else broadcasts now: stop pushing at once (no graceful drain) and come back as a standby.
-    log.error({ channel, fence: token, why }, 'lost the broadcast lock: stopping');
-    void warming.then((s) => s.abort());
-    setTimeout(() => process.exit(1), 50);
+  lead.on('lost', ({ by, token: fence }) => {
+    // Someone else broadcasts now: stop pushing at once (no graceful drain); the line on air goes
+    // back to the queue for the new holder, and we come back as a standby (exit 1: restarted).
+    log.error({ channel, fence, why: `taken by ${by}` }, 'lost the broadcast lock: stopping');
+    aborting = true;
+    shutdown('lost the broadcast lock', 1);
   });
+  lead.on('regained', ({ lateMs, expired, token: fence }) => {
+    // Starved past the lease (output dropped meanwhile) with nobody else to take over: carry on.
+    state.token = fence;
+    log.warn({ channel, fence, lateMs, why: expired ? 'expired, nobody else held it: taken again' : 'renewal came late, still ours' }, 'broadcast lease lapsed: output dropped meanwhile');
+  });
+  lead.keep();
   log.info({ channel, fence: token }, 'broadcaster active');
   const station = await warming;
   if (!stopping) await station.goLive();
-}
-
-/** Every broadcaster's own output directory, under the channel's live root. */
-const MEMBERS_DIR = '.members';
-/** A member directory whose playlist has not changed for this long belongs to a dead broadcaster. */
-const STALE_MEMBER_MS = 60_000;
-
-/**
- * Point the channel's live view (`<live root>/<channel>`, a symlink) at the active broadcaster's
- * directory, atomically (rename over the old link); a real directory from an older version is
- * replaced. Directories of broadcasters that stopped writing are removed.
- */
-function pointLiveView(liveRoot: string, channel: string, memberDir: string, log: Logger): void {
-  const link = path.join(liveRoot, channel);
-  const tmp = `${link}.${process.pid}.link`;
-  fs.rmSync(tmp, { force: true });
-  fs.symlinkSync(path.relative(liveRoot, memberDir), tmp);
-  try {
-    if (!fs.lstatSync(link).isSymbolicLink()) fs.rmSync(link, { recursive: true, force: true });
-  } catch {
-    /* no live view yet */
-  }
-  fs.renameSync(tmp, link);
-  const members = path.dirname(memberDir);
-  for (const d of fs.readdirSync(members)) {
-    const dir = path.join(members, d);
-    if (dir === memberDir || !d.startsWith(`${channel}-`)) continue;
-    let last = 0;
-    try {
-      last = fs.statSync(path.join(dir, 'index.m3u8')).mtimeMs;
-    } catch {
-      last = fs.statSync(dir).mtimeMs;
-    }
-    if (Date.now() - last < STALE_MEMBER_MS) continue; // a standby's, still encoding
-    fs.rmSync(dir, { recursive: true, force: true });
-    log.info({ dir: d }, 'removed the output of a broadcaster that is gone');
-  }
 }
 
 /**
@@ -242,7 +225,7 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
   await Promise.race([encoder.clockReady, new Promise((r) => setTimeout(r, 15000))]);
   log.info({ channel, dir: memberDir }, 'broadcaster warm: encoding, published nowhere yet');
 
-  let activeParts: { stop: () => Promise<void>; abort: () => void } | undefined;
+  let activeParts: { stop: () => Promise<void> } | undefined;
   const goLive = async () => {
     for (const r of relays) r.start();
     pointLiveView(liveRoot, channel, path.join(memberDir, 'hls'), log);
@@ -263,62 +246,66 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
 
     const at = (wallMs: number, fn: () => void) => setTimeout(fn, Math.max(0, wallMs - Date.now()));
 
-    // Operator controls (!skip, !clear) reach the broadcaster over pub/sub.
+    // Operator controls (!skip, !clear) reach the broadcaster over pub/sub; anything else there is ignored.
     const controls = redis.duplicate();
-    controls.on('message', (_c: string, message: string) => {
-      const { action, by, fault } = JSON.parse(message) as { action: string; by?: string; fault?: string };
-      // Chaos runs and tests break things on purpose; never honoured unless the process was started for it.
-      if (action === 'inject' && process.env.IDOLCAST_FAULT_INJECTION === '1' && fault === 'bed-off') {
-        log.warn({ fault }, 'fault injected: background bed off');
+    controls.on('message', (c: string, raw: string) => {
+      const message = parsePubSub(controlMessageSchema, raw, log, c);
+      if (message?.action === 'inject' && process.env.IDOLCAST_FAULT_INJECTION === '1') {
+        // Chaos runs and tests break things on purpose; never honoured unless the process was started for it.
+        log.warn({ fault: message.fault }, 'fault injected: background bed off');
         pump.setBed(undefined);
-      }
-      if (action === 'skip') {
-        log.info({ by, utteranceId: onAir }, 'line skipped');
+      } else if (message?.action === 'skip') {
+        log.info({ by: message.by, utteranceId: onAir }, 'line skipped');
         if (current) current.skipped = true;
         pump.skip();
       }
     });
     await controls.subscribe(keys.control(channel));
 
-    const { stop } = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, async (u) => {
+    // The channel taken by another broadcaster ends the line on air at once (the audio stops with us).
+    const lostLock = new Promise<never>((_, reject) => lead.once('lost', ({ by }) => reject(new LineInterrupted(`the channel was taken by ${by}`))));
+    lostLock.catch(() => {});
+    const airs = <T>(p: Promise<T>) => Promise.race([p, lostLock]);
+
+    /** Play every part of a line, then wait until its last sample is due on air; it counts only if our lease held throughout. */
+    const airLine = async (u: Payload<'playout'>, line: AiringLine) => {
+      const since = Date.now();
       const partKeys = Array.from({ length: u.parts }, (_, i) => keys.speechPcm(u.utteranceId, i));
-      const dropped = await dropReason(u, redis, keys, config.degradation.shortTtlMs);
-      if (dropped) {
-        metrics.speechDropped.inc({ stage: 'playout', reason: dropped });
-        await redis.del(...partKeys);
-        log.info({ utteranceId: u.utteranceId, reason: dropped, waitedMs: Date.now() - u.acceptedAt }, 'line dropped before air');
-        return { dropped };
-      }
       // On-air times on the live view's clock, so captions and latency figures match what viewers get.
       const offset = encoder.streamOffsetMs;
       let startAt: number | undefined;
       let endAt = 0;
+      let wallEnd = 0;
       let played = 0;
       current = { utteranceId: u.utteranceId, skipped: false };
       for (const [part, key] of partKeys.entries()) {
-        const pcm = await waitForPart(key, part === 0 ? 0 : PART_WAIT_MS);
+        const pcm = await airs(waitForPart(key, part === 0 ? 0 : PART_WAIT_MS));
         if (!pcm) {
           if (part === 0) throw new UnrecoverableError('speech audio is gone (expired before air)');
           log.warn({ utteranceId: u.utteranceId, part, parts: u.parts }, 'a later part never came: line cut short');
           break;
         }
         // The caption goes on the picture when the line's first sample does (the encoder's clock).
-        const times = await pump.play(pcm, part === 0 && caption ? (due) => at(due, () => ((captionFor = u.utteranceId), caption.set(u.text))) : undefined);
+        const times = await airs(pump.play(pcm, part === 0 && caption ? (due) => at(due, () => ((captionFor = u.utteranceId), caption.set(u.text))) : undefined));
         if (startAt === undefined) {
           startAt = times.startAt + offset;
           const base = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt };
-          at(startAt, () => {
+          line.startTimer = at(startAt, () => {
             onAir = u.utteranceId;
+            line.started = true;
             void ctx.publish(channel, { type: 'onair-start', ...base });
           });
         }
         endAt = times.endAt + offset;
+        wallEnd = times.endAt;
         played++;
         if (current.skipped) break;
       }
       current = undefined;
-      const captionEnd = endAt - offset;
-      at(captionEnd, () => captionFor === u.utteranceId && (caption?.clear(), (captionFor = undefined)));
+      // The job completes once its audio has gone out, not when it was handed to the encoder.
+      await airs(new Promise((r) => at(wallEnd, () => r(undefined))));
+      if (!lead.heldSince(since)) throw new LineInterrupted('our lease lapsed while it was on air (output dropped)');
+      at(endAt - offset, () => captionFor === u.utteranceId && (caption?.clear(), (captionFor = undefined)));
       const end = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt, endAt };
       at(endAt, () => {
         if (onAir === u.utteranceId) onAir = null;
@@ -330,6 +317,35 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
       await redis.del(...partKeys);
       log.info({ utteranceId: u.utteranceId, parts: u.parts, played, startAt, endAt, queuedMs: startAt! - u.acceptedAt }, 'on air');
       return { startAt, endAt };
+    };
+
+    /** A line that did not finish airing: its end says so, and it goes back to the queue (its audio kept) or, out of attempts, is dropped. */
+    const interrupted = (u: Payload<'playout'>, line: AiringLine, job: Job, err: LineInterrupted) => {
+      current = undefined;
+      clearTimeout(line.startTimer);
+      if (captionFor === u.utteranceId) (caption?.clear(), (captionFor = undefined));
+      if (onAir === u.utteranceId) onAir = null;
+      if (line.started) void ctx.publish(channel, { type: 'onair-end', utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, interrupted: true });
+      const again = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+      if (!again) metrics.speechDropped.inc({ stage: 'playout', reason: 'interrupted' });
+      log.warn({ utteranceId: u.utteranceId, reason: 'interrupted', why: err.message }, again ? 'line interrupted on air: to be aired again' : 'line dropped: interrupted on air, no attempts left');
+    };
+
+    const { stop } = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, async (u, job) => {
+      const dropped = await dropReason(u, redis, keys, config.degradation.shortTtlMs);
+      if (dropped) {
+        metrics.speechDropped.inc({ stage: 'playout', reason: dropped });
+        await redis.del(...Array.from({ length: u.parts }, (_, i) => keys.speechPcm(u.utteranceId, i)));
+        log.info({ utteranceId: u.utteranceId, reason: dropped, waitedMs: Date.now() - u.acceptedAt }, 'line dropped before air');
+        return { dropped };
+      }
+      const line: AiringLine = { started: false };
+      try {
+        return await airLine(u, line);
+      } catch (err) {
+        if (err instanceof LineInterrupted) interrupted(u, line, job, err);
+        throw err;
+      }
     });
     const wd = config.playout.watchdog;
     const watchdog = new Watchdog(
@@ -378,40 +394,37 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
     }, 1000);
     log.info({ channel, playlist: encoder.playlist }, 'broadcaster ready');
     return {
-      /** Graceful: the line on air is played to its end. */
+      /** The line on air is played to its end (after an abort it ends at once, interrupted). */
       stop: async () => {
         clearInterval(counters);
         watchdog.stop();
         await stop();
         await controls.quit().catch(() => controls.disconnect());
       },
-      abort: () => {
-        clearInterval(counters);
-        watchdog.stop();
-      },
     };
   };
 
+  const stopInputs = () => {
+    picture?.stop();
+    feedAudio?.stop();
+    pump.stop();
+  };
   return {
     goLive,
     detail: () => ({ encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, underruns: pump.underruns, onAir, destinations: Object.fromEntries(relays.map((r) => [r.name, r.onAir])) }),
     /** Graceful: the line on air is played to its end, then everything closes. */
     stop: async () => {
       await activeParts?.stop();
-      picture?.stop();
-      feedAudio?.stop();
-      pump.stop();
+      stopInputs();
       await encoder.stop();
       await Promise.all(relays.map((r) => r.stop()));
     },
-    /** At once: nothing more goes out. */
-    abort: () => {
-      activeParts?.abort();
-      picture?.stop();
-      feedAudio?.stop();
-      pump.stop();
+    /** At once: nothing more goes out; then the line on air goes back to the queue and the worker closes. */
+    abort: async () => {
+      stopInputs();
       for (const r of relays) r.kill();
       encoder.kill();
+      await activeParts?.stop();
     },
   };
 }
