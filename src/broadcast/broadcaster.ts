@@ -29,6 +29,8 @@ import { type BedMix, RealtimePump } from './realtime-pump';
  */
 /** How long the playout waits for a later part of a line before cutting the line short. */
 const PART_WAIT_MS = 30_000;
+/** How long the encoder takes to turn the pump's last samples into stream chunks for the pushers. */
+const ENCODER_SLACK_MS = 60;
 /** A feed the watchdog found black or frozen is replaced by the slate this long, then tried again. */
 const WATCHDOG_SLATE_MS = 30_000;
 /** A background colour darker than this (0–255) is meant to look black. */
@@ -275,7 +277,6 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
       const offset = encoder.streamOffsetMs;
       let startAt: number | undefined;
       let endAt = 0;
-      let wallEnd = 0;
       let played = 0;
       current = { utteranceId: u.utteranceId, skipped: false };
       for (const [part, key] of partKeys.entries()) {
@@ -297,13 +298,14 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
           });
         }
         endAt = times.endAt + offset;
-        wallEnd = times.endAt;
         played++;
         if (current.skipped) break;
       }
       current = undefined;
-      // The job completes once its audio has gone out, not when it was handed to the encoder.
-      await airs(new Promise((r) => at(wallEnd, () => r(undefined))));
+      // The job completes once its audio has gone out to the pushers (a few ticks after the pump
+      // handed its last sample to the encoder, well within the pump's lead, so lines stay back to
+      // back), and only if our lease held throughout: a lapse means some of it was dropped.
+      await airs(new Promise((r) => setTimeout(r, ENCODER_SLACK_MS)));
       if (!lead.heldSince(since)) throw new LineInterrupted('our lease lapsed while it was on air (output dropped)');
       at(endAt - offset, () => captionFor === u.utteranceId && (caption?.clear(), (captionFor = undefined)));
       const end = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt, endAt };

@@ -142,7 +142,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
     const lapsed = now >= this.validUntil;
     this.token = Number(detail);
     this.validUntil = sentAt + this.ttlMs - this.margin;
-    if (lapsed) {
+    // Lapsed by our clock, or the key was gone (expired, or a Redis that lost its data): a new lease.
+    if (lapsed || code === 2) {
       this.validSince = now;
       this.emit('regained', { lateMs, expired: code === 2, token: this.token });
     }
