@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import type { Logger } from './logger';
 
 /**
  * Messages read from Redis pub/sub come from anyone who can reach Redis: each is parsed and
  * checked against its schema, and a bad one is logged (briefly) and ignored, never thrown.
  */
-export function parsePubSub<S extends z.ZodType>(schema: S, raw: string, log: Pick<Logger, 'warn'>, channel: string): z.infer<S> | undefined {
+export function parsePubSub<S extends z.ZodType>(schema: S, raw: string, log: { warn: (fields: Record<string, unknown>, msg: string) => void }, channel: string): z.infer<S> | undefined {
   let json: unknown;
   try {
     json = JSON.parse(raw);

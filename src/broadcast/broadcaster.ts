@@ -1,11 +1,6 @@
 import path from 'node:path';
-import { UnrecoverableError, type Job } from 'bullmq';
-import type { Payload } from '../../queues/registry';
 import { onShutdown } from '../lifecycle';
 import { bootProcess, type ProcessContext } from '../process';
-import { startQueueWorker } from '../queue-worker';
-import { dropReason } from '../speech-drops';
-import { controlMessageSchema, parsePubSub } from '../pubsub';
 import type { ChannelConfig, Config } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
@@ -18,6 +13,7 @@ import { FeedAudio } from './feed-audio';
 import { FramePacer, VideoFeed, renderSlate } from './video-feed';
 import { freeLoopbackPort } from '../ports';
 import { Watchdog } from './watchdog';
+import { Playout } from './playout';
 import { MEMBERS_DIR, pointLiveView } from './live-view';
 import { type Bed, GeneratedBed, LoopedBed, decodeBed } from './bed';
 import { type BedMix, RealtimePump } from './realtime-pump';
@@ -27,23 +23,10 @@ import { type BedMix, RealtimePump } from './realtime-pump';
  * playout queue in priority order, silence between) into a long-running ffmpeg that writes
  * the local HLS live view. Each utterance's on-air start and end are published.
  */
-/** How long the playout waits for a later part of a line before cutting the line short. */
-const PART_WAIT_MS = 30_000;
-/** How long the encoder takes to turn the pump's last samples into stream chunks for the pushers. */
-const ENCODER_SLACK_MS = 60;
 /** A feed the watchdog found black or frozen is replaced by the slate this long, then tried again. */
 const WATCHDOG_SLATE_MS = 30_000;
 /** A background colour darker than this (0–255) is meant to look black. */
 const BLACK_BACKGROUND_LUMA = 40;
-
-/** A line that did not finish airing (the lease lapsed or the channel was taken): it is aired again, never counted as aired. */
-class LineInterrupted extends Error {}
-
-/** What the playout knows of the line on air, for an interruption to undo. */
-interface AiringLine {
-  started: boolean;
-  startTimer?: NodeJS.Timeout;
-}
 
 /** Rec. 601 luma of a #rrggbb colour, 0–255. */
 function luma(colour: string): number {
@@ -180,16 +163,79 @@ export async function runBroadcast(channel: string): Promise<void> {
 }
 
 /**
+ * What watches the active broadcaster's output: the watchdog (silence, a stalled encoder, a black
+ * or frozen picture) and the hot loops' counters, published once a second.
+ */
+function startMonitors(
+  ctx: ProcessContext,
+  channel: string,
+  { encoder, pump, picture, hasBed }: { encoder: HlsEncoder; pump: RealtimePump; picture: Awaited<ReturnType<typeof feedPicture>>; hasBed: boolean },
+) {
+  const { config, log, metrics } = ctx;
+  const channelConfig = config.channels[channel]!;
+  const rate = config.playout.sampleRate;
+  const wd = config.playout.watchdog;
+  const watchdog = new Watchdog(
+    path.dirname(encoder.playlist),
+    {
+      expectSound: hasBed,
+      silenceMs: wd.silenceMs,
+      stallMs: wd.stallMs,
+      stepMs: wd.stepMs,
+      checkEveryMs: 500,
+      picture: channelConfig.video.audioOnly
+        ? undefined
+        : {
+            blackMs: wd.blackMs,
+            frozenMs: wd.frozenMs,
+            // A feed should show something and move; a generated picture is black only if its colour is dark
+            // (an image or a looped video may be dark on purpose).
+            expectPicture: () => picture?.feedOnAir() ?? (!channelConfig.video.image && !channelConfig.video.loop && luma(channelConfig.video.background) > BLACK_BACKGROUND_LUMA),
+            expectMotion: () => picture?.feedOnAir() ?? false,
+          },
+    },
+    {
+      restartEncoder: () => encoder.restart(),
+      encoderRunningSince: () => encoder.runningSince,
+      // Silence: bring the bed back (the generated one if the configured one is what failed); a bad
+      // picture from the feed: the slate for a while; otherwise (a stalled encoder) restart it again.
+      fallback: (fault) => {
+        if (fault === 'silence') pump.setBed({ bed: new GeneratedBed(rate), level: config.playout.bed.level || 0.08, duckLevel: config.playout.bed.duckLevel });
+        else if ((fault === 'black' || fault === 'frozen') && picture) picture.forceSlate(WATCHDOG_SLATE_MS);
+        else encoder.restart();
+      },
+      alert: (fault, on) => metrics.watchdogAlert.set({ channel, fault }, on ? 1 : 0),
+      acted: (fault, step) => metrics.watchdogActions.inc({ channel, fault, step }),
+    },
+    log,
+  );
+  if (wd.enabled) watchdog.start();
+  // Counters kept by the hot loops, published once a second.
+  const seen = { underruns: 0, dropped: 0 };
+  const counters = setInterval(() => {
+    metrics.playoutUnderruns.inc({ channel }, pump.underruns - seen.underruns);
+    seen.underruns = pump.underruns;
+    const dropped = picture?.droppedFrames() ?? 0;
+    metrics.videoFramesDropped.inc({ channel }, dropped - seen.dropped);
+    seen.dropped = dropped;
+  }, 1000);
+  return {
+    stop: () => {
+      clearInterval(counters);
+      watchdog.stop();
+    },
+  };
+}
+
+/**
  * Everything a broadcaster runs, standby or active: the real-time playout (the bed alone until
  * active), the encoder writing HLS into this member's own directory and keeping the last
  * keyframe for the pushers. `goLive` adds what only the active one does.
  */
 async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
-  const { config, log, redis, keys, metrics } = ctx;
+  const { config, log, metrics } = ctx;
   const channelConfig = config.channels[channel]!;
   const rate = config.playout.sampleRate;
-  let onAir: string | null = null;
-  let captionFor: string | undefined;
   const liveRoot = path.resolve(channelConfig.live.dir);
   const memberDir = path.join(liveRoot, MEMBERS_DIR, `${channel}-${ctx.id}`.replace(/[^A-Za-z0-9_.-]/g, '_'));
 
@@ -227,183 +273,19 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
   await Promise.race([encoder.clockReady, new Promise((r) => setTimeout(r, 15000))]);
   log.info({ channel, dir: memberDir }, 'broadcaster warm: encoding, published nowhere yet');
 
-  let activeParts: { stop: () => Promise<void> } | undefined;
+  let active: { playout: Playout; monitors: { stop: () => void } } | undefined;
+  /** The line on air is played to its end (after an abort it ends at once, interrupted). */
+  const stopActive = async () => {
+    active?.monitors.stop();
+    await active?.playout.stop();
+  };
   const goLive = async () => {
     for (const r of relays) r.start();
     pointLiveView(liveRoot, channel, path.join(memberDir, 'hls'), log);
-    activeParts = await startActive();
-  };
-
-  const startActive = async () => {
-    let current: { utteranceId: string; skipped: boolean } | undefined;
-    /** A part of a line, as soon as the audio worker has it (bounded wait). */
-    const waitForPart = async (key: string, waitMs: number): Promise<Buffer | null> => {
-      const deadline = Date.now() + waitMs;
-      for (;;) {
-        const pcm = await redis.getBuffer(key);
-        if (pcm || Date.now() >= deadline) return pcm;
-        await new Promise((r) => setTimeout(r, 15));
-      }
-    };
-
-    const at = (wallMs: number, fn: () => void) => setTimeout(fn, Math.max(0, wallMs - Date.now()));
-
-    // Operator controls (!skip, !clear) reach the broadcaster over pub/sub; anything else there is ignored.
-    const controls = redis.duplicate();
-    controls.on('message', (c: string, raw: string) => {
-      const message = parsePubSub(controlMessageSchema, raw, log, c);
-      if (message?.action === 'inject' && process.env.IDOLCAST_FAULT_INJECTION === '1') {
-        // Chaos runs and tests break things on purpose; never honoured unless the process was started for it.
-        log.warn({ fault: message.fault }, 'fault injected: background bed off');
-        pump.setBed(undefined);
-      } else if (message?.action === 'skip') {
-        log.info({ by: message.by, utteranceId: onAir }, 'line skipped');
-        if (current) current.skipped = true;
-        pump.skip();
-      }
-    });
-    await controls.subscribe(keys.control(channel));
-
-    // The channel taken by another broadcaster ends the line on air at once (the audio stops with us).
-    const lostLock = new Promise<never>((_, reject) => lead.once('lost', ({ by }) => reject(new LineInterrupted(`the channel was taken by ${by}`))));
-    lostLock.catch(() => {});
-    const airs = <T>(p: Promise<T>) => Promise.race([p, lostLock]);
-
-    /** Play every part of a line, then wait until its last sample is due on air; it counts only if our lease held throughout. */
-    const airLine = async (u: Payload<'playout'>, line: AiringLine) => {
-      const since = Date.now();
-      const partKeys = Array.from({ length: u.parts }, (_, i) => keys.speechPcm(u.utteranceId, i));
-      // On-air times on the live view's clock, so captions and latency figures match what viewers get.
-      const offset = encoder.streamOffsetMs;
-      let startAt: number | undefined;
-      let endAt = 0;
-      let played = 0;
-      current = { utteranceId: u.utteranceId, skipped: false };
-      for (const [part, key] of partKeys.entries()) {
-        const pcm = await airs(waitForPart(key, part === 0 ? 0 : PART_WAIT_MS));
-        if (!pcm) {
-          if (part === 0) throw new UnrecoverableError('speech audio is gone (expired before air)');
-          log.warn({ utteranceId: u.utteranceId, part, parts: u.parts }, 'a later part never came: line cut short');
-          break;
-        }
-        // The caption goes on the picture when the line's first sample does (the encoder's clock).
-        const times = await airs(pump.play(pcm, part === 0 && caption ? (due) => at(due, () => ((captionFor = u.utteranceId), caption.set(u.text))) : undefined));
-        if (startAt === undefined) {
-          startAt = times.startAt + offset;
-          const base = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt };
-          line.startTimer = at(startAt, () => {
-            onAir = u.utteranceId;
-            line.started = true;
-            void ctx.publish(channel, { type: 'onair-start', ...base });
-          });
-        }
-        endAt = times.endAt + offset;
-        played++;
-        if (current.skipped) break;
-      }
-      current = undefined;
-      // The job completes once its audio has gone out to the pushers (a few ticks after the pump
-      // handed its last sample to the encoder, well within the pump's lead, so lines stay back to
-      // back), and only if our lease held throughout: a lapse means some of it was dropped.
-      await airs(new Promise((r) => setTimeout(r, ENCODER_SLACK_MS)));
-      if (!lead.heldSince(since)) throw new LineInterrupted('our lease lapsed while it was on air (output dropped)');
-      at(endAt - offset, () => captionFor === u.utteranceId && (caption?.clear(), (captionFor = undefined)));
-      const end = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt, endAt };
-      at(endAt, () => {
-        if (onAir === u.utteranceId) onAir = null;
-        void ctx.publish(channel, { type: 'onair-end', ...end });
-      });
-      metrics.onAir.inc({ channel });
-      // On the stream's clock, as the viewer hears it.
-      if (startAt !== undefined) metrics.chatToOnAir.observe({ channel }, Math.max(0, startAt - u.acceptedAt) / 1000);
-      await redis.del(...partKeys);
-      log.info({ utteranceId: u.utteranceId, parts: u.parts, played, startAt, endAt, queuedMs: startAt! - u.acceptedAt }, 'on air');
-      return { startAt, endAt };
-    };
-
-    /** A line that did not finish airing: its end says so, and it goes back to the queue (its audio kept) or, out of attempts, is dropped. */
-    const interrupted = (u: Payload<'playout'>, line: AiringLine, job: Job, err: LineInterrupted) => {
-      current = undefined;
-      clearTimeout(line.startTimer);
-      if (captionFor === u.utteranceId) (caption?.clear(), (captionFor = undefined));
-      if (onAir === u.utteranceId) onAir = null;
-      if (line.started) void ctx.publish(channel, { type: 'onair-end', utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, interrupted: true });
-      const again = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-      if (!again) metrics.speechDropped.inc({ stage: 'playout', reason: 'interrupted' });
-      log.warn({ utteranceId: u.utteranceId, reason: 'interrupted', why: err.message }, again ? 'line interrupted on air: to be aired again' : 'line dropped: interrupted on air, no attempts left');
-    };
-
-    const { stop } = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, async (u, job) => {
-      const dropped = await dropReason(u, redis, keys, config.degradation.shortTtlMs);
-      if (dropped) {
-        metrics.speechDropped.inc({ stage: 'playout', reason: dropped });
-        await redis.del(...Array.from({ length: u.parts }, (_, i) => keys.speechPcm(u.utteranceId, i)));
-        log.info({ utteranceId: u.utteranceId, reason: dropped, waitedMs: Date.now() - u.acceptedAt }, 'line dropped before air');
-        return { dropped };
-      }
-      const line: AiringLine = { started: false };
-      try {
-        return await airLine(u, line);
-      } catch (err) {
-        if (err instanceof LineInterrupted) interrupted(u, line, job, err);
-        throw err;
-      }
-    });
-    const wd = config.playout.watchdog;
-    const watchdog = new Watchdog(
-      path.dirname(encoder.playlist),
-      {
-        expectSound: bed !== undefined,
-        silenceMs: wd.silenceMs,
-        stallMs: wd.stallMs,
-        stepMs: wd.stepMs,
-        checkEveryMs: 500,
-        picture: channelConfig.video.audioOnly
-          ? undefined
-          : {
-              blackMs: wd.blackMs,
-              frozenMs: wd.frozenMs,
-              // A feed should show something and move; a generated picture is black only if its colour is dark
-              // (an image or a looped video may be dark on purpose).
-              expectPicture: () => picture?.feedOnAir() ?? (!channelConfig.video.image && !channelConfig.video.loop && luma(channelConfig.video.background) > BLACK_BACKGROUND_LUMA),
-              expectMotion: () => picture?.feedOnAir() ?? false,
-            },
-      },
-      {
-        restartEncoder: () => encoder.restart(),
-        encoderRunningSince: () => encoder.runningSince,
-        // Silence: bring the bed back (the generated one if the configured one is what failed); a bad
-        // picture from the feed: the slate for a while; otherwise (a stalled encoder) restart it again.
-        fallback: (fault) => {
-          if (fault === 'silence') pump.setBed({ bed: new GeneratedBed(rate), level: config.playout.bed.level || 0.08, duckLevel: config.playout.bed.duckLevel });
-          else if ((fault === 'black' || fault === 'frozen') && picture) picture.forceSlate(WATCHDOG_SLATE_MS);
-          else encoder.restart();
-        },
-        alert: (fault, on) => metrics.watchdogAlert.set({ channel, fault }, on ? 1 : 0),
-        acted: (fault, step) => metrics.watchdogActions.inc({ channel, fault, step }),
-      },
-      log,
-    );
-    if (wd.enabled) watchdog.start();
-    // Counters kept by the hot loops, published once a second.
-    const seen = { underruns: 0, dropped: 0 };
-    const counters = setInterval(() => {
-      metrics.playoutUnderruns.inc({ channel }, pump.underruns - seen.underruns);
-      seen.underruns = pump.underruns;
-      const dropped = picture?.droppedFrames() ?? 0;
-      metrics.videoFramesDropped.inc({ channel }, dropped - seen.dropped);
-      seen.dropped = dropped;
-    }, 1000);
+    const playout = new Playout(ctx, channel, { pump, encoder, caption, lead });
+    await playout.start();
+    active = { playout, monitors: startMonitors(ctx, channel, { encoder, pump, picture, hasBed: bed !== undefined }) };
     log.info({ channel, playlist: encoder.playlist }, 'broadcaster ready');
-    return {
-      /** The line on air is played to its end (after an abort it ends at once, interrupted). */
-      stop: async () => {
-        clearInterval(counters);
-        watchdog.stop();
-        await stop();
-        await controls.quit().catch(() => controls.disconnect());
-      },
-    };
   };
 
   const stopInputs = () => {
@@ -413,10 +295,10 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
   };
   return {
     goLive,
-    detail: () => ({ encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, underruns: pump.underruns, onAir, destinations: Object.fromEntries(relays.map((r) => [r.name, r.onAir])) }),
+    detail: () => ({ encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, underruns: pump.underruns, onAir: active?.playout.onAir ?? null, destinations: Object.fromEntries(relays.map((r) => [r.name, r.onAir])) }),
     /** Graceful: the line on air is played to its end, then everything closes. */
     stop: async () => {
-      await activeParts?.stop();
+      await stopActive();
       stopInputs();
       await encoder.stop();
       await Promise.all(relays.map((r) => r.stop()));
@@ -426,7 +308,7 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
       stopInputs();
       for (const r of relays) r.kill();
       encoder.kill();
-      await activeParts?.stop();
+      await stopActive();
     },
   };
 }

@@ -31,7 +31,9 @@ describe('malformed control messages on pub/sub', () => {
     await sub.subscribe(fleet.keys.events('main'));
     const text = 'This is a long line that the operator skips long before its end, because it goes on and on and on for quite a while, and then some more.';
     await fleet.queues.enqueue('tts', { utteranceId: 'long', channel: 'main', text, voice: 'default', priority: 5, acceptedAt: Date.now(), origin: { platform: 'cli', user: 'test' } });
-    await eventually(async () => events.find((e) => e.type === 'onair-start' && e.utteranceId === 'long'), 'the line on air', 30000);
+    // Being played (viewers hear it a stream offset later): its playout job is active.
+    const playout = fleet.queues.queue('playout', 'main');
+    await eventually(async () => ((await (await playout.getJob('long'))?.getState()) === 'active' ? true : undefined), 'the line playing', 30000);
     // Its whole audio (every part the broadcaster holds until the line is over).
     let bytes = 0;
     for (let i = 0; ; i++) {
