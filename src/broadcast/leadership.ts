@@ -51,6 +51,8 @@ export interface LeadershipEvents {
  */
 export class Leadership extends EventEmitter<LeadershipEvents> {
   token = 0;
+  /** The member that took the lock from us, once it has. */
+  lostTo?: string;
   private validUntil = 0;
   /** Since when the lease has been valid without a gap (by our own clock). */
   private validSince = Infinity;
@@ -136,7 +138,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
     if (code === 0) {
       this.validUntil = 0;
       this.stopped = true;
-      this.emit('lost', { by: detail.split(' ')[0] ?? detail, token: this.token });
+      this.lostTo = detail.split(' ')[0] ?? detail;
+      this.emit('lost', { by: this.lostTo, token: this.token });
       return;
     }
     const lapsed = now >= this.validUntil;

@@ -63,7 +63,9 @@ export class Playout {
     private readonly channel: string,
     private readonly parts: PlayoutParts,
   ) {
-    this.lostLock = new Promise<never>((_, reject) => parts.lead.once('lost', ({ by }) => reject(new LineInterrupted(`the channel was taken by ${by}`))));
+    const taken = (by: string) => new LineInterrupted(`the channel was taken by ${by}`);
+    const { lead } = parts;
+    this.lostLock = lead.lostTo ? Promise.reject(taken(lead.lostTo)) : new Promise<never>((_, reject) => lead.once('lost', ({ by }) => reject(taken(by))));
     this.lostLock.catch(() => {});
     // Operator controls (!skip, !clear) reach the broadcaster over pub/sub; anything else there is ignored.
     this.controls = ctx.redis.duplicate();
