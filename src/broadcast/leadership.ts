@@ -58,6 +58,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
   private validSince = Infinity;
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  private unreachable = false;
 
   constructor(
     private readonly redis: Redis,
@@ -127,10 +128,13 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
       answer = (await this.redis.eval(RENEW, 2, this.keys.lock, this.keys.fence, this.value, this.holder, this.ttlMs, String(this.token))) as [number, string];
     } catch (err) {
       // Redis unreachable: nothing goes out once the lease lapses, and the next answer decides who holds it.
-      if (Date.now() >= this.validUntil) this.log.warn({ err: (err as Error).message }, 'cannot renew the broadcast lock: not publishing until Redis answers');
+      // Said once per outage, not at every retry.
+      if (Date.now() >= this.validUntil && !this.unreachable) this.log.warn({ err: (err as Error).message }, 'cannot renew the broadcast lock: not publishing until Redis answers');
+      this.unreachable = Date.now() >= this.validUntil;
       return this.schedule(Math.max(50, Math.round(this.ttlMs / 6)));
     }
     if (this.stopped) return;
+    this.unreachable = false;
     const [code, detail] = answer;
     const now = Date.now();
     const lateMs = sentAt - dueAt;
