@@ -20,6 +20,8 @@ const opts = new Command()
 const SHORT = Boolean(opts.short);
 /** Longest silence on air a scenario may cause (the bed fills intended gaps, so any is unintended). */
 const MAX_SILENCE_MS = 2000;
+/** The fleet's broadcast lock period (the default `playout.leaderLockMs`). */
+const LEADER_LOCK_MS = 1000;
 
 interface Scenario {
   name: string;
@@ -126,6 +128,30 @@ const scenarios: Scenario[] = [
       if (active) process.kill(active.pid, 'SIGKILL');
       ids.push(...(await chat(seconds(6, 4))));
       return { ids, notes: { killedActive: Boolean(active) } };
+    },
+  },
+  {
+    // The machine starves the active broadcaster (SIGSTOP) past its lock period, then lets it run
+    // (SIGCONT): the standby takes the channel, the woken one steps down, and the line that was on
+    // air is aired again by the new holder (or counted lost), never counted twice. The frozen
+    // process's pusher holds the destination until it wakes, so the gap on air is the scenario's point.
+    name: 'starved-broadcaster',
+    silenceExempt: true,
+    async run(fleet, chat) {
+      const ids = [...(await chat(seconds(3, 2)))];
+      const pid = await fleet.activeBroadcasterPid();
+      const active = fleet.processes().find((p) => p.pid === pid);
+      const during = chat(seconds(6, 4));
+      let why: unknown;
+      if (active) {
+        const steppedDown = fleet.waitForLog((l) => l.pid === active.pid && l.msg === 'lost the broadcast lock: stopping', 30_000, 'the woken broadcaster stepping down');
+        process.kill(active.pid, 'SIGSTOP');
+        await sleep(3 * LEADER_LOCK_MS);
+        process.kill(active.pid, 'SIGCONT');
+        why = (await steppedDown).why;
+      }
+      ids.push(...(await during));
+      return { ids, notes: { stoppedActive: Boolean(active), stoppedMs: 3 * LEADER_LOCK_MS, why, interruptedLines: fleet.interruptions() } };
     },
   },
 ];

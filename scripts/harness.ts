@@ -8,6 +8,7 @@ import YAML from 'yaml';
 import { Queues, registry, type QueueKey } from '../queues/registry';
 import { LOCAL_ENGINE } from '../src/config/schema';
 import { CLI_ENTRY } from '../src/paths';
+import { channelEventSchema, parsePubSub } from '../src/pubsub';
 import { createRedis, keyspace, type Redis } from '../src/redis';
 import { startRedisServer, type LocalRedis } from '../src/supervisor/redis-server';
 import { FAKE_KEY, FakeTts } from '../test/helpers/fake-tts';
@@ -43,7 +44,7 @@ export class LocalFleet {
   viewer?: RtmpViewer;
   /** Decision per chat message id (the last one logged: a redelivered duplicate keeps the first). */
   readonly decisions = new Map<string, { decision: string; reason: string }>();
-  /** On-air starts per utterance id. */
+  /** Airings per utterance id: on-air starts less those whose end says they were interrupted. */
   readonly aired = new Map<string, number>();
   /** When each utterance first went on air (its on-air start on the stream's clock). */
   readonly airedAt = new Map<string, number>();
@@ -53,6 +54,7 @@ export class LocalFleet {
   readonly sent = new Map<string, number>();
   private readonly logWatchers: ((line: Record<string, unknown>) => void)[] = [];
   private seq = 0;
+  private interrupted = 0;
 
   get redisUrl(): string {
     return `redis://127.0.0.1:${this.redisPort}`;
@@ -90,11 +92,14 @@ export class LocalFleet {
       }),
     );
     this.events = createRedis(this.redisUrl);
-    this.events.on('message', (_c: string, message: string) => {
-      const e = JSON.parse(message) as { type?: string; utteranceId?: string; startAt?: number };
-      if (e.type !== 'onair-start' || !e.utteranceId) return;
-      this.aired.set(e.utteranceId, (this.aired.get(e.utteranceId) ?? 0) + 1);
-      if (!this.airedAt.has(e.utteranceId)) this.airedAt.set(e.utteranceId, e.startAt ?? Date.now());
+    this.events.on('message', (c: string, message: string) => {
+      const e = parsePubSub(channelEventSchema, message, { warn: (_f, msg) => console.error(msg) }, c);
+      if (!e?.utteranceId) return;
+      // An airing cut off (its broadcaster lost the lease) is aired again: it does not count.
+      const count = e.type === 'onair-start' ? 1 : e.type === 'onair-end' && e.interrupted ? -1 : 0;
+      if (!count) return;
+      this.aired.set(e.utteranceId, (this.aired.get(e.utteranceId) ?? 0) + count);
+      if (count > 0 && !this.airedAt.has(e.utteranceId)) this.airedAt.set(e.utteranceId, e.startAt ?? Date.now());
     });
     await this.events.subscribe(this.keys.events('main'));
 
@@ -142,6 +147,7 @@ export class LocalFleet {
         return;
       }
       this.book(line);
+      if (line.msg === 'line interrupted on air: to be aired again') this.interrupted++;
       for (const w of [...this.logWatchers]) w(line);
     });
   }
@@ -210,6 +216,11 @@ export class LocalFleet {
   /** The fleet's processes: every descendant of `idolcast up`, with its command line. */
   processes(): ProcessInfo[] {
     return this.up?.pid ? descendantsOf(this.up.pid) : [];
+  }
+
+  /** Lines that did not finish airing and were queued again (each broadcaster's log says so). */
+  interruptions(): number {
+    return this.interrupted;
   }
 
   /** The node process running `idolcast <args…>` (e.g. ['worker', 'tts']). */

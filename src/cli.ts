@@ -12,6 +12,7 @@ import { runControl } from './control/server';
 import { listFleet } from './fleet';
 import { createLogger } from './logger';
 import { redisTarget } from './process';
+import { channelEventSchema, parsePubSub } from './pubsub';
 import { createRedis, keyspace } from './redis';
 import { localTime } from './schedule/clock';
 import { describeAction, previewSchedule } from './schedule/preview';
@@ -78,9 +79,10 @@ program
     const sub = opts.wait ? redis.duplicate() : undefined;
     const aired = sub
       ? new Promise<Record<string, unknown>>((resolve) => {
-          sub.on('message', (_c: string, m: string) => {
-            const e = JSON.parse(m) as Record<string, unknown>;
-            if (e.utteranceId === utteranceId && e.type === 'onair-end') resolve(e);
+          sub.on('message', (c: string, m: string) => {
+            const e = parsePubSub(channelEventSchema, m, { warn: (_f, msg) => console.error(msg) }, c);
+            // An interrupted airing is aired again: wait for the one that finishes.
+            if (e?.utteranceId === utteranceId && e.type === 'onair-end' && !e.interrupted) resolve(e);
           });
         })
       : undefined;

@@ -1,13 +1,21 @@
 import type { Logger } from './logger';
 
+/** Ask the process to stop (as SIGTERM would), leaving with `exitCode` once everything is closed. */
+export type Shutdown = (reason: string, exitCode?: number) => void;
+
 /**
- * Graceful shutdown in one place: on SIGTERM, SIGINT, or the supervisor's IPC channel closing
- * (the supervisor died), run `stop` once; a second signal or the timeout exits at once.
+ * Graceful shutdown in one place: on SIGTERM, SIGINT, the supervisor's IPC channel closing
+ * (the supervisor died), or the process's own request through the returned `Shutdown` (e.g. a
+ * broadcaster that lost its channel), run `stop` once and exit; library code never exits itself.
+ * A second signal or the timeout exits at once.
  */
-export function onShutdown(log: Logger, timeoutMs: number, stop: () => Promise<void>): void {
+export function onShutdown(log: Logger, timeoutMs: number, stop: () => Promise<void>): Shutdown {
   let stopping = false;
-  const run = (reason: string) => {
+  const run = (reason: string, exitCode?: number, signal = false) => {
+    if (exitCode !== undefined) process.exitCode = exitCode;
     if (stopping) {
+      // A request while already stopping only sets the exit code; a second signal means now.
+      if (!signal) return;
       log.warn({ reason }, 'second shutdown request: exiting now');
       process.exit(1);
     }
@@ -30,7 +38,8 @@ export function onShutdown(log: Logger, timeoutMs: number, stop: () => Promise<v
       },
     );
   };
-  process.on('SIGTERM', () => run('SIGTERM'));
-  process.on('SIGINT', () => run('SIGINT'));
-  if (process.send) process.on('disconnect', () => run('supervisor gone'));
+  process.on('SIGTERM', () => run('SIGTERM', undefined, true));
+  process.on('SIGINT', () => run('SIGINT', undefined, true));
+  if (process.send) process.on('disconnect', () => run('supervisor gone', undefined, true));
+  return (reason, exitCode) => run(reason, exitCode);
 }

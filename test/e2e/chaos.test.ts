@@ -2,14 +2,14 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const SCENARIOS = ['kill-workers', 'redis-restart', 'tts-outage', 'twitch-reconnect', 'rtmp-down', 'flood', 'kill-broadcaster'];
+const SCENARIOS = ['kill-workers', 'redis-restart', 'tts-outage', 'twitch-reconnect', 'rtmp-down', 'flood', 'kill-broadcaster', 'starved-broadcaster'];
 
 /**
  * The chaos runner's short version: the whole fleet on real parts (its own Redis with AOF,
  * nginx-rtmp, ffmpeg, espeak-ng; loopback Twitch and cloud TTS) through every failure, each cut
  * to seconds. Its own pass rule is checked here, scenario by scenario.
  */
-describe('chaos (short): the fleet through seven failures, unattended', () => {
+describe('chaos (short): the fleet through eight failures, unattended', () => {
   it('loses nothing, speaks nothing twice, is never silent for more than 2 s, and recovers by itself', async () => {
     const runner = spawn(process.execPath, [path.resolve('dist/scripts/chaos.js'), '--short'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
