@@ -15,7 +15,6 @@ import { HlsEncoder } from './hls-encoder';
 import { Leadership } from './leadership';
 import { FeedAudio } from './feed-audio';
 import { FramePacer, VideoFeed, renderSlate } from './video-feed';
-import { freeLoopbackPort } from '../ports';
 import { Watchdog } from './watchdog';
 import { type Bed, GeneratedBed, LoopedBed, decodeBed } from './bed';
 import { type BedMix, RealtimePump } from './realtime-pump';
@@ -77,10 +76,9 @@ async function feedPicture(memberDir: string, cfg: ChannelConfig, log: Logger) {
   const slate = renderSlate(format, cfg.video.background, feedCfg.slateText, path.join(memberDir, 'slate.txt'), feedCfg.slateImage);
   const feed = new VideoFeed(feedCfg.url, format, log);
   const pacer = new FramePacer(feed, slate, format, feedCfg.lossMs, feedCfg.frozenMs, log);
-  const port = await freeLoopbackPort();
   feed.start();
   return {
-    frames: { port, onStart: () => pacer.attach(port) },
+    frames: { socketPath: pacer.socketPath, onStart: () => pacer.attach() },
     droppedFrames: () => pacer.droppedFrames,
     feedOnAir: () => pacer.feedOnAir,
     forceSlate: (ms: number) => pacer.forceSlate(ms),
