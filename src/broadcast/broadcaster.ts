@@ -45,7 +45,7 @@ function destinationRelays(channel: string, config: ChannelConfig, log: Logger, 
       const key = d.keyEnv ? process.env[d.keyEnv] : undefined;
       if (d.keyEnv && !key) log.warn({ destination: name, keyEnv: d.keyEnv }, 'stream key variable is not set: pushing without a key');
       const labels = { channel, destination: name };
-      return new DestinationRelay(name, key ? `${d.url.replace(/\/+$/, '')}/${key}` : d.url, key, log, {
+      return new DestinationRelay(name, d.url, key, log, {
         onAir: (on) => metrics.destinationOnAir.set(labels, on ? 1 : 0),
         reconnect: () => metrics.destinationReconnects.inc(labels),
         sent: (n) => metrics.destinationBytes.inc(labels, n),

@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { DestinationRelay, type RelayEvents } from '../../src/broadcast/destination-relay';
+import { createLogger } from '../../src/logger';
+import { freeLoopbackPort } from '../../src/ports';
+import { eventually } from '../helpers/fleet';
+import { NginxRtmp } from '../helpers/nginx-rtmp';
+import { descendantsOf } from '../helpers/procfs';
+import { RtmpViewer } from '../helpers/rtmp-pull';
+
+const KEY = 'live_fake_s3cr3t_key_0123';
+
+/** The encoder's stand-in: a tone with a moving picture as MPEG-TS on stdout, in real time. */
+const encoder = (): ChildProcess =>
+  spawn('ffmpeg', ['-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-f', 'lavfi', '-i', 'testsrc2=s=320x180:r=15', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-c:a', 'aac', '-f', 'mpegts', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+
+/** A relay whose log lines and events the test reads. */
+function relayTo(url: string) {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(...c.toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)), cb()) });
+  const onAir: boolean[] = [];
+  let reconnects = 0;
+  const events: RelayEvents = { onAir: (on) => onAir.push(on), reconnect: () => reconnects++, sent: () => {}, dropped: () => {} };
+  const relay = new DestinationRelay('test', url, KEY, createLogger('test', 'info', sink), events);
+  return { relay, lines, onAir, reconnects: () => reconnects };
+}
+
+describe('a destination relay publishing with the stream key held in memory (real ffmpeg, real nginx-rtmp)', () => {
+  let dir: string;
+  let nginx: NginxRtmp | undefined;
+  let source: ChildProcess | undefined;
+  let relay: DestinationRelay | undefined;
+  let viewer: RtmpViewer | undefined;
+  let server: net.Server | undefined;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-relay-'))));
+  afterEach(async () => {
+    source?.kill('SIGKILL');
+    viewer?.stop();
+    await relay?.stop();
+    await nginx?.stop();
+    server?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const feed = (r: DestinationRelay) => {
+    source = encoder();
+    source.stdout!.on('data', (d: Buffer) => r.write(d));
+    r.start();
+  };
+
+  it('the platform gets the stream under the key, and no process we started has the key on its command line', async () => {
+    nginx = new NginxRtmp(path.join(dir, 'nginx'));
+    await nginx.start();
+    const t = relayTo(`${nginx.url}/`);
+    relay = t.relay;
+    feed(relay);
+    await eventually(async () => (t.onAir.includes(true) ? true : undefined), 'the destination on air', 20000);
+
+    // Every process below this one (the pusher ffmpeg and the stand-in encoder) reads no key in its argv.
+    const children = descendantsOf(process.pid);
+    expect(children.some((p) => p.args.includes('-f flv'))).toBe(true);
+    for (const p of children) expect(fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8')).not.toContain(KEY);
+
+    viewer = new RtmpViewer(`${nginx.url}/${KEY}`);
+    await eventually(async () => (viewer!.seconds > 2 ? true : undefined), 'two seconds of the stream pulled back under the key', 20000);
+    expect(JSON.stringify(t.lines)).not.toContain(KEY);
+  });
+
+  it('the platform going away: dropped, logged without the key, and back on air when it returns', async () => {
+    nginx = new NginxRtmp(path.join(dir, 'nginx'));
+    await nginx.start();
+    const t = relayTo(nginx.url);
+    relay = t.relay;
+    feed(relay);
+    await eventually(async () => (t.onAir.includes(true) ? true : undefined), 'the destination on air', 20000);
+    await nginx.stop();
+    await eventually(async () => (t.onAir.at(-1) === false ? true : undefined), 'the destination off air', 20000);
+    await nginx.start();
+    await eventually(async () => (t.onAir.at(-1) === true ? true : undefined), 'the destination back on air', 30000);
+    expect(t.lines.some((l) => l.msg === 'destination dropped: retrying')).toBe(true);
+    expect(JSON.stringify(t.lines)).not.toContain(KEY);
+  });
+
+  it('an ingest answering nonsense: a logged drop and a retry, never a crash', async () => {
+    const port = await freeLoopbackPort();
+    let connections = 0;
+    server = net.createServer((s) => {
+      connections++;
+      s.on('error', () => {});
+      // A valid handshake, then a command message whose AMF0 is garbage.
+      s.once('data', () => s.write(Buffer.concat([Buffer.from([3]), Buffer.alloc(3072), Buffer.from([0x03, 0, 0, 0, 0, 0, 4, 20, 0, 0, 0, 0, 0x42, 0x42, 0x42, 0x42])])));
+    });
+    await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
+    const t = relayTo(`rtmp://127.0.0.1:${port}/live`);
+    relay = t.relay;
+    feed(relay);
+    await eventually(async () => (connections >= 2 && t.lines.some((l) => l.msg === 'destination dropped: retrying') ? true : undefined), 'a drop and a second try', 20000);
+    const drop = t.lines.find((l) => l.msg === 'destination dropped: retrying')!;
+    expect(String(drop.why)).toMatch(/unreadable answer/);
+    expect(t.onAir).not.toContain(true);
+  });
+});
