@@ -75,9 +75,11 @@ export class RtmpPublisher {
     private readonly events: PublisherEvents,
     /** Longest wait for the ingest to accept the stream. */
     answerTimeoutMs = 10_000,
+    /** Certificate authorities for `rtmps://` in place of the system's (a private ingest, a test). */
+    ca?: string,
   ) {
     const { host, port } = target;
-    this.socket = target.secure ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host }) : net.connect(port, host);
+    this.socket = target.secure ? tls.connect({ host, port, ca, servername: net.isIP(host) ? undefined : host }) : net.connect(port, host);
     this.socket.setNoDelay(true);
     this.socket.setTimeout(answerTimeoutMs, () => this.fail('no answer from the ingest'));
     this.socket.once(target.secure ? 'secureConnect' : 'connect', () => {

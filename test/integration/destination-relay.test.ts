@@ -1,10 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import tls from 'node:tls';
 import { DestinationRelay, type RelayEvents } from '../../src/broadcast/destination-relay';
+import { FlvTagReader } from '../../src/broadcast/flv-tags';
+import { RtmpPublisher, parseTarget } from '../../src/broadcast/rtmp-publisher';
 import { createLogger } from '../../src/logger';
 import { freeLoopbackPort } from '../../src/ports';
 import { eventually } from '../helpers/fleet';
@@ -14,9 +17,9 @@ import { RtmpViewer } from '../helpers/rtmp-pull';
 
 const KEY = 'live_fake_s3cr3t_key_0123';
 
-/** The encoder's stand-in: a tone with a moving picture as MPEG-TS on stdout, in real time. */
-const encoder = (): ChildProcess =>
-  spawn('ffmpeg', ['-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-f', 'lavfi', '-i', 'testsrc2=s=320x180:r=15', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-c:a', 'aac', '-f', 'mpegts', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+/** The encoder's stand-in: a tone with a moving picture on stdout (MPEG-TS, or FLV as a pusher writes it), in real time. */
+const encoder = (format = 'mpegts'): ChildProcess =>
+  spawn('ffmpeg', ['-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-f', 'lavfi', '-i', 'testsrc2=s=320x180:r=15', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-c:a', 'aac', '-f', format, 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
 
 /** A relay whose log lines and events the test reads. */
 function relayTo(url: string) {
@@ -102,5 +105,45 @@ describe('a destination relay publishing with the stream key held in memory (rea
     const drop = t.lines.find((l) => l.msg === 'destination dropped: retrying')!;
     expect(String(drop.why)).toMatch(/unreadable answer/);
     expect(t.onAir).not.toContain(true);
+  });
+
+  /** An RTMPS ingest: a TLS terminator with a self-signed certificate for 127.0.0.1, in front of nginx-rtmp. */
+  async function rtmpsIngest(): Promise<{ port: number; cert: string }> {
+    nginx = new NginxRtmp(path.join(dir, 'nginx'));
+    await nginx.start();
+    const [key, cert] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')];
+    spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const upstream = nginx.port;
+    server = tls.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (s) => {
+      const up = net.connect(upstream, '127.0.0.1');
+      s.pipe(up).pipe(s);
+      s.on('error', () => up.destroy());
+      up.on('error', () => s.destroy());
+    });
+    const port = await freeLoopbackPort();
+    await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
+    return { port, cert: fs.readFileSync(cert, 'utf8') };
+  }
+
+  /** Publish ffmpeg's FLV of the stand-in encoder straight through an RtmpPublisher. */
+  function publishFlv(publisher: () => RtmpPublisher): void {
+    source = encoder('flv');
+    const p = publisher();
+    const tags = new FlvTagReader((t) => p.send(t));
+    source.stdout!.on('data', (d: Buffer) => tags.push(d));
+  }
+
+  it('rtmps: published over TLS with the certificate checked; an unknown certificate is refused', async () => {
+    const { port, cert } = await rtmpsIngest();
+    const target = parseTarget(`rtmps://127.0.0.1:${port}/live`, KEY);
+    const untrusted = await new Promise<string>((resolve) => new RtmpPublisher(target, { publishing: () => resolve('published'), flushed: () => {}, closed: resolve }));
+    expect(untrusted).toMatch(/self[- ]signed/i);
+
+    let publisher!: RtmpPublisher;
+    const published = new Promise<void>((resolve) => publishFlv(() => (publisher = new RtmpPublisher(target, { publishing: resolve, flushed: () => {}, closed: () => {} }, 10_000, cert))));
+    await published;
+    viewer = new RtmpViewer(`${nginx!.url}/${KEY}`);
+    await eventually(async () => (viewer!.seconds > 2 ? true : undefined), 'two seconds of the stream pulled back from nginx', 20000);
+    await publisher.close();
   });
 });
