@@ -99,7 +99,7 @@ export class FramePacer {
   private onSlate = true;
   private written = 0;
   private t0 = 0;
-  private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-frames-'));
+  private readonly dir = privateDir();
   /** Where the encoder's ffmpeg listens for our frames. */
   readonly socketPath = path.join(this.dir, 'frames.sock');
   /** Frames skipped because we fell more than a second behind. */
@@ -177,6 +177,34 @@ export class FramePacer {
     clearInterval(this.timer);
     this.socket?.destroy();
     fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const FRAMES_DIR = /^idolcast-frames-(\d+)-/;
+
+/**
+ * A fresh directory only this user can enter, named after our pid. Those of broadcasters that
+ * were killed (no chance to clean up) are removed first, so a crash loop does not fill the temp
+ * directory; only directories of our own user, whose process is gone, are touched.
+ */
+function privateDir(): string {
+  const tmp = os.tmpdir();
+  for (const name of fs.readdirSync(tmp)) {
+    const pid = Number(FRAMES_DIR.exec(name)?.[1]);
+    if (!pid || pid === process.pid || alive(pid)) continue;
+    const dir = path.join(tmp, name);
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (st?.isDirectory() && st.uid === process.getuid?.()) fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return fs.mkdtempSync(path.join(tmp, `idolcast-frames-${process.pid}-`));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's: alive
   }
 }
 
