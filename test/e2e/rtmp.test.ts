@@ -68,6 +68,8 @@ describe('broadcast to RTMP destinations (real ffmpeg, real nginx-rtmp)', () => 
     const cmdlines = [broadcaster, ...descendantsOf(broadcaster).map((p) => p.pid)].map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).join('\n');
     expect(cmdlines).toContain('-f\0flv');
     for (const key of Object.values(KEYS)) expect(cmdlines).not.toContain(key);
+    // The keys are in the broadcaster's environment, which only its own user (and root) can read.
+    expect(fs.statSync(`/proc/${broadcaster}/environ`).mode & 0o077).toBe(0);
   });
 
   it('one destination going down never interrupts the other, and the dropped one comes back on its own', async () => {
