@@ -107,6 +107,19 @@ describe('a destination relay publishing with the stream key held in memory (rea
     expect(t.onAir).not.toContain(true);
   });
 
+  it('an ingest that accepts and never answers: the pusher is restarted as stalled, never on air', async () => {
+    const port = await freeLoopbackPort();
+    let connections = 0;
+    server = net.createServer((s) => (connections++, s.on('error', () => {})));
+    await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
+    const t = relayTo(`rtmp://127.0.0.1:${port}/live`);
+    relay = t.relay;
+    feed(relay);
+    await eventually(async () => (connections >= 2 ? true : undefined), 'a second try after the silent one', 30000);
+    expect(t.lines.some((l) => l.msg === 'destination stalled: reconnecting')).toBe(true);
+    expect(t.onAir).not.toContain(true);
+  });
+
   /** An RTMPS ingest: a TLS terminator with a self-signed certificate for 127.0.0.1, in front of nginx-rtmp. */
   async function rtmpsIngest(): Promise<{ port: number; cert: string }> {
     nginx = new NginxRtmp(path.join(dir, 'nginx'));
