@@ -50,8 +50,8 @@ const OUT_CHUNK_SIZE = 4096;
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 /** Chunk streams: protocol control, commands, audio, script data, video. */
 const CS = { control: 2, command: 3, audio: 4, data: 5, video: 6 } as const;
-/** Transaction ids of the commands whose answers we wait for. */
-const TX = { connect: 1, createStream: 4 } as const;
+/** Transaction ids of the commands whose answers we wait for (releaseStream and FCPublish, 2 and 3, are courtesy). */
+const TX = { connect: 1, createStream: 4, publish: 5 } as const;
 
 /**
  * An RTMP(S) publisher speaking to a platform's ingest itself, so the stream key stays in this
@@ -193,8 +193,10 @@ export class RtmpPublisher {
       this.command('createStream', TX.createStream, null);
     } else if (name === '_result' && tx === TX.createStream) {
       this.streamId = typeof info === 'number' ? info : 1;
-      this.command('publish', 5, null, this.target.name, 'live');
-    } else if (name === '_error') {
+      this.command('publish', TX.publish, null, this.target.name, 'live');
+    } else if (name === '_error' && (tx === TX.connect || tx === TX.createStream || tx === TX.publish)) {
+      // Some ingests answer releaseStream of a stream that does not exist yet with an error: only
+      // the commands publishing depends on count.
       this.fail(`the ingest refused: ${describe(info)}`);
     } else if (name === 'onStatus') {
       const code = describe(info, 'code');

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
 import { DestinationRelay, type RelayEvents } from '../../src/broadcast/destination-relay';
+import { encodeAmf0 } from '../../src/broadcast/amf0';
 import { FlvTagReader } from '../../src/broadcast/flv-tags';
+import { chunkMessage } from '../../src/broadcast/rtmp-chunks';
 import { RtmpPublisher, parseTarget } from '../../src/broadcast/rtmp-publisher';
 import { createLogger } from '../../src/logger';
 import { freeLoopbackPort } from '../../src/ports';
@@ -88,36 +90,57 @@ describe('a destination relay publishing with the stream key held in memory (rea
     expect(JSON.stringify(t.lines)).not.toContain(KEY);
   });
 
-  it('an ingest answering nonsense: a logged drop and a retry, never a crash', async () => {
+  /** A loopback ingest that does what `answer` says with each connection; counts the connections. */
+  async function fakeIngest(answer: (s: net.Socket) => void): Promise<{ url: string; connections: () => number }> {
     const port = await freeLoopbackPort();
     let connections = 0;
     server = net.createServer((s) => {
       connections++;
       s.on('error', () => {});
-      // A valid handshake, then a command message whose AMF0 is garbage.
-      s.once('data', () => s.write(Buffer.concat([Buffer.from([3]), Buffer.alloc(3072), Buffer.from([0x03, 0, 0, 0, 0, 0, 4, 20, 0, 0, 0, 0, 0x42, 0x42, 0x42, 0x42])])));
+      answer(s);
     });
     await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
-    const t = relayTo(`rtmp://127.0.0.1:${port}/live`);
+    return { url: `rtmp://127.0.0.1:${port}/live`, connections: () => connections };
+  }
+
+  /** S0 + S1 + S2 once C0 + C1 arrive, then `after` once the client's next bytes (its connect) arrive. */
+  const handshakeThen = (after: Buffer) => (s: net.Socket) =>
+    s.once('data', () => {
+      s.write(Buffer.concat([Buffer.from([3]), Buffer.alloc(3072)]));
+      s.once('data', () => s.write(after));
+    });
+
+  /** Run a relay against a fake ingest until it has dropped and tried again; its first drop's log line. */
+  async function dropAgainst(answer: (s: net.Socket) => void): Promise<{ why: string; lines: Record<string, unknown>[]; onAir: boolean[] }> {
+    const ingest = await fakeIngest(answer);
+    const t = relayTo(ingest.url);
     relay = t.relay;
     feed(relay);
-    await eventually(async () => (connections >= 2 && t.lines.some((l) => l.msg === 'destination dropped: retrying') ? true : undefined), 'a drop and a second try', 20000);
-    const drop = t.lines.find((l) => l.msg === 'destination dropped: retrying')!;
-    expect(String(drop.why)).toMatch(/unreadable answer/);
-    expect(t.onAir).not.toContain(true);
+    const drop = (l: Record<string, unknown>) => l.msg === 'destination dropped: retrying' || l.msg === 'destination stalled: reconnecting';
+    await eventually(async () => (ingest.connections() >= 2 && t.lines.some(drop) ? true : undefined), 'a drop and a second try', 30000);
+    const first = t.lines.find(drop)!;
+    return { why: String(first.why ?? first.msg), lines: t.lines, onAir: t.onAir };
+  }
+
+  it('an ingest answering nonsense: a logged drop and a retry, never a crash', async () => {
+    // A command message whose AMF0 is garbage.
+    const r = await dropAgainst(handshakeThen(Buffer.from([0x03, 0, 0, 0, 0, 0, 4, 20, 0, 0, 0, 0, 0x42, 0x42, 0x42, 0x42])));
+    expect(r.why).toMatch(/unreadable answer/);
+    expect(r.onAir).not.toContain(true);
+  });
+
+  it('an ingest refusing the key (and quoting it back): the refusal is logged with the key cut out', async () => {
+    const refusal = encodeAmf0(['_error', 1, null, { level: 'error', code: 'NetConnection.Connect.Rejected', description: `invalid stream key ${KEY}` }]);
+    const r = await dropAgainst(handshakeThen(chunkMessage(3, 20, 0, 0, refusal, 128)));
+    expect(r.why).toBe('the ingest refused: invalid stream key [key]');
+    expect(JSON.stringify(r.lines)).not.toContain(KEY);
+    expect(r.onAir).not.toContain(true);
   });
 
   it('an ingest that accepts and never answers: the pusher is restarted as stalled, never on air', async () => {
-    const port = await freeLoopbackPort();
-    let connections = 0;
-    server = net.createServer((s) => (connections++, s.on('error', () => {})));
-    await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
-    const t = relayTo(`rtmp://127.0.0.1:${port}/live`);
-    relay = t.relay;
-    feed(relay);
-    await eventually(async () => (connections >= 2 ? true : undefined), 'a second try after the silent one', 30000);
-    expect(t.lines.some((l) => l.msg === 'destination stalled: reconnecting')).toBe(true);
-    expect(t.onAir).not.toContain(true);
+    const r = await dropAgainst(() => {});
+    expect(r.why).toBe('destination stalled: reconnecting');
+    expect(r.onAir).not.toContain(true);
   });
 
   /** An RTMPS ingest: a TLS terminator with a self-signed certificate for 127.0.0.1, in front of nginx-rtmp. */
