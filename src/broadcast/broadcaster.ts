@@ -11,7 +11,6 @@ import { HlsEncoder } from './hls-encoder';
 import { Leadership } from './leadership';
 import { FeedAudio } from './feed-audio';
 import { FramePacer, VideoFeed, renderSlate } from './video-feed';
-import { freeLoopbackPort } from '../ports';
 import { Watchdog } from './watchdog';
 import { Playout } from './playout';
 import { MEMBERS_DIR, pointLiveView } from './live-view';
@@ -42,7 +41,7 @@ function destinationRelays(channel: string, config: ChannelConfig, log: Logger, 
       const key = d.keyEnv ? process.env[d.keyEnv] : undefined;
       if (d.keyEnv && !key) log.warn({ destination: name, keyEnv: d.keyEnv }, 'stream key variable is not set: pushing without a key');
       const labels = { channel, destination: name };
-      return new DestinationRelay(name, key ? `${d.url.replace(/\/+$/, '')}/${key}` : d.url, key, log, {
+      return new DestinationRelay(name, d.url, key, log, {
         onAir: (on) => metrics.destinationOnAir.set(labels, on ? 1 : 0),
         reconnect: () => metrics.destinationReconnects.inc(labels),
         sent: (n) => metrics.destinationBytes.inc(labels, n),
@@ -73,10 +72,9 @@ async function feedPicture(memberDir: string, cfg: ChannelConfig, log: Logger) {
   const slate = renderSlate(format, cfg.video.background, feedCfg.slateText, path.join(memberDir, 'slate.txt'), feedCfg.slateImage);
   const feed = new VideoFeed(feedCfg.url, format, log);
   const pacer = new FramePacer(feed, slate, format, feedCfg.lossMs, feedCfg.frozenMs, log);
-  const port = await freeLoopbackPort();
   feed.start();
   return {
-    frames: { port, onStart: () => pacer.attach(port) },
+    frames: { socketPath: pacer.socketPath, onStart: () => pacer.attach() },
     droppedFrames: () => pacer.droppedFrames,
     feedOnAir: () => pacer.feedOnAir,
     forceSlate: (ms: number) => pacer.forceSlate(ms),

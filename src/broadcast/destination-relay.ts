@@ -1,6 +1,8 @@
 import { PassThrough } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
 import type { Logger } from '../logger';
+import { FlvTagReader } from './flv-tags';
+import { RtmpPublisher, parseTarget, type RtmpTarget } from './rtmp-publisher';
 
 /** A pusher that has sent nothing for this long (refused, hung, or a paused broadcaster's leftover holding the slot) is restarted. */
 const STALL_MS = 5000;
@@ -18,12 +20,17 @@ export interface RelayEvents {
 /**
  * Pushes the channel's encoded stream (MPEG-TS from the encoder, copied, not re-encoded) to one
  * platform's RTMP ingest. Each destination has its own pusher, so one that fails is restarted
- * with capped backoff and jitter while the others carry on. The stream key is part of the target
- * URL only: it is cut out of every message before anything is logged.
+ * with capped backoff and jitter while the others carry on.
+ * The stream key never leaves this process's memory: ffmpeg only remuxes to FLV on its stdout
+ * (its command line names no destination), and our own RTMP publisher speaks to the platform.
+ * The key is cut out of every message before anything is logged.
  */
 export class DestinationRelay {
   private input?: PassThrough;
   private command?: ffmpeg.FfmpegCommand;
+  private publisher?: RtmpPublisher;
+  /** Why the current pusher's platform connection ended, for the log (ffmpeg's own exit says less). */
+  private droppedWhy?: string;
   private stopping = false;
   private delayMs = 500;
   private startedAt = 0;
@@ -32,17 +39,26 @@ export class DestinationRelay {
   /** Publishing: the stream is written and a silent pusher counts as stalled. A standby's pusher is spawned but idle. */
   private armed = false;
   private armCurrent?: () => void;
+  /** Where to publish, or why the configured URL cannot be used (logged at each try, like a refusal). */
+  private readonly target: RtmpTarget | string;
 
   constructor(
     readonly name: string,
-    /** Full ingest URL including the stream key: never logged. */
-    private readonly target: string,
+    /** Ingest URL: with a key, the application's URL; without, the stream name is its last segment. */
+    url: string,
+    /** The stream key: held here only, never logged, never on a command line. */
     private readonly secret: string | undefined,
     private readonly log: Logger,
     private readonly events: RelayEvents,
     /** The stream since its last keyframe, written first on every (re)connect. */
     private readonly primer: () => Buffer = () => Buffer.alloc(0),
-  ) {}
+  ) {
+    try {
+      this.target = parseTarget(url, secret);
+    } catch (err) {
+      this.target = (err as Error).message;
+    }
+  }
 
   get onAir(): boolean {
     return this.live;
@@ -50,7 +66,7 @@ export class DestinationRelay {
 
   /**
    * A standby's pusher: ffmpeg started and waiting for the stream, not connected to the platform
-   * (it connects once its input has been probed), so taking over skips ffmpeg's start-up.
+   * (it connects once ffmpeg has probed its input and written FLV), so taking over skips ffmpeg's start-up.
    */
   prepare(): void {
     this.stopping = false;
@@ -87,15 +103,16 @@ export class DestinationRelay {
 
   private spawn(): void {
     const input = new PassThrough({ highWaterMark: 256 * 1024 });
+    const flv = new PassThrough({ highWaterMark: 256 * 1024 });
     const command = ffmpeg()
       .input(input)
       .inputFormat('mpegts')
       // The stream starts on a keyframe (the primer), so a short probe finds everything; ffmpeg's
       // default 5 s would keep the platform waiting after every (re)connect.
       .inputOptions(['-fflags', '+genpts+nobuffer', '-flags', 'low_delay', '-analyzeduration', '500000', '-probesize', '1000000'])
-      .outputOptions(['-map', '0', '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', '-flush_packets', '1', '-max_interleave_delta', '1', '-loglevel', 'error', '-stats', '-stats_period', '0.1'])
-      .output(this.target);
-    // Progress lines mean bytes are flowing to the platform; none for a while means stuck.
+      .outputOptions(['-map', '0', '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', '-flush_packets', '1', '-max_interleave_delta', '1', '-loglevel', 'error'])
+      .output(flv);
+    // Bytes reaching the platform's connection mean it moves; none for a while means stuck.
     let stall: NodeJS.Timeout | undefined;
     const watch = () => {
       if (!this.armed) return;
@@ -109,17 +126,13 @@ export class DestinationRelay {
     watch();
     command.on('end', () => clearTimeout(stall));
     command.on('error', () => clearTimeout(stall));
-    command.on('progress', () => {
-      watch();
-      if (this.live || command !== this.command) return;
-      this.live = true;
-      this.events.onAir(true);
-      this.log.info({ destination: this.name }, 'destination on air');
-    });
     command.on('error', (err: Error) => this.exited(command, err.message));
     command.on('end', () => this.exited(command, 'ended'));
+    this.pipeToPlatform(command, flv, watch);
     this.input = input;
     this.command = command;
+    this.publisher = undefined;
+    this.droppedWhy = undefined;
     this.startedAt = Date.now();
     this.armCurrent = () => {
       this.armCurrent = undefined;
@@ -132,14 +145,55 @@ export class DestinationRelay {
     command.run();
   }
 
-  private exited(command: ffmpeg.FfmpegCommand, why: string): void {
+  /** ffmpeg's FLV, tag by tag, to the platform: connected at the first tag, paused while the connection is full. */
+  private pipeToPlatform(command: ffmpeg.FfmpegCommand, flv: PassThrough, moving: () => void): void {
+    const tags = new FlvTagReader((tag) => {
+      if (command !== this.command) return;
+      this.publisher ??= this.connect(command, flv, moving);
+      if (this.publisher && !this.publisher.send(tag)) flv.pause();
+    });
+    flv.on('data', (d: Buffer) => {
+      try {
+        tags.push(d);
+      } catch (err) {
+        this.dropped(command, (err as Error).message);
+      }
+    });
+  }
+
+  private connect(command: ffmpeg.FfmpegCommand, flv: PassThrough, moving: () => void): RtmpPublisher | undefined {
+    if (typeof this.target === 'string') return void this.dropped(command, this.target);
+    const publisher = new RtmpPublisher(this.target, {
+      publishing: () => {
+        if (command !== this.command || this.live) return;
+        this.live = true;
+        this.events.onAir(true);
+        this.log.info({ destination: this.name }, 'destination on air');
+      },
+      flushed: () => command === this.command && moving(),
+      closed: (why) => this.dropped(command, why),
+    });
+    publisher.onDrain(() => flv.resume());
+    return publisher;
+  }
+
+  /** The platform connection failed: this pusher is done, and `exited` restarts it. */
+  private dropped(command: ffmpeg.FfmpegCommand, why: string): void {
+    if (command !== this.command || this.stopping) return;
+    this.droppedWhy ??= why;
+    command.kill('SIGKILL');
+  }
+
+  private exited(command: ffmpeg.FfmpegCommand, ffmpegWhy: string): void {
     if (command !== this.command) return;
+    const why = this.droppedWhy ?? ffmpegWhy;
     this.command = undefined;
     this.input?.destroy();
     this.input = undefined;
     if (this.live) this.events.onAir(false);
     this.live = false;
     if (this.stopping) return;
+    this.publisher?.destroy();
     if (Date.now() - this.startedAt > 30_000) this.delayMs = 500;
     const wait = Math.round(this.delayMs * (0.75 + Math.random() * 0.5));
     this.log.warn({ destination: this.name, why: this.redact(why).slice(0, 300), retryInMs: wait }, 'destination dropped: retrying');
@@ -153,6 +207,7 @@ export class DestinationRelay {
     this.stopping = true;
     clearTimeout(this.retry);
     this.command?.kill('SIGKILL');
+    this.publisher?.destroy();
   }
 
   /** Finish sending what the pusher has, then close the connection. */
@@ -167,5 +222,6 @@ export class DestinationRelay {
       command.once('end', () => (clearTimeout(timer), resolve()));
       this.input?.end();
     });
+    await this.publisher?.close();
   }
 }

@@ -45,8 +45,8 @@ export class HlsEncoder {
     private readonly onStream?: (chunk: Buffer) => void,
     /** File whose text is drawn on the picture (re-read every frame); none: no caption. */
     private readonly captionPath?: string,
-    /** Picture from raw frames we send to a loopback port ffmpeg listens on (an external feed); none: the channel colour. */
-    private readonly frames?: { port: number; onStart: () => void },
+    /** Picture from raw frames we send to a unix socket ffmpeg listens on (an external feed); none: the channel colour. */
+    private readonly frames?: { socketPath: string; onStart: () => void },
   ) {
     this.playlist = path.join(liveDir, 'index.m3u8');
   }
@@ -172,7 +172,9 @@ export class HlsEncoder {
     if (audioOnly) {
       /* the sound alone */
     } else if (this.frames) {
-      command.input(`tcp://127.0.0.1:${this.frames.port}?listen=1`).inputFormat('rawvideo').inputOptions(['-pix_fmt', 'yuv420p', '-video_size', `${w}x${h}`, '-framerate', String(fps)]);
+      // A run killed mid-way leaves its socket file behind, and ffmpeg cannot bind over it.
+      fs.rmSync(this.frames.socketPath, { force: true });
+      command.input(`unix:${this.frames.socketPath}`).inputFormat('rawvideo').inputOptions(['-listen', '1', '-pix_fmt', 'yuv420p', '-video_size', `${w}x${h}`, '-framerate', String(fps)]);
     } else if (video.image) {
       command.input(path.resolve(video.image)).inputOptions(['-loop', '1', '-framerate', String(fps)]);
     } else if (video.loop) {

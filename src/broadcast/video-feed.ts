@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../logger';
 import { filterPath } from './caption-file';
@@ -85,9 +86,12 @@ export function renderSlate(format: FrameFormat, background: string, text: strin
 }
 
 /**
- * Hands the encoder one frame per frame interval over a loopback TCP socket its ffmpeg listens
- * on: the feed's latest frame while it is fresh, the slate once it has been silent for `lossMs`.
+ * Hands the encoder one frame per frame interval over a unix socket its ffmpeg listens on: the
+ * feed's latest frame while it is fresh, the slate once it has been silent for `lossMs`.
  * Paced by our clock, the picture never stalls the encoder, whatever the feed does.
+ * The socket lives in a directory only this user can enter (mode 0700, made by mkdtemp), so no
+ * other local process can connect to the encoder first and put its own picture on air (a
+ * loopback TCP port could be taken by any local user).
  */
 export class FramePacer {
   private timer?: NodeJS.Timeout;
@@ -95,6 +99,9 @@ export class FramePacer {
   private onSlate = true;
   private written = 0;
   private t0 = 0;
+  private readonly dir = privateDir();
+  /** Where the encoder's ffmpeg listens for our frames. */
+  readonly socketPath = path.join(this.dir, 'frames.sock');
   /** Frames skipped because we fell more than a second behind. */
   droppedFrames = 0;
   /** The watchdog saw a bad picture from the feed: the slate stays on until then (ms). */
@@ -110,11 +117,11 @@ export class FramePacer {
     private readonly log: Logger,
   ) {}
 
-  /** Connect to the encoder's frame port (retrying while it starts) and keep feeding it. */
-  attach(port: number): void {
+  /** Connect to the encoder's frame socket (retrying while it starts) and keep feeding it. */
+  attach(): void {
     this.socket?.destroy();
     const connect = (tries: number) => {
-      const s = net.connect(port, '127.0.0.1');
+      const s = net.connect(this.socketPath);
       s.on('error', () => {
         s.destroy();
         if (tries > 0 && !this.socket) setTimeout(() => connect(tries - 1), 50);
@@ -169,6 +176,35 @@ export class FramePacer {
   stop(): void {
     clearInterval(this.timer);
     this.socket?.destroy();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const FRAMES_DIR = /^idolcast-frames-(\d+)-/;
+
+/**
+ * A fresh directory only this user can enter, named after our pid. Those of broadcasters that
+ * were killed (no chance to clean up) are removed first, so a crash loop does not fill the temp
+ * directory; only directories of our own user, whose process is gone, are touched.
+ */
+function privateDir(): string {
+  const tmp = os.tmpdir();
+  for (const name of fs.readdirSync(tmp)) {
+    const pid = Number(FRAMES_DIR.exec(name)?.[1]);
+    if (!pid || pid === process.pid || alive(pid)) continue;
+    const dir = path.join(tmp, name);
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (st?.isDirectory() && st.uid === process.getuid?.()) fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return fs.mkdtempSync(path.join(tmp, `idolcast-frames-${process.pid}-`));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's: alive
   }
 }
 

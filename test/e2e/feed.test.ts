@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, eventually } from '../helpers/fleet';
 import { NginxRtmp } from '../helpers/nginx-rtmp';
+import { descendantsOf, listeningTcpPorts, programOf } from '../helpers/procfs';
 
 /** Mean luma of the first picture of the newest live-view segment. */
 function latestLuma(liveDir: string): number {
@@ -51,6 +52,13 @@ describe('an external video feed with a fallback slate (real nginx-rtmp, real ff
     const broadcast = fleet.start(['broadcast']);
     await broadcast.waitForLog('video feed on air', {}, 30000);
     await eventually(async () => (fs.existsSync(path.join(liveDir, 'index.m3u8')) && latestLuma(liveDir) > 60 ? true : undefined), 'the feed in the live view', 20000, 500);
+    // The frames reach the encoder on a unix socket in a directory only our user can enter: no
+    // TCP port another local process could connect to first.
+    const encoder = descendantsOf(broadcast.child.pid!).find((p) => programOf(p) === 'ffmpeg' && p.args.includes('index.m3u8'))!;
+    expect(encoder.args).not.toMatch(/tcp:|listen=1/);
+    const socketPath = /unix:(\S+)/.exec(encoder.args)![1]!;
+    expect(fs.statSync(path.dirname(socketPath)).mode & 0o777).toBe(0o700);
+    expect(listeningTcpPorts(encoder.pid)).toEqual([]);
 
     const cutAt = Date.now();
     obs.kill('SIGKILL');

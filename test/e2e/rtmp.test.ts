@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, eventually, runCli, type RunningProcess } from '../helpers/fleet';
 import { windowLevels } from '../helpers/hls';
 import { NginxRtmp } from '../helpers/nginx-rtmp';
+import { descendantsOf } from '../helpers/procfs';
 import { RtmpViewer } from '../helpers/rtmp-pull';
 
 const KEYS = { IDOLCAST_TEST_KEY_A: 'live_a_s3cr3t_key', IDOLCAST_TEST_KEY_B: 'live_b_s3cr3t_key' };
@@ -61,6 +63,13 @@ describe('broadcast to RTMP destinations (real ffmpeg, real nginx-rtmp)', () => 
 
     const logs = JSON.stringify(procs.map((p) => [p.lines, p.stderr]));
     for (const key of Object.values(KEYS)) expect(logs).not.toContain(key);
+    // Nor on any command line another local user can read: the broadcaster and its ffmpeg children.
+    const broadcaster = procs[2]!.child.pid!;
+    const cmdlines = [broadcaster, ...descendantsOf(broadcaster).map((p) => p.pid)].map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).join('\n');
+    expect(cmdlines).toContain('-f\0flv');
+    for (const key of Object.values(KEYS)) expect(cmdlines).not.toContain(key);
+    // The keys are in the broadcaster's environment, which only its own user (and root) can read.
+    expect(fs.statSync(`/proc/${broadcaster}/environ`).mode & 0o077).toBe(0);
   });
 
   it('one destination going down never interrupts the other, and the dropped one comes back on its own', async () => {

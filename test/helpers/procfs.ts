@@ -88,3 +88,32 @@ export function killProcessesUsing(text: string): void {
     }
   }
 }
+
+/** The socket inodes a process holds open (its /proc/<pid>/fd links to `socket:[inode]`). */
+function socketInodes(pid: number): Set<string> {
+  const inodes = new Set<string>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return inodes;
+}
+
+/** The TCP ports (v4 and v6) a process listens on, read from /proc/net/tcp{,6} by its socket inodes. */
+export function listeningTcpPorts(pid: number): number[] {
+  const mine = socketInodes(pid);
+  return ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((table) =>
+    fs
+      .readFileSync(table, 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/))
+      // st 0A is LISTEN; the inode is the 10th field
+      .filter((f) => f[3] === '0A' && mine.has(f[9]!))
+      .map((f) => parseInt(f[1]!.split(':')[1]!, 16)),
+  );
+}

@@ -73,4 +73,22 @@ describe('Kubernetes manifests (docker/k8s)', () => {
       await fleet.close();
     }
   });
+
+  it('no process shares its PID namespace: the broadcaster holding the stream keys is not visible to other containers', () => {
+    for (const d of deployments) {
+      const pod = d.spec!.template.spec as Record<string, unknown>;
+      expect([d.metadata.name, pod.shareProcessNamespace ?? false, pod.hostPID ?? false]).toEqual([d.metadata.name, false, false]);
+    }
+    for (const d of deployments) {
+      const secrets = (d.spec!.template.spec.containers[0].envFrom as { secretRef?: { name: string } }[]).map((e) => e.secretRef?.name);
+      expect([d.metadata.name, secrets.includes('idolcast-stream-keys')]).toEqual([d.metadata.name, d.metadata.name.startsWith('broadcast')]);
+    }
+    const compose = YAML.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'docker', 'compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, Record<string, unknown>> };
+    for (const [name, service] of Object.entries(compose.services)) expect([name, service.pid]).toEqual([name, undefined]);
+    // Only the broadcaster is given the stream keys.
+    for (const [name, service] of Object.entries(compose.services)) {
+      const env = Object.keys((service.environment as Record<string, string> | undefined) ?? {});
+      expect([name, env.some((k) => k.endsWith('_STREAM_KEY'))]).toEqual([name, name === 'broadcast']);
+    }
+  });
 });
