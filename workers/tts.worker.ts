@@ -22,7 +22,7 @@ export async function handle(u: Payload<'tts'>, deps: Deps) {
   const voice = level >= 3 && u.degradable ? cheaperVoice(config, u.voice) : u.voice;
   if (voice !== u.voice) {
     metrics.cheaperVoice.inc({ voice: u.voice, cheaper: voice });
-    log.info({ utteranceId: u.utteranceId, voice: u.voice, cheaper: voice, level }, 'degraded: a cheaper voice speaks this line');
+    log.info({ utteranceId: u.utteranceId, voice: u.voice, cheaper: voice, degradationLevel: level }, 'degraded: a cheaper voice speaks this line');
   }
   const text = prepareText(u.text, { maxLength: config.tts.maxTextLength, lexicon: config.tts.lexicon });
   const parts = splitForSpeech(text || u.text, config.tts.firstPartMaxChars);
