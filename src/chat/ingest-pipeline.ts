@@ -42,6 +42,11 @@ const BANNER_KINDS = { follow: 'follow', subscription: 'sub', raid: 'raid', gift
 const ENQUEUE_ATTEMPTS = 5;
 const BATCHES_IN_FLIGHT = 2;
 
+/** Whether a command speaks text a chatter typed (`!say <text>`, `!voice <name> <text>`); paid lines are exempt, as from shedding. */
+function speaksChatText(builtin: string | undefined, args: number, e: ChatEvent): boolean {
+  return !e.paid && ((builtin === 'say' && args > 0) || (builtin === 'voice' && args > 1));
+}
+
 /** A short hash of a message's text, case-folded, for the repeat window. */
 const textHash = (text: string) => createHash('sha1').update(text.toLowerCase()).digest('base64url').slice(0, 16);
 
@@ -163,10 +168,14 @@ export class IngestPipeline {
       const voice = voices.get(channel) ?? config.defaultVoice;
       if (i.command) {
         const def = this.commands.get(i.command.word)!;
+        // Text typed in chat and spoken by !say/!voice is chat speech: shed and timed out like a plain message.
+        const level = speaksChatText(def.builtin, i.command.args.length, e) ? this.degrade(i, backlog, shed) : null;
+        if (level === 'shed') continue;
         const fx = runCommand(def, i.command, e, { config, channel, voice, backlog, utteranceId: (s) => utteranceIdFor(e, s) });
         // A viewer's command line may get a cheaper voice at level 3; a moderator's never does.
         const degradable = !e.paid && !hasPermission(e.user.roles, 'moderator');
-        for (const t of fx.tts) tts.push({ payload: degradable ? { ...t.payload, degradable } : t.payload, opts: t.delay ? { delay: t.delay } : undefined });
+        const ttl = level !== null && { expiresAt: e.acceptedAt + this.plainTtlMs(level ?? 0) };
+        for (const t of fx.tts) tts.push({ payload: { ...t.payload, ...(degradable && { degradable }), ...ttl }, opts: t.delay ? { delay: t.delay } : undefined });
         for (const s of fx.scenes) scenes.push({ payload: s.payload, opts: s.delay ? { delay: s.delay } : undefined });
         effects.push({ item: i, fx });
         backlog += fx.tts.length;
@@ -188,19 +197,9 @@ export class IngestPipeline {
         i.outcome = { decision: 'ignored', reason: 'plain messages are not spoken' };
         continue;
       }
-      const moderator = hasPermission(e.user.roles, 'moderator');
-      if (!moderator) this.degradation.observe(backlog);
-      const level = degradation.current.level;
-      if (level >= 1 && !moderator) {
-        const keep = config.chat.load.shedPolicy === 'sample' && this.sampled++ % config.chat.load.sampleEvery === 0;
-        if (!keep) {
-          shed.push(i);
-          this.deps.metrics.chatShed.inc({ reason: degradation.current.cause ?? 'backlog' });
-          i.outcome = { decision: 'shed', reason: this.shedReason(degradation.current) };
-          continue;
-        }
-      }
-      tts.push({ payload: this.plainLine(e, i.text, voice, moderator ? undefined : level) });
+      const level = this.degrade(i, backlog, shed);
+      if (level === 'shed') continue;
+      tts.push({ payload: this.plainLine(e, i.text, voice, level) });
       backlog++;
       i.outcome = { decision: 'spoken', reason: i.truncated ? 'plain message (truncated)' : 'plain message' };
     }
@@ -310,6 +309,25 @@ export class IngestPipeline {
       acceptedAt: e.acceptedAt, expiresAt: e.acceptedAt + this.plainTtlMs(level ?? 0), origin: { platform: e.platform, user: e.user.displayName },
       ...(level !== undefined && { degradable: true }),
     };
+  }
+
+  /**
+   * Degrade one line of chat speech (a plain message or a viewer's !say) by the level: `shed`
+   * from level 1 (its outcome set), else the level its time-to-live follows; undefined for a
+   * moderator's line, which is never shed nor degraded.
+   */
+  private degrade(i: Item, backlog: number, shed: Item[]): number | 'shed' | undefined {
+    if (hasPermission(i.event.user.roles, 'moderator')) return undefined;
+    this.degradation.observe(backlog);
+    const current = this.degradation.state.current;
+    const { load } = this.deps.config.chat;
+    if (current.level >= 1 && !(load.shedPolicy === 'sample' && this.sampled++ % load.sampleEvery === 0)) {
+      shed.push(i);
+      this.deps.metrics.chatShed.inc({ reason: current.cause ?? 'backlog' });
+      i.outcome = { decision: 'shed', reason: this.shedReason(current) };
+      return 'shed';
+    }
+    return current.level;
   }
 
   /** Plain chat's time-to-live: the short one from degradation level 2. */
