@@ -1,4 +1,5 @@
-import { Queue, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
+import { Queue, type Job, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { audioQueue } from './audio.queue';
 import { chatQueue } from './chat.queue';
@@ -8,6 +9,8 @@ import { playoutQueue } from './playout.queue';
 import { routineQueue } from './routine.queue';
 import { sceneQueue } from './scene.queue';
 import { ttsQueue } from './tts.queue';
+import type { Utterance } from './utterance.schema';
+import { keyspace } from '../src/redis';
 
 /** The job catalog: the only place queue names, payload schemas and job defaults live. */
 export const registry = {
@@ -55,6 +58,13 @@ export function queueName(key: QueueKey, channel?: string): string {
   return `${def.name}-${channel}`;
 }
 
+/** ARGV: job id, score, … — each job still waiting in the prioritized set gets its score. */
+const RESCORE_IF_WAITING = `
+for i = 1, #ARGV, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then redis.call('ZADD', KEYS[1], 'XX', ARGV[i + 1], ARGV[i]) end
+end
+return 0`;
+
 function channelOf(payload: unknown): string | undefined {
   return (payload as { channel?: string }).channel;
 }
@@ -67,7 +77,8 @@ export class Queues {
   private readonly open = new Map<string, Queue>();
 
   constructor(
-    private readonly connection: ConnectionOptions,
+    /** Also runs the accept-order counter and re-scoring (see `stampOrder`, `keepAcceptOrder`). */
+    private readonly connection: Redis,
     private readonly prefix: string,
   ) {}
 
@@ -95,7 +106,35 @@ export class Queues {
   /** Validate and add one job. */
   async enqueue<K extends QueueKey>(key: K, payload: Payload<K>, opts?: JobsOptions): Promise<Job> {
     const data = validatePayload(key, payload);
-    return this.queue(key, channelOf(data)).add(registry[key].jobName, data, this.jobOptions(key, data, opts));
+    await this.stampOrder(key, [data]);
+    const q = this.queue(key, channelOf(data));
+    const job = await q.add(registry[key].jobName, data, this.jobOptions(key, data, opts));
+    await this.keepAcceptOrder(key, q, [job]);
+    return job;
+  }
+
+  /** Give speech lines queued for the first time their accept order (one INCRBY for the lot). */
+  private async stampOrder(key: QueueKey, payloads: unknown[]): Promise<void> {
+    if (key !== 'tts') return;
+    const fresh = (payloads as Utterance[]).filter((u) => u.order === undefined);
+    if (!fresh.length) return;
+    const last = await this.connection.incrby(keyspace(this.prefix).speechOrder, fresh.length);
+    fresh.forEach((u, n) => (u.order = last - fresh.length + 1 + n));
+  }
+
+  /**
+   * BullMQ airs equal-priority jobs in the order they were added (its score is priority × 2³² +
+   * an insertion counter). A playout job is added when its line is voiced, and lines are voiced
+   * in parallel, so that is the order they finished in: each is re-scored with its accept order
+   * in place of the counter, unless a broadcaster already took it. A job BullMQ itself re-adds
+   * (a replay after a broadcaster died) gets a counter again, small: it goes near the front.
+   */
+  private async keepAcceptOrder(key: QueueKey, q: Queue, jobs: Job[]): Promise<void> {
+    if (key !== 'playout') return;
+    const ordered = jobs.filter((j) => (j.data as Utterance).order !== undefined && j.opts.priority);
+    if (!ordered.length) return;
+    const scores = ordered.flatMap((j) => [j.id!, String(j.opts.priority! * 2 ** 32 + ((j.data as Utterance).order! % 2 ** 32))]);
+    await this.connection.eval(RESCORE_IF_WAITING, 1, q.keys.prioritized!, ...scores);
   }
 
   /** Validate every payload first (all or nothing), then add them in one round trip per queue. */
@@ -109,7 +148,13 @@ export class Queues {
       byQueue.set(channel, list);
     }
     const added: Job[] = [];
-    for (const [channel, jobs] of byQueue) added.push(...(await this.queue(key, channel).addBulk(jobs)));
+    for (const [channel, jobs] of byQueue) {
+      await this.stampOrder(key, jobs.map((j) => j.data));
+      const q = this.queue(key, channel);
+      const bulk = await q.addBulk(jobs);
+      await this.keepAcceptOrder(key, q, bulk);
+      added.push(...bulk);
+    }
     return added;
   }
 

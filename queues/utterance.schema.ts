@@ -15,6 +15,11 @@ export const utteranceSchema = z.strictObject({
   priority: z.number().int().min(0).max(9),
   /** When idolcast accepted the request (ms since epoch). */
   acceptedAt: z.number().int().nonnegative(),
+  /**
+   * Accept order, stamped when the line is first queued (a fleet-wide counter). Lines are voiced
+   * in parallel and finish out of order; the playout airs equal-priority lines in this order.
+   */
+  order: z.number().int().nonnegative().optional(),
   /** Past this (ms since epoch) the line is stale and dropped instead of spoken late; none: never stale. */
   expiresAt: z.number().int().nonnegative().optional(),
   /** A viewer's chat line (a plain message or a viewer's command): at degradation level 3 it is voiced by a cheaper voice. Paid, moderator, operator and routine lines never are. */

@@ -8,6 +8,7 @@ import { normaliseText } from './chat/normalise';
 import { ConfigError, loadConfig } from './config/load';
 import { configured, isConfigured } from './config/names';
 import { WORKER_KINDS, type Config, type WorkerKind } from './config/schema';
+import { configWarnings } from './config/warnings';
 import { runControl } from './control/server';
 import { listFleet } from './fleet';
 import { createLogger } from './logger';
@@ -259,6 +260,7 @@ config
   .action(() => {
     const c = loadConfig();
     console.log(`configuration ok: ${Object.keys(c.channels).length} channel(s), ${Object.keys(c.voices).length} voice(s)`);
+    for (const w of configWarnings(c)) console.error(`warning: ${w}`);
   });
 
 /**

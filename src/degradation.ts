@@ -148,7 +148,8 @@ export class DegradationMonitor {
     if (!changed) return;
     const r = this.state.current;
     this.deps.metrics.degradationLevel.set(r.level);
-    const fields = { level: r.level, from: changed.from, name: LEVEL_NAMES[r.level], cause: r.cause, backlog: r.backlog, redisRttMs: Math.round(r.rttMs * 10) / 10 };
+    // `degradationLevel`, not `level`: pino writes its own `level` (the log level) in every line.
+    const fields = { degradationLevel: r.level, fromLevel: changed.from, name: LEVEL_NAMES[r.level], cause: r.cause, backlog: r.backlog, redisRttMs: Math.round(r.rttMs * 10) / 10 };
     if (r.level > changed.from) this.deps.log.warn(fields, 'degradation level raised');
     else this.deps.log.info(fields, 'degradation level lowered');
     void this.share();

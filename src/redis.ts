@@ -65,6 +65,8 @@ export function keyspace(prefix: string) {
     metrics: (id: string) => `${prefix}:metrics:${id}`,
     /** Raw engine audio of one part of an utterance, waiting for the audio worker. */
     speechRaw: (utteranceId: string, part: number) => `${prefix}:speech:${utteranceId}:raw:${part}`,
+    /** Counter stamping every line's accept order (`order`): equal-priority lines air in it. */
+    speechOrder: `${prefix}:speech-order`,
     /** Playout-ready PCM of one part of an utterance, waiting for the broadcaster. */
     speechPcm: (utteranceId: string, part: number) => `${prefix}:speech:${utteranceId}:pcm:${part}`,
     /** Pub/sub channel of on-air events (utterance start/end, scene) of a channel. */

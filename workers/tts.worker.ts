@@ -59,7 +59,7 @@ export async function handle(u: Payload<'tts'>, deps: Deps) {
   const voice = level >= 3 && u.degradable ? cheaperVoice(config, asked) : asked;
   if (voice !== asked) {
     metrics.cheaperVoice.inc({ voice: asked, cheaper: voice });
-    log.info({ utteranceId: u.utteranceId, voice: asked, cheaper: voice, level }, 'degraded: a cheaper voice speaks this line');
+    log.info({ utteranceId: u.utteranceId, voice: asked, cheaper: voice, degradationLevel: level }, 'degraded: a cheaper voice speaks this line');
   }
   const started = performance.now();
   const spokeWith: string[] = [];

@@ -55,6 +55,11 @@ const BANNER_KINDS = { follow: 'follow', subscription: 'sub', raid: 'raid', gift
 const ENQUEUE_ATTEMPTS = 5;
 const BATCHES_IN_FLIGHT = 2;
 
+/** Whether a command speaks text a chatter typed (`!say <text>`, `!voice <name> <text>`); paid lines are exempt, as from shedding. */
+function speaksChatText(builtin: string | undefined, args: number, e: ChatEvent): boolean {
+  return !e.paid && ((builtin === 'say' && args > 0) || (builtin === 'voice' && args > 1));
+}
+
 /** A short hash of a message's text, case-folded, for the repeat window. */
 const textHash = (text: string) => createHash('sha1').update(text.toLowerCase()).digest('base64url').slice(0, 16);
 
@@ -213,10 +218,14 @@ export class IngestPipeline {
     const { config } = this.deps;
     const e = i.event;
     const def = this.commands.get(cmd.word)!;
+    // Text typed in chat and spoken by !say/!voice is chat speech: shed and timed out like a plain message.
+    const level = speaksChatText(def.builtin, cmd.args.length, e) ? this.degrade(i, plan.backlog, plan.shed) : null;
+    if (level === 'shed') return;
     const fx = runCommand(def, cmd, e, { config, channel, voice, backlog: plan.backlog, utteranceId: (s) => utteranceIdFor(e, s) });
     // A viewer's command line may get a cheaper voice at level 3; a moderator's never does.
     const degradable = !e.paid && !hasPermission(e.user.roles, 'moderator');
-    for (const t of fx.tts) plan.tts.push({ payload: degradable ? { ...t.payload, degradable } : t.payload, opts: t.delay ? { delay: t.delay } : undefined });
+    const ttl = level !== null && { expiresAt: e.acceptedAt + this.plainTtlMs(level ?? 0) };
+    for (const t of fx.tts) plan.tts.push({ payload: { ...t.payload, ...(degradable && { degradable }), ...ttl }, opts: t.delay ? { delay: t.delay } : undefined });
     for (const s of fx.scenes) plan.scenes.push({ payload: s.payload, opts: s.delay ? { delay: s.delay } : undefined });
     plan.effects.push({ item: i, fx });
     plan.backlog += fx.tts.length;
@@ -239,19 +248,9 @@ export class IngestPipeline {
     else if (i.withheld) i.outcome = { decision: 'rejected', reason: i.withheld };
     else if (!config.chat.speakPlainMessages) i.outcome = { decision: 'ignored', reason: 'plain messages are not spoken' };
     if (i.outcome) return;
-    const moderator = hasPermission(e.user.roles, 'moderator');
-    if (!moderator) this.degradation.observe(plan.backlog);
-    const current = this.degradation.state.current;
-    if (current.level >= 1 && !moderator) {
-      const keep = config.chat.load.shedPolicy === 'sample' && this.sampled++ % config.chat.load.sampleEvery === 0;
-      if (!keep) {
-        plan.shed.push(i);
-        this.deps.metrics.chatShed.inc({ reason: current.cause ?? 'backlog' });
-        i.outcome = { decision: 'shed', reason: this.shedReason(current) };
-        return;
-      }
-    }
-    plan.tts.push({ payload: this.plainLine(e, i.text, voice, moderator ? undefined : current.level) });
+    const level = this.degrade(i, plan.backlog, plan.shed);
+    if (level === 'shed') return;
+    plan.tts.push({ payload: this.plainLine(e, i.text, voice, level) });
     plan.backlog++;
     i.outcome = { decision: 'spoken', reason: i.truncated ? 'plain message (truncated)' : 'plain message' };
   }
@@ -361,6 +360,25 @@ export class IngestPipeline {
       acceptedAt: e.acceptedAt, expiresAt: e.acceptedAt + this.plainTtlMs(level ?? 0), origin: { platform: e.platform, user: e.user.displayName },
       ...(level !== undefined && { degradable: true }),
     };
+  }
+
+  /**
+   * Degrade one line of chat speech (a plain message or a viewer's !say) by the level: `shed`
+   * from level 1 (its outcome set), else the level its time-to-live follows; undefined for a
+   * moderator's line, which is never shed nor degraded.
+   */
+  private degrade(i: Item, backlog: number, shed: Item[]): number | 'shed' | undefined {
+    if (hasPermission(i.event.user.roles, 'moderator')) return undefined;
+    this.degradation.observe(backlog);
+    const current = this.degradation.state.current;
+    const { load } = this.deps.config.chat;
+    if (current.level >= 1 && !(load.shedPolicy === 'sample' && this.sampled++ % load.sampleEvery === 0)) {
+      shed.push(i);
+      this.deps.metrics.chatShed.inc({ reason: current.cause ?? 'backlog' });
+      i.outcome = { decision: 'shed', reason: this.shedReason(current) };
+      return 'shed';
+    }
+    return current.level;
   }
 
   /** Plain chat's time-to-live: the short one from degradation level 2. */

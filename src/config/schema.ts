@@ -245,7 +245,16 @@ const reactionsSchema = z
     /** Messages that carry a payment (bits, Super Chat, gifts) besides their own reaction. */
     paid: reactionSchema.optional(),
   })
-  .prefault({});
+  // A config without `reactions` thanks every event, paid ones above all; a `reactions` section
+  // replaces this whole set (so a kind left out of it is deliberately not thanked).
+  .prefault({
+    follow: { say: 'Welcome, {user}! Thanks for the follow!', priority: 6 },
+    subscription: { say: 'Thank you for subscribing, {user}!', priority: 7 },
+    raid: { say: 'Wow, a raid from {user}! Welcome, everyone!', priority: 8 },
+    gift: { say: 'Thank you for the gift, {user}!', priority: 8 },
+    superchat: { say: '{user} sent {amount} {currency}: {text}', priority: 8 },
+    paid: { say: '{user} cheered {amount} {currency}: {text}', priority: 8 },
+  });
 
 const loadSchema = z
   .strictObject({

@@ -9,6 +9,9 @@ export interface FakeTwitchClient {
   sent: string[];
 }
 
+/** How the fake fails a connection attempt. */
+export type ConnectFailure = 'refuse' | 'close';
+
 const tagValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/;/g, '\\:').replace(/ /g, '\\s').replace(/\r/g, '\\r').replace(/\n/g, '\\n');
 
 /** IRCv3 tags as Twitch writes them. */
@@ -26,17 +29,46 @@ export class FakeTwitch {
   private readonly wss: WebSocketServer;
   private readonly joinWaiters: (() => void)[] = [];
   readonly ready: Promise<void>;
+  /** How the next connects fail, first first (see `failConnects`). */
+  private readonly failing: ConnectFailure[] = [];
+  /** Connection attempts the server failed on purpose. */
+  failedConnects = 0;
 
   constructor() {
-    this.wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    this.wss = new WebSocketServer({
+      host: '127.0.0.1',
+      port: 0,
+      // A refused handshake, as a load balancer answers while Twitch's edge is down.
+      verifyClient: (_info, done) => {
+        if (this.failing[0] !== 'refuse') return done(true);
+        this.failing.shift();
+        this.failedConnects++;
+        done(false, 503, 'Service Unavailable');
+      },
+    });
     this.ready = new Promise((resolve) => this.wss.once('listening', () => resolve()));
     this.wss.on('connection', (socket) => {
+      if (this.failing[0] === 'close') {
+        // Accepted, then closed before the welcome: the connection dies during login.
+        this.failing.shift();
+        this.failedConnects++;
+        socket.terminate();
+        return;
+      }
       const client: FakeTwitchClient = { socket, joined: new Set(), sent: [] };
       this.clients.push(client);
       socket.on('message', (data) => {
         for (const line of data.toString().split('\r\n').filter(Boolean)) this.handle(client, line);
       });
     });
+  }
+
+  /**
+   * Fail the next connects, one per entry: `refuse` answers the WebSocket handshake with 503
+   * (the client sees an error and a close), `close` accepts it and drops the socket before login.
+   */
+  failConnects(...how: ConnectFailure[]): void {
+    this.failing.push(...how);
   }
 
   get url(): string {

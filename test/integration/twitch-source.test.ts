@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { ChatEvent } from '../../src/chat/chat-event';
 import { TwitchSource } from '../../src/chat/sources/twitch.source';
 import { parseConfig } from '../../src/config/load';
@@ -9,7 +10,9 @@ import { FakeTwitch } from '../helpers/fake-twitch';
 function source(server: string, extra: Record<string, unknown> = {}) {
   const config = parseConfig(JSON.stringify({ chat: { twitch: { enabled: true, server, channels: ['idolchan'], reconnectBaseMs: 50, reconnectCapMs: 400, ...extra } } }), 'x.yaml');
   const metrics = createMetrics('ingest', 'test');
-  return { src: new TwitchSource({ config: config.chat.twitch, channel: 'main', log: createLogger('twitch-test', 'silent'), metrics }), metrics };
+  const logs: Record<string, unknown>[] = [];
+  const log = createLogger('twitch-test', 'info', new Writable({ write: (c, _e, cb) => (logs.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) }));
+  return { src: new TwitchSource({ config: config.chat.twitch, channel: 'main', log, metrics }), metrics, logs };
 }
 
 describe('Twitch chat source (tmi.js against a loopback Twitch IRC server)', () => {
@@ -79,6 +82,25 @@ describe('Twitch chat source (tmi.js against a loopback Twitch IRC server)', () 
     expect(events.map((e) => e.id).sort()).toEqual([...sent].sort());
     expect(src.status()).toMatchObject({ connected: true, reconnects: 2 });
     expect((await metrics.sourceReconnects.get()).values[0]!.value).toBe(2);
+  });
+
+  it('handles each failed connect once: one reconnect scheduled and counted per failure, and per RECONNECT', async () => {
+    fake.failConnects('refuse', 'close');
+    let metrics, logs: Record<string, unknown>[];
+    ({ src, metrics, logs } = source(fake.url));
+    await src.start((e) => events.push(e));
+    const first = await fake.joined('idolchan');
+    expect(fake.failedConnects).toBe(2);
+    fake.broadcast('idolchan', ':tmi.twitch.tv RECONNECT');
+    await eventually(async () => (fake.current('idolchan') && fake.current('idolchan') !== first ? true : undefined), 'a new connection after RECONNECT', 10000);
+    await eventually(async () => (src!.status().connected ? true : undefined), 'connected again');
+
+    const retries = logs.filter((l) => l.msg === 'twitch disconnected: reconnecting');
+    expect(retries).toHaveLength(2);
+    expect(retries.map((l) => l.wasConnected)).toEqual([false, false]);
+    expect(logs.filter((l) => l.msg === 'twitch asked us to reconnect')).toHaveLength(1);
+    expect(src.status()).toMatchObject({ connected: true, reconnects: 3 });
+    expect((await metrics.sourceReconnects.get()).values[0]!.value).toBe(3);
   });
 
   it('reads anonymously without a token and cannot reply; with a token it logs in and replies', async () => {

@@ -1,5 +1,11 @@
+import { Writable } from 'node:stream';
+import type { Redis } from 'ioredis';
+import type { Queues } from '../../queues/registry';
 import { configSchema } from '../../src/config/schema';
-import { DegradationState, cheaperVoice, levelFor, thresholdsFrom, type Thresholds } from '../../src/degradation';
+import { DegradationMonitor, DegradationState, cheaperVoice, levelFor, thresholdsFrom, type Thresholds } from '../../src/degradation';
+import { createLogger } from '../../src/logger';
+import { createMetrics } from '../../src/metrics';
+import { keyspace } from '../../src/redis';
 
 const t: Thresholds = { backlog: [40, 80, 160], rttMs: [100, 250, 500], recoverRatio: 0.75, holdMs: 10_000 };
 
@@ -77,5 +83,22 @@ describe('degradation level', () => {
     expect(cheaperVoice(config, 'local')).toBe('local');
     expect(cheaperVoice(config, 'unknown')).toBe('local');
     expect(configSchema.safeParse({ voices: { a: { cheaper: 'nope' } }, defaultVoice: 'a' }).success).toBe(false);
+  });
+});
+
+describe('degradation log lines', () => {
+  it('carry the degradation level under its own name: exactly one `level` key per JSON line, and it is pino\'s', () => {
+    const lines: string[] = [];
+    const log = createLogger('ingest', 'info', new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
+    const config = configSchema.parse({});
+    const stubRedis = { set: async () => 'OK' } as unknown as Redis;
+    const monitor = new DegradationMonitor({ config, redis: stubRedis, keys: keyspace('t'), queues: {} as Queues, log, metrics: createMetrics('ingest', 'test') });
+    monitor.observe(10_000); // straight to level 3: a warning
+    expect(lines).toHaveLength(1);
+    const raw = lines[0]!;
+    // JSON.parse keeps the last of duplicate keys, so count them in the text itself.
+    expect(raw.match(/"level":/g)).toHaveLength(1);
+    for (const key of ['time', 'pid', 'hostname', 'msg']) expect((raw.match(new RegExp(`"${key}":`, 'g')) ?? []).length).toBeLessThanOrEqual(1);
+    expect(JSON.parse(raw)).toMatchObject({ level: 40, degradationLevel: 3, fromLevel: 0, cause: 'backlog', msg: 'degradation level raised' });
   });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { Queues } from '../../queues/registry';
 import { parseConfig } from '../../src/config/load';
-import { createMetricsPage } from '../../src/control/metrics-page';
+import { queueDepthRegistry } from '../../src/control/metrics-page';
 import { createMetrics } from '../../src/metrics';
 import { PROJECT_ROOT } from '../../src/paths';
 import { keyspace, type Redis } from '../../src/redis';
@@ -35,11 +35,11 @@ function expressions(dashboard: { panels: Panel[]; templating?: { list: { query?
 /** Names of the series a process exposes: counters and gauges as named, histograms with their suffixes. */
 function exposedSeries(): Set<string> {
   const metrics = createMetrics('test', 'test-1');
-  // The control server adds the queue-depth gauge to its own registry; nothing is read until a scrape.
-  createMetricsPage(metrics.registry, parseConfig('', 'test.yaml', {}), {} as Queues, {} as Redis, keyspace('t'));
+  // The control server reads the queue depths into a registry of their own; nothing is read until a scrape.
+  const depth = queueDepthRegistry(parseConfig('', 'test.yaml', {}), {} as Queues);
   const names = new Set<string>();
   // The metric objects as registered (no collect: that would read the queues from Redis).
-  for (const m of metrics.registry.getMetricsAsArray() as unknown as { name: string; type: string }[]) {
+  for (const m of [...metrics.registry.getMetricsAsArray(), ...depth.getMetricsAsArray()] as unknown as { name: string; type: string }[]) {
     names.add(m.name);
     if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
     if (m.type === 'summary') for (const s of ['_sum', '_count']) names.add(m.name + s);

@@ -53,6 +53,12 @@ export class TwitchSource implements ChatSource {
   private reconnects = 0;
   private connected = false;
   private serverAskedReconnect = false;
+  /**
+   * Whether the current connection attempt may still schedule a reconnect. tmi.js reports one
+   * failed connect twice (its socket's `error` and then its `close` each emit `disconnected`):
+   * the first report of an attempt is handled, later ones are echoes of the same failure.
+   */
+  private awaitingOutcome = false;
   private lastError?: string;
   private timer?: NodeJS.Timeout;
   private readonly rooms: string[];
@@ -87,6 +93,7 @@ export class TwitchSource implements ChatSource {
   }
 
   private connect(): void {
+    this.awaitingOutcome = true;
     this.client?.connect().catch((err: unknown) => {
       this.lastError = String(err);
     });
@@ -112,12 +119,14 @@ export class TwitchSource implements ChatSource {
       const wasConnected = this.connected;
       this.setConnected(false);
       this.lastError = reason;
-      if (this.stopping) return;
+      if (this.stopping || !this.awaitingOutcome) return;
+      this.awaitingOutcome = false;
       this.reconnects++;
       this.opts.metrics?.sourceReconnects.inc({ platform: 'twitch' });
       if (this.serverAskedReconnect) {
         // tmi.js reconnects by itself for a server RECONNECT, within a second or two.
         this.serverAskedReconnect = false;
+        this.awaitingOutcome = true; // tmi.js's own connect is the next attempt
         log.info({ reason }, 'twitch asked us to reconnect');
         return;
       }
