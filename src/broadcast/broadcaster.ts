@@ -182,7 +182,7 @@ function pointLiveView(liveRoot: string, channel: string, memberDir: string, log
   for (const d of fs.readdirSync(members)) {
     const dir = path.join(members, d);
     if (dir === memberDir || !d.startsWith(`${channel}-`)) continue;
-    let last = 0;
+    let last: number;
     try {
       last = fs.statSync(path.join(dir, 'index.m3u8')).mtimeMs;
     } catch {
@@ -309,7 +309,7 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
           const base = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt };
           at(startAt, () => {
             onAir = u.utteranceId;
-            void ctx.publish(channel, { type: 'onair-start', ...base });
+            ctx.publish(channel, { type: 'onair-start', ...base }).catch((err: Error) => log.warn({ err: err.message }, 'on-air event not published'));
           });
         }
         endAt = times.endAt + offset;
@@ -322,7 +322,7 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
       const end = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt, endAt };
       at(endAt, () => {
         if (onAir === u.utteranceId) onAir = null;
-        void ctx.publish(channel, { type: 'onair-end', ...end });
+        ctx.publish(channel, { type: 'onair-end', ...end }).catch((err: Error) => log.warn({ err: err.message }, 'on-air event not published'));
       });
       metrics.onAir.inc({ channel });
       // On the stream's clock, as the viewer hears it.

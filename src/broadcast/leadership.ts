@@ -74,12 +74,12 @@ export class Leadership {
     const renew = async () => {
       if (this.stopped) return;
       const sentAt = Date.now();
-      let ours = false;
+      let ours: boolean;
       try {
         ours = Number(await this.redis.eval(RENEW, 1, this.keys.lock, this.value, this.ttlMs)) === 1;
       } catch (err) {
         // Redis unreachable: keep trying while the lease lasts; past it, we are no longer the holder.
-        if (Date.now() < this.validUntil) return void (this.timer = setTimeout(renew, this.ttlMs / 6));
+        if (Date.now() < this.validUntil) return void (this.timer = setTimeout(() => void renew(), this.ttlMs / 6));
         return lost(`cannot renew the lock: ${(err as Error).message}`);
       }
       if (!ours) {
@@ -87,9 +87,9 @@ export class Leadership {
         return lost('another broadcaster holds the lock');
       }
       this.validUntil = sentAt + this.ttlMs - this.margin;
-      this.timer = setTimeout(renew, this.ttlMs / 3);
+      this.timer = setTimeout(() => void renew(), this.ttlMs / 3);
     };
-    this.timer = setTimeout(renew, this.ttlMs / 3);
+    this.timer = setTimeout(() => void renew(), this.ttlMs / 3);
   }
 
   /** Give the lock up at once (graceful stop): the standby need not wait for the TTL. */
