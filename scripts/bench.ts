@@ -4,7 +4,7 @@
  * as one JSON object on stdout. Progress goes to stderr. Every loop is bounded in count and time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -234,11 +234,11 @@ async function offer(b: Bench, rate: number, seconds: number, via: 'chat' | 'tts
     if (via === 'chat') {
       const e = chatEvent(i, run);
       sentAt.set(`local-${e.id}`, e.acceptedAt);
-      void queues.enqueue('chat', e);
+      queues.enqueue('chat', e).catch((err: Error) => log(`enqueue failed: ${err.message}`));
     } else {
       const p = ttsPayload(i, run);
       sentAt.set(p.utteranceId, p.acceptedAt);
-      void queues.enqueue('tts', p);
+      queues.enqueue('tts', p).catch((err: Error) => log(`enqueue failed: ${err.message}`));
     }
   }
   // Let the tail arrive (bounded).
@@ -252,8 +252,6 @@ async function offer(b: Bench, rate: number, seconds: number, via: 'chat' | 'tts
 
 async function fleetLatency(b: Bench) {
   await b.flush();
-  const config = b.config();
-  void config;
   b.spawn(['ingest']);
   b.spawn(['worker', 'tts']);
   b.spawn(['worker', 'audio']);

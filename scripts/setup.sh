@@ -2,7 +2,8 @@
 # Installs what idolcast needs when it is missing, then builds it:
 #   Debian packages (redis-server, ffmpeg, espeak-ng; for the tests also chromium, nginx and
 #   libnginx-mod-rtmp) with apt-get, npm packages with npm ci,
-#   and the TypeScript build in dist/. Used by `npm run up` and `npm test`.
+#   and the TypeScript build in dist/; for the tests also the typecheck and the linter.
+#   Used by `npm run up` and `npm test`.
 # Usage: scripts/setup.sh [up|test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,4 +42,7 @@ node_modules/.bin/tsc -p tsconfig.build.json
 if [ "$mode" = test ]; then
   # Type-check the tests too (jest transpiles them without checking).
   node_modules/.bin/tsc -p tsconfig.json
+  # Lint (eslint.config.mjs): type-aware rules for what tsc lets through in async code, such as a
+  # promise nobody awaits or catches. Any finding fails the run.
+  node_modules/.bin/eslint --max-warnings 0 .
 fi

@@ -37,7 +37,7 @@ export class FeedAudio implements Bed {
     const proc = spawn('ffmpeg', ['-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', '1000000', '-probesize', '500000', '-rw_timeout', '3000000', '-i', this.url, '-vn', '-map', '0:a:0', '-ac', '1', '-ar', String(this.sampleRate), '-f', 's16le', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
     this.proc = proc;
     let odd: Buffer | undefined;
-    proc.stdout!.on('data', (d: Buffer) => {
+    proc.stdout.on('data', (d: Buffer) => {
       const bytes = odd ? Buffer.concat([odd, d]) : d;
       const whole = bytes.length - (bytes.length % 2);
       odd = whole < bytes.length ? bytes.subarray(whole) : undefined;

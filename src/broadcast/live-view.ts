@@ -27,7 +27,7 @@ export function pointLiveView(liveRoot: string, channel: string, memberDir: stri
   for (const d of fs.readdirSync(members)) {
     const dir = path.join(members, d);
     if (dir === memberDir || !d.startsWith(`${channel}-`)) continue;
-    let last = 0;
+    let last: number;
     try {
       last = fs.statSync(path.join(dir, 'index.m3u8')).mtimeMs;
     } catch {

@@ -156,12 +156,17 @@ export class Playout {
   }
 
   /** Publish the line's on-air start when viewers hear it. */
+  /** A live event for the page and the overlay; Redis refusing it is logged, never fatal to the playout. */
+  private publishEvent(event: Record<string, unknown>): void {
+    this.ctx.publish(this.channel, event).catch((err: Error) => this.ctx.log.warn({ err: err.message, type: event.type }, 'live event not published'));
+  }
+
   private announce(u: Payload<'playout'>, line: AiringLine, startAt: number): number {
     const base = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt };
     line.startTimer = at(startAt, () => {
       this.onAir = u.utteranceId;
       line.started = true;
-      void this.ctx.publish(this.channel, { type: 'onair-start', ...base });
+      this.publishEvent({ type: 'onair-start', ...base });
     });
     return startAt;
   }
@@ -173,7 +178,7 @@ export class Playout {
     const end = { utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt, endAt };
     at(endAt, () => {
       if (this.onAir === u.utteranceId) this.onAir = null;
-      void this.ctx.publish(this.channel, { type: 'onair-end', ...end });
+      this.publishEvent({ type: 'onair-end', ...end });
     });
   }
 
@@ -182,9 +187,12 @@ export class Playout {
     const { metrics, log } = this.ctx;
     this.current = undefined;
     clearTimeout(line.startTimer);
-    if (this.captionFor === u.utteranceId) (this.parts.caption?.clear(), (this.captionFor = undefined));
+    if (this.captionFor === u.utteranceId) {
+      this.parts.caption?.clear();
+      this.captionFor = undefined;
+    }
     if (this.onAir === u.utteranceId) this.onAir = null;
-    if (line.started) void this.ctx.publish(this.channel, { type: 'onair-end', utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, interrupted: true });
+    if (line.started) this.publishEvent({ type: 'onair-end', utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, interrupted: true });
     const again = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
     if (!again) metrics.speechDropped.inc({ stage: 'playout', reason: 'interrupted' });
     log.warn({ utteranceId: u.utteranceId, reason: 'interrupted', why: err.message }, again ? 'line interrupted on air: to be aired again' : 'line dropped: interrupted on air, no attempts left');

@@ -84,7 +84,10 @@ export class ChunkReader {
     const prev = this.streams.get(csid) ?? { length: 0, type: 0, streamId: 0, extended: false, parts: [], got: 0 };
     const s = { ...prev };
     if (fmt <= 2) s.extended = b.readUIntBE(o, 3) === EXTENDED;
-    if (fmt <= 1) (s.length = b.readUIntBE(o + 3, 3), (s.type = b[o + 6]!));
+    if (fmt <= 1) {
+      s.length = b.readUIntBE(o + 3, 3);
+      s.type = b[o + 6]!;
+    }
     if (fmt === 0) s.streamId = b.readUInt32LE(o + 7);
     o += headerBytes + (s.extended ? 4 : 0);
     const n = Math.min(this.chunkSize, s.length - s.got);

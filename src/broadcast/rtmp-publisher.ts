@@ -95,7 +95,10 @@ export class RtmpPublisher {
   send(tag: FlvTag): boolean {
     if (this.state === 'closed') return true;
     if (this.state !== 'publishing') {
-      if (this.pendingBytes + tag.data.length <= MAX_PENDING_BYTES) (this.pending.push(tag), (this.pendingBytes += tag.data.length));
+      if (this.pendingBytes + tag.data.length <= MAX_PENDING_BYTES) {
+        this.pending.push(tag);
+        this.pendingBytes += tag.data.length;
+      }
       return true;
     }
     const isData = tag.type === MSG.data;

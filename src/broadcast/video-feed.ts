@@ -41,7 +41,7 @@ export class VideoFeed {
     const size = frameBytes(this.format);
     const proc = spawn('ffmpeg', ['-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', '1000000', '-probesize', '500000', '-rw_timeout', '3000000', '-i', this.url, '-an', '-vf', `scale=${width}:${height},fps=${fps}`, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
     this.proc = proc;
-    proc.stdout!.on('data', (d: Buffer) => {
+    proc.stdout.on('data', (d: Buffer) => {
       this.pending.push(d);
       this.pendingBytes += d.length;
       while (this.pendingBytes >= size) {

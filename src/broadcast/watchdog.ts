@@ -118,6 +118,9 @@ export class Watchdog {
                 ? 'frozen'
                 : undefined;
       this.escalate(fault);
+    } catch (err) {
+      // Fire-and-forget from the interval: a throwing action must not take the broadcaster down.
+      this.log.error({ err: (err as Error).message }, 'watchdog check failed: the next one runs as usual');
     } finally {
       this.busy = false;
     }

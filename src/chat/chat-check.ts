@@ -99,10 +99,24 @@ export async function chatBatchCheck(
     let mask = r.check ? 1 : 0;
     const maskAt = args.push(0) - 1;
     if (r.check) {
-      if (r.bucket) (mask |= 2), keys.push(r.bucket);
-      if (r.recent) (mask |= 4), keys.push(r.recent);
-      if (r.cooldown) (mask |= 8), keys.push(r.cooldown), args.push(Math.max(1, r.globalMs ?? 0));
-      if (r.userCooldown) (mask |= 16), keys.push(r.userCooldown), args.push(Math.max(1, r.userMs ?? 0));
+      if (r.bucket) {
+        mask |= 2;
+        keys.push(r.bucket);
+      }
+      if (r.recent) {
+        mask |= 4;
+        keys.push(r.recent);
+      }
+      if (r.cooldown) {
+        mask |= 8;
+        keys.push(r.cooldown);
+        args.push(Math.max(1, r.globalMs ?? 0));
+      }
+      if (r.userCooldown) {
+        mask |= 16;
+        keys.push(r.userCooldown);
+        args.push(Math.max(1, r.userMs ?? 0));
+      }
     }
     args[maskAt] = mask;
   }

@@ -73,7 +73,10 @@ function charClasses(t: string) {
     visible++;
     if (c < 128) {
       if (c >= 97 && c <= 122) letters++;
-      else if (c >= 65 && c <= 90) (letters++, upper++);
+      else if (c >= 65 && c <= 90) {
+        letters++;
+        upper++;
+      }
       else if (!(c >= 48 && c <= 57)) symbols++;
     } else if (LETTER.test(ch)) {
       letters++;

@@ -332,7 +332,10 @@ export class IngestPipeline {
     if (!i.text) return;
     const checked = contentFilter(i.text, this.deps.config.chat.filter, skip);
     if (checked.ok) i.text = checked.text;
-    else (i.withheld = checked.reason), (i.text = '');
+    else {
+      i.withheld = checked.reason;
+      i.text = '';
+    }
   }
 
   /**

@@ -658,7 +658,7 @@ export const configSchema = z
       }
     }
     const depths = degradationDepths(cfg);
-    if (depths[1]! < depths[0]! || depths[2]! < depths[1]!) {
+    if (depths[1] < depths[0] || depths[2] < depths[1]) {
       ctx.addIssue({ code: 'custom', path: ['degradation'], message: `backlog depths must rise with the level: chat.load.shedDepth ${depths[0]} ≤ ttlDepth ${depths[1]} ≤ voiceDepth ${depths[2]}` });
     }
     const rtt = cfg.degradation.redisRttMs;

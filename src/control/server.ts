@@ -39,7 +39,7 @@ export function createControlApp(ctx: ProcessContext) {
   board.setBasePath('/admin/queues');
   createBullBoard({ queues: allQueues(config, queues).map((q) => new BullMQAdapter(q)), serverAdapter: board });
   app.use('/admin', guard);
-  app.use('/admin/queues', board.getRouter());
+  app.use('/admin/queues', board.getRouter() as express.Router); // bull-board types its router `any`
   app.use('/api', guard);
 
   app.get('/healthz', (_req, res) => {

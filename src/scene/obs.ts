@@ -11,7 +11,7 @@ interface ObsClient {
   removeAllListeners(): unknown;
 }
 // The JSON flavour of the v5 protocol (the package's default `require` entry speaks MessagePack).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- `import` cannot name the ./json export under moduleResolution node
 const { OBSWebSocket } = require('obs-websocket-js/json') as { OBSWebSocket: new () => ObsClient };
 
 /** obs-websocket's close code for a rejected password (or a missing one when OBS asks for it). */

@@ -96,7 +96,7 @@ export function previewSchedule(config: Config, from: number, hours: number, lim
     if (prev && prev.until! >= f.at && conflicts.length < 200) {
       conflicts.push({ kind: 'timeline-overlap', at: f.at, routines: [prev.routine, f.routine], message: `${f.routine} starts while ${prev.routine} (started ${new Date(prev.at).toISOString()}) is still running on channel ${f.channel}` });
     }
-    if (!prev || f.until! > prev.until!) running.set(f.channel, f);
+    if (!prev || f.until > prev.until!) running.set(f.channel, f);
   }
   conflicts.sort((a, b) => a.at - b.at);
   return { from, to, firings: all.slice(0, limit), omitted: Math.max(0, all.length - limit) + beyond, conflicts };

@@ -124,7 +124,7 @@ export async function collectStatus(config: Config, redis: Redis, keys: Keyspace
   const kinds = [...new Set([...FLEET_KINDS, ...members.map((m) => m.kind)])];
   const fleet = kinds.map((kind) => {
     const live = members.filter((m) => m.kind === kind);
-    const sum = (field: string) => live.reduce((n, m) => n + (typeof m.detail[field] === 'number' ? (m.detail[field] as number) : 0), 0);
+    const sum = (field: string) => live.reduce((n, m) => n + (typeof m.detail[field] === 'number' ? m.detail[field] : 0), 0);
     return { kind, live: live.length, activeJobs: sum('active'), processed: sum('processed') };
   });
   const breakers = Object.keys(config.tts.engines).map((engine, i) => {

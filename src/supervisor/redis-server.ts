@@ -59,8 +59,11 @@ export async function startRedisServer(opts: { port: number; dir: string; append
     }
     throw new Error(`redis-server did not answer on ${url} within 15 s`);
   })();
+  // The loser of the race must not reject unhandled later: the poll's timeout after the child failed
+  // would crash the caller 15 s on; later exits are the supervisor's business.
+  ready.catch(() => {});
+  failed.catch(() => {});
   await Promise.race([ready, failed]);
-  failed.catch(() => {}); // later exits are the supervisor's business
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');

@@ -9,7 +9,9 @@
  * marks for symbols, half marks). After NFC, ordinary accented letters are precomposed, so these
  * carry nothing an engine should read; engines that do read them spell out every mark.
  */
-const GENERIC_MARKS = /[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]/gu;
+// One class per block: within one class, a block's last mark next to the next block's first reads as one
+// combined character to a reader (and to no-misleading-character-class), though each is matched alone.
+const GENERIC_MARKS = /[\u0300-\u036f]|[\u0483-\u0489]|[\u1ab0-\u1aff]|[\u1dc0-\u1dff]|[\u20d0-\u20ff]|[\ufe20-\ufe2f]/gu;
 
 /**
  * Remove stacked combining marks. Script marks that spell sounds (Devanagari vowel signs, Thai
@@ -35,7 +37,7 @@ export function cutToSeconds(text: string, seconds: number): { text: string; cut
   if (text.length <= max) return { text, cut: false };
   const window = text.slice(0, max + 1);
   // Latin sentence ends are followed by a space; CJK ones by the next sentence directly.
-  const ends = [...window.matchAll(/[.!?…](?=\s|$)|[。！？]/gu)].map((m) => m.index! + m[0].length);
+  const ends = [...window.matchAll(/[.!?…](?=\s|$)|[。！？]/gu)].map((m) => m.index + m[0].length);
   const sentence = ends.filter((i) => i <= max).pop();
   if (sentence !== undefined && sentence > max * 0.3) return { text: window.slice(0, sentence).trim(), cut: true };
   const space = window.lastIndexOf(' ', max);

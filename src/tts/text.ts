@@ -80,7 +80,10 @@ export function stripEngineMarkup(text: string): string {
   if (!MARKUP_CHARS.test(text)) return text;
   let t = text;
   // Each pass removes at least one tag, so nested `<<b>>` pieces cannot rejoin into one.
-  for (let prev = ''; prev !== t; ) (prev = t), (t = t.replace(TAG_RE, ''));
+  for (let prev = ''; prev !== t; ) {
+    prev = t;
+    t = t.replace(TAG_RE, '');
+  }
   t = t.replace(PHONEMES_RE, '').replace(/[[\]\p{Cc}\p{Cf}]/gu, (c) => (c === '\n' || c === '\t' ? ' ' : ''));
   return t.replace(/\s+/gu, ' ').trim();
 }

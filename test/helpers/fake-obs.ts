@@ -125,7 +125,11 @@ export class FakeObs {
         const data = (d.requestData ?? {}) as Record<string, unknown>;
         const req: ObsRequest = { type, data, at: Date.now(), hr: performance.now() };
         this.requests.push(req);
-        for (const w of [...this.waiters]) if (w.match(req)) (this.waiters.splice(this.waiters.indexOf(w), 1), w.resolve(req));
+        for (const w of [...this.waiters]) {
+          if (!w.match(req)) continue;
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(req);
+        }
         const { code, comment, responseData } = this.handle(type, data);
         send(7, { requestType: type, requestId: d.requestId, requestStatus: { result: code === 100, code, ...(comment && { comment }) }, ...(responseData && { responseData }) });
       }

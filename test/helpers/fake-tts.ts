@@ -41,7 +41,10 @@ export class FakeTts {
   readonly ready: Promise<void>;
 
   constructor() {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = http.createServer((req, res) => {
+      // A body the fake cannot read (not JSON) gets a 400, as the real services answer it.
+      this.handle(req, res).catch((err: Error) => (res.headersSent ? res.destroy() : this.json(res, 400, { error: { message: err.message } })));
+    });
     this.ready = new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => resolve()));
   }
 
@@ -60,8 +63,8 @@ export class FakeTts {
     const body = Buffer.concat(chunks).toString();
     const url = new URL(req.url ?? '/', 'http://x');
     let provider: Provider;
-    let text = '';
-    let voice = '';
+    let text: string;
+    let voice: string;
     let authorised: boolean;
     if (url.pathname === '/v1/audio/speech') {
       provider = 'openai';

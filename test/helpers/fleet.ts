@@ -62,7 +62,7 @@ export class TestFleet {
     };
     // The shipped defaults, then the test's isolation, then what the test changes.
     const shipped = YAML.parse(fs.readFileSync(DEFAULT_CONFIG_PATH, 'utf8')) as Record<string, unknown>;
-    this.raw = merge(merge(shipped, base), overrides as Record<string, unknown>);
+    this.raw = merge(merge(shipped, base), overrides);
     this.config = this.write();
     this.redis = createRedis(this.redisUrl);
     this.keys = keyspace(this.prefix);
@@ -71,7 +71,7 @@ export class TestFleet {
 
   /** Change the config file (for processes started after this). */
   configure(overrides: DeepPartial<Config> | Record<string, unknown>): void {
-    this.raw = merge(this.raw, overrides as Record<string, unknown>);
+    this.raw = merge(this.raw, overrides);
     this.config = this.write();
   }
 
@@ -123,7 +123,11 @@ export class RunningProcess {
         parsed = { msg: line };
       }
       this.lines.push(parsed);
-      for (const w of [...this.waiters]) if (w.match(parsed)) (this.waiters.splice(this.waiters.indexOf(w), 1), w.resolve(parsed));
+      for (const w of [...this.waiters]) {
+        if (!w.match(parsed)) continue;
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(parsed);
+      }
     });
     readline.createInterface({ input: child.stderr! }).on('line', (line) => this.stderr.push(line));
   }

@@ -46,7 +46,11 @@ export function descendantsOf(root: number, all = listProcesses()): ProcessInfo[
   const inside = new Set([root]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const p of all) if (inside.has(p.ppid) && !inside.has(p.pid)) (inside.add(p.pid), (grew = true));
+    for (const p of all) {
+      if (!inside.has(p.ppid) || inside.has(p.pid)) continue;
+      inside.add(p.pid);
+      grew = true;
+    }
   }
   return all.filter((p) => p.pid !== root && inside.has(p.pid));
 }

@@ -106,7 +106,7 @@ describe('degradation on real Redis: shed plain chat, shorten its time-to-live, 
     // So at the later stages: a line voiced before the fleet degraded is not encoded either.
     await fleet.redis.set(fleet.keys.speechRaw('chat-voiced', 0), Buffer.alloc(4800));
     const voiced = { ...line('chat-voiced', { degradable: true, acceptedAt: Date.now() - 3000, expiresAt: Date.now() + 27_000 }), part: 0, parts: 1, engine: LOCAL_ENGINE, format: { sampleRate: 24000, channels: 1 } };
-    expect(await audioHandle(voiced as Payload<'audio'>, deps)).toEqual({ dropped: 'stale' });
+    expect(await audioHandle(voiced, deps)).toEqual({ dropped: 'stale' });
     expect(await fleet.redis.exists(fleet.keys.speechRaw('chat-voiced', 0))).toBe(0);
   });
 

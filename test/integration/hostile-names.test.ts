@@ -65,7 +65,7 @@ describe('names that are Object.prototype keys (real Redis)', () => {
     // Lower-case ones (constructor, __proto__, valueof…) pass the schema and reach a worker.
     expect(refused).toBeLessThan(HOSTILE.length);
     const spoken = await Promise.all(HOSTILE.map((name, n) => fleet.queues.enqueue('tts', line(`unknown-voice-${n}`, 'main', name.slice(0, 32)))));
-    const listen = (name: string) => new QueueEvents(name, { connection: { url: redisUrl() } as never, prefix: fleet.prefix });
+    const listen = (name: string) => new QueueEvents(name, { connection: { url: redisUrl() }, prefix: fleet.prefix });
     const events = { tts: listen('tts'), scene: listen('scene') };
     try {
       const results = await Promise.all(jobs.map((j) => j.waitUntilFinished(j.queueName === 'tts' ? events.tts : events.scene, 30000)));

@@ -41,7 +41,7 @@ describe('the watchdog ladder', () => {
     }, 250);
   }
 
-  function start(encoderRunningSince: () => number | undefined) {
+  function start(encoderRunningSince: () => number | undefined, restartEncoder: () => void = () => {}) {
     const taken: { fault: Fault; step: Step }[] = [];
     const fallbacks: Fault[] = [];
     const alerts: [Fault, boolean][] = [];
@@ -49,7 +49,7 @@ describe('the watchdog ladder', () => {
       dir,
       { expectSound: true, silenceMs: 1500, stallMs: 800, stepMs: 600, checkEveryMs: 50 },
       {
-        restartEncoder: () => {},
+        restartEncoder,
         encoderRunningSince,
         fallback: (fault) => fallbacks.push(fault),
         alert: (fault, on) => alerts.push([fault, on]),
@@ -83,5 +83,22 @@ describe('the watchdog ladder', () => {
     expect(taken[0]).toEqual({ fault: 'stalled', step: 'restart-encoder' });
     // Load can only delay the watchdog's checks, never bring them forward: this bound is firm.
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1600);
+  });
+
+  it('an action that throws (the encoder cannot be restarted) is logged: the watchdog keeps checking and climbs to the fallback', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // No segment at all: stalled, and the first step's action fails.
+      const { taken, fallbacks } = start(() => undefined, () => {
+        throw new Error('spawn ffmpeg ENOENT');
+      });
+      await eventually(async () => (fallbacks.length ? true : undefined), 'the fallback after a failed restart', 15000);
+      expect(taken.map((t) => t.step).slice(0, 2)).toEqual(['restart-encoder', 'fallback']);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });

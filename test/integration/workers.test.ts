@@ -32,7 +32,7 @@ describe('worker processes (real Redis, real espeak-ng)', () => {
     fleet = new TestFleet();
     const engine = holdingEspeak(fleet.dir);
     fleet.configure({ tts: { espeak: { binary: engine.binary } } });
-    events = new QueueEvents('tts', { connection: { url: redisUrl() } as never, prefix: fleet.prefix });
+    events = new QueueEvents('tts', { connection: { url: redisUrl() }, prefix: fleet.prefix });
     events.on('completed', ({ jobId }) => completed.push(jobId));
     await events.waitUntilReady();
     return engine;

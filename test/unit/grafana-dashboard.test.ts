@@ -6,7 +6,6 @@ import { parseConfig } from '../../src/config/load';
 import { queueDepthRegistry } from '../../src/control/metrics-page';
 import { createMetrics } from '../../src/metrics';
 import { PROJECT_ROOT } from '../../src/paths';
-import { keyspace, type Redis } from '../../src/redis';
 
 const GRAFANA = path.join(PROJECT_ROOT, 'docker', 'grafana');
 

@@ -109,4 +109,20 @@ describe('TikTok source (through the connector event interface)', () => {
     await jest.advanceTimersByTimeAsync(200);
     expect(conns).toHaveLength(2);
   });
+
+  it('a connector that cannot be built (the package fails to load) leaves tiktok off with the reason; nothing rejects unhandled', async () => {
+    jest.useRealTimers(); // Node reports an unhandled rejection after a real turn of the event loop
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      src = new TikTokSource({ config, channel: 'main', log: createLogger('tt', 'silent'), factory: () => { throw new Error("Cannot find module 'tiktok-live-connector'"); } });
+      await src.start((e) => events.push(e));
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      expect(src.status()).toMatchObject({ connected: false, lastError: expect.stringMatching(/Cannot find module/) as unknown });
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });

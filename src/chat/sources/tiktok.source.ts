@@ -10,7 +10,7 @@ type TikTokConfig = Config['chat']['tiktok'];
 export interface TikTokConnectorLike {
   connect(): Promise<unknown>;
   disconnect(): Promise<unknown>;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each event has its own payload; every handler names the one it reads
   on(event: string, listener: (...args: any[]) => void): unknown;
   removeAllListeners(): unknown;
 }
@@ -46,7 +46,7 @@ function roles(identity?: Identity, user?: TikTokUser): Role[] {
 
 const defaultFactory: TikTokConnectorFactory = (uniqueId, options) => {
   // Loaded only when TikTok is enabled: the connector brings its own HTTP and protobuf stack.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load, which a static import cannot be
   const { TikTokLiveConnection } = require('tiktok-live-connector') as { TikTokLiveConnection: new (id: string, o: object) => TikTokConnectorLike };
   return new TikTokLiveConnection(uniqueId, { signApiKey: options.signApiKey || undefined, processInitialData: false, enableExtendedGiftInfo: true });
 };
@@ -78,12 +78,20 @@ export class TikTokSource implements ChatSource {
 
   async start(sink: ChatSink): Promise<void> {
     this.sink = sink;
-    void this.connect();
+    this.reconnect();
   }
 
   private setConnected(connected: boolean): void {
     this.connected = connected;
     this.opts.metrics?.sourceConnected.set({ platform: 'tiktok', room: this.opts.config.uniqueId }, connected ? 1 : 0);
+  }
+
+  /** Connect without ever rejecting: a connector that cannot even be built is logged, not a crash of the ingest. */
+  private reconnect(): void {
+    this.connect().catch((err: Error) => {
+      this.lastError = err.message;
+      this.opts.log.error({ err: err.message }, 'tiktok connector could not be created: tiktok chat stays off');
+    });
   }
 
   private async connect(): Promise<void> {
@@ -116,7 +124,7 @@ export class TikTokSource implements ChatSource {
     if (/\b429\b|rate.?limit|too many requests/i.test(why)) delay = Math.max(delay, SIGNER_RATE_LIMIT_BACKOFF_MS);
     this.opts.log.warn({ why: why.slice(0, 200), reconnectInMs: delay }, 'tiktok disconnected: reconnecting');
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.connect(), delay);
+    this.timer = setTimeout(() => this.reconnect(), delay);
   }
 
   private wire(conn: TikTokConnectorLike): void {

@@ -151,7 +151,7 @@ export class TwitchSource implements ChatSource {
     client.on('subgift', guard('subgift', (channel: string, _u: string, _s: number, recipient: string, _m: unknown, tags: Tags) => this.event(channel, tags, 'gift', `gifted a sub to ${recipient}`, { amount: 1, currency: 'subs' })));
     client.on('submysterygift', guard('submysterygift', (channel: string, _u: string, count: number, _m: unknown, tags: Tags) => this.event(channel, tags, 'gift', `gifted ${count} subs`, { amount: Number(count), currency: 'subs' })));
     client.on('raided', guard('raided', (channel: string, username: string, viewers: number, tags?: Tags) =>
-      this.event(channel, tags ?? ({ username, 'display-name': username, id: `raid-${username}-${Date.now()}` } as Tags), 'raid', `raided with ${viewers} viewers`, { amount: Number(viewers), currency: 'viewers' }),
+      this.event(channel, tags ?? ({ username, 'display-name': username, id: `raid-${username}-${Date.now()}` }), 'raid', `raided with ${viewers} viewers`, { amount: Number(viewers), currency: 'viewers' }),
     ));
   }
 

@@ -162,7 +162,7 @@ export class YouTubeSource implements ChatSource {
     const minInterval = budgetIntervalMs(config.dailyQuotaUnits);
     let pageToken: string | undefined;
     while (!this.stopping) {
-      let waitMs = minInterval;
+      let waitMs: number;
       try {
         if (!this.liveChatId) await this.resolveLiveChatId();
         // The pace outlives the process: a restart waits out the interval its predecessor was given.
