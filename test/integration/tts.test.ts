@@ -134,14 +134,15 @@ describe('TTS engines, breakers and fallback (loopback providers speaking the re
     expect(fake.count('openai')).toBe(n);
   });
 
-  it('hostile text: SSML stays text for Azure, shell syntax never runs, 100 kB is capped', async () => {
+  it('hostile text: SSML-like tags never reach Azure (the rest is escaped text), shell syntax never runs, 100 kB is capped', async () => {
     fleet = ttsFleet(fake, 'azure');
     const s = service(fleet);
     services.push(s);
     const injection = `</prosody></voice><voice name="en-US-Evil">owned</voice><voice name="x"> & "quotes" 'too'`;
     const part = await s.speakPart(injection, 'idol', log);
     expect(part.voice).toBe('idol');
-    expect(fake.requests[0]!.text).toBe(injection);
+    // Engine markup is stripped at every engine's boundary; what is left is escaped into the SSML as text.
+    expect(fake.requests[0]!.text).toBe(`owned & "quotes" 'too'`);
     expect(fake.requests[0]!.voice).toBe('en-US-JennyNeural');
 
     const marker = path.join(os.tmpdir(), `idolcast-pwned-${process.pid}`);
