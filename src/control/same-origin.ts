@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from '../logger';
 import { isLoopback } from './auth';
 
 /** A `Host` header or an `allowedHosts` entry: a name or IP (IPv6 in brackets), maybe a port. */
@@ -42,9 +43,10 @@ export function hostMatcher(bindHost: string, allowedHosts: string[]) {
 type Matcher = ReturnType<typeof hostMatcher>;
 
 /** Answer only requests addressed to this server by name: the defence against DNS rebinding. */
-export function checkHost(matches: Matcher) {
+export function checkHost(matches: Matcher, log: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
     if (matches(req.headers.host, req.socket.localPort)) return next();
+    log.warn({ method: req.method, path: req.path.slice(0, 200), host: String(req.headers.host).slice(0, 200) }, 'request for another host refused');
     res.status(421).json({
       error: 'this server does not answer to that host name (a DNS rebinding attempt, or a proxy or port mapping not listed in control.allowedHosts / ALLOWED_HOSTS)',
     });
@@ -56,7 +58,7 @@ export function checkHost(matches: Matcher) {
  * `Sec-Fetch-Site` of another site (another port of the same host is `same-site`, refused too).
  * Scripts and Prometheus send neither header; a page of our own sends `same-origin`.
  */
-export function refuseCrossSite(matches: Matcher) {
+export function refuseCrossSite(matches: Matcher, log: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
     const site = req.headers['sec-fetch-site'];
     const origin = req.headers.origin;
@@ -66,6 +68,7 @@ export function refuseCrossSite(matches: Matcher) {
       foreign = !url || !['http:', 'https:'].includes(url.protocol) || !matches(url.host, req.socket.localPort);
     }
     if (!foreign) return next();
+    log.warn({ method: req.method, path: req.originalUrl.split('?')[0]!.slice(0, 200), origin: origin?.slice(0, 200), site: site?.slice(0, 40) }, 'cross-site request refused');
     res.status(403).json({ error: 'cross-site request refused: open the control server\'s own pages directly, not from another site' });
   };
 }

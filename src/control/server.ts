@@ -57,8 +57,8 @@ export function createControlApp(ctx: ProcessContext) {
   app.disable('x-powered-by');
   const matches = hostMatcher(config.control.host, config.control.allowedHosts);
   app.use(securityHeaders);
-  app.use(checkHost(matches));
-  app.use(['/admin', '/api', '/metrics', '/overlay/theme.json', '/overlay/events'], refuseCrossSite(matches));
+  app.use(checkHost(matches, log));
+  app.use(['/admin', '/api', '/metrics', '/overlay/theme.json', '/overlay/events'], refuseCrossSite(matches, log));
   mountHealth(app, ctx);
 
   const streams = new EventStreams({ maxStreams: config.control.maxEventStreams, maxBufferedBytes: config.control.eventBufferBytes }, log, ctx.metrics.registry);
