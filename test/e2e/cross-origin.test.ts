@@ -14,9 +14,9 @@ function attackerPage(target: string, addPath: string): string {
   return `<!doctype html><html><body>
 <iframe name="board" src="${target}/admin/queues"></iframe>
 <iframe name="live" src="${target}/"></iframe>
-<iframe name="sink"></iframe>
-<form id="f1" method="POST" enctype="text/plain" target="sink" action="${target}${addPath}"><input name='${forged.slice(0, -1)}, "x": "' value='"}'></form>
-<form id="f2" method="POST" enctype="text/plain" target="sink" action="${target}/api/chat"><input name='${chat.slice(0, -1)}, "x": "' value='"}'></form>
+<iframe name="sink1"></iframe><iframe name="sink2"></iframe>
+<form id="f1" method="POST" enctype="text/plain" target="sink1" action="${target}${addPath}"><input name='${forged.slice(0, -1)}, "x": "' value='"}'></form>
+<form id="f2" method="POST" enctype="text/plain" target="sink2" action="${target}/api/chat"><input name='${chat.slice(0, -1)}, "x": "' value='"}'></form>
 <script>
 window.attack = async () => {
   const tries = [
@@ -62,11 +62,13 @@ describe('the control server against pages of other origins (Chromium)', () => {
     await page.goto(attackerUrl);
 
     // The dashboard in a frame never renders: the frame is a cross-site request (403) and the answer forbids framing.
-    const frame = (name: string) => page.frames().find((f) => f.name() === name)!;
-    expect(await frame('board').evaluate(() => Boolean(document.querySelector('#root'))).catch(() => false)).toBe(false);
+    const shows = async (name: string, selector: string) => {
+      const frame = await (await page.$(`iframe[name=${name}]`))!.contentFrame();
+      return (await frame?.evaluate((sel) => Boolean(document.querySelector(sel)), selector).catch(() => false)) ?? false;
+    };
+    expect(await shows('board', '#root')).toBe(false);
     // The live page opens from a link on any site, but no site can frame it (frame-ancestors 'none').
-    expect(await frame('live').evaluate(() => Boolean(document.getElementById('chat'))).catch(() => false)).toBe(false);
-    expect(refused('cross-site request refused')).not.toContain('GET /');
+    expect(await shows('live', '#chat')).toBe(false);
     await eventually(async () => (refused('cross-site request refused').includes('GET /admin/queues') ? true : undefined), 'the framed dashboard refused');
 
     // fetch (no-cors and CORS) and form posts to Bull Board's job-add and to the chat API.
@@ -84,7 +86,8 @@ describe('the control server against pages of other origins (Chromium)', () => {
     // DNS rebinding: the attacker's name now resolves to the control server; the server refuses the name.
     const rebound = await page.goto(`http://rebind.attacker.example:${port}/admin/queues`);
     expect(rebound?.status()).toBe(421);
-    expect(refused('request for another host refused')).toContain('GET /admin/queues');
+    // Its log line comes through a pipe, after the answer: wait for it.
+    await control.waitForLog('request for another host refused', { method: 'GET', path: '/admin/queues' });
     const sameOriginNow = await page.evaluate(async (path) => (await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"chat","data":{}}' })).status, addPath);
     expect(sameOriginNow).toBe(421);
     expect(await fleet.queues.queue('chat').count()).toBe(0);
