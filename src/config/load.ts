@@ -29,6 +29,8 @@ const ENV_OVERRIDES: [variable: string, path: string[], type?: 'number' | 'list'
   ['HOST', ['control', 'host']],
   ['PORT', ['control', 'port'], 'number'],
   ['ADMIN_TOKEN', ['control', 'adminToken']],
+  ['OVERLAY_TOKEN', ['control', 'overlayToken']],
+  ['ALLOWED_HOSTS', ['control', 'allowedHosts'], 'list'],
   ['LOG_LEVEL', ['log', 'level']],
   ['TWITCH_IRC_URL', ['chat', 'twitch', 'server']],
   ['TWITCH_OAUTH_TOKEN', ['chat', 'twitch', 'oauthToken']],

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -13,8 +13,14 @@ import { listFleet } from '../fleet';
 import { onShutdown } from '../lifecycle';
 import { PROJECT_ROOT } from '../paths';
 import { bootProcess, type ProcessContext } from '../process';
-import { requireToken, isLoopback } from './auth';
+import type { Config } from '../config/schema';
+import { isLoopback, overlayTokenOf, requireOverlayToken, requireToken } from './auth';
+import { EventStreams } from './event-streams';
+import { RateLimiter } from './rate-limit';
+import { checkHost, hostMatcher, refuseCrossSite, securityHeaders } from './same-origin';
 import { allQueues, createMetricsPage } from './metrics-page';
+
+const PUBLIC_DIR = path.join(PROJECT_ROOT, 'src', 'control', 'public');
 
 /** The body of `POST /api/chat`: a message typed by a local viewer. */
 export const localChatSchema = z.strictObject({
@@ -26,22 +32,61 @@ export const localChatSchema = z.strictObject({
 /** Fleet members the control server expects for readiness: every worker kind, ingest, a broadcaster. */
 const REQUIRED_KINDS = ['ingest', 'broadcast', 'worker-tts', 'worker-audio', 'worker-scene', 'worker-routine', 'worker-maintenance'];
 
-/** Build the control app (exported for tests that mount it on an ephemeral port). */
+type Next = () => void;
+const open = (_req: Request, _res: Response, next: Next) => next();
+
+/** A configured channel named by the request, the default when it names none, or undefined. */
+function channelOf(config: Config, asked: unknown): string | undefined {
+  if (asked === undefined) return config.defaultChannel;
+  return typeof asked === 'string' && Object.hasOwn(config.channels, asked) ? asked : undefined;
+}
+
+function unknownChannel(res: Response, asked: unknown): void {
+  res.status(400).json({ error: 'unknown channel', problems: [`channel: no channel ${JSON.stringify(String(asked).slice(0, 64))}`] });
+}
+
+/**
+ * Build the control app (exported for tests that mount it on an ephemeral port). Every answer is
+ * unframeable; every request must name this server as its Host; requests other sites' pages make a
+ * browser send are refused where they could act or read; with an admin token, everything but
+ * health and the overlay (its own read-only token) needs it.
+ */
 export function createControlApp(ctx: ProcessContext) {
-  const { config, redis, keys, queues, log } = ctx;
+  const { config, redis, keys, log } = ctx;
   const app = express();
   app.disable('x-powered-by');
+  const matches = hostMatcher(config.control.host, config.control.allowedHosts);
+  app.use(securityHeaders);
+  app.use(checkHost(matches, log));
+  app.use(['/admin', '/api', '/metrics', '/overlay/theme.json', '/overlay/events'], refuseCrossSite(matches, log));
+  mountHealth(app, ctx);
+
+  const streams = new EventStreams({ maxStreams: config.control.maxEventStreams, maxBufferedBytes: config.control.eventBufferBytes }, log, ctx.metrics.registry);
+  const subscriber = redis.duplicate();
+  void subscriber.psubscribe(keys.events('*'));
+  subscriber.on('pmessage', (_pattern, redisChannel: string, message: string) => streams.publish(redisChannel.slice(keys.events('').length), message));
+  const events = (req: Request, res: Response) => {
+    const channel = channelOf(config, req.query.channel);
+    if (channel === undefined) return unknownChannel(res, req.query.channel);
+    streams.serve(channel, res);
+  };
+
+  mountOverlay(app, ctx, events);
   const token = config.control.adminToken;
-  const guard = token ? requireToken(token) : (_req: Request, _res: Response, next: () => void) => next();
+  if (token) app.use(requireToken(token));
+  mountApi(app, ctx, events);
+  mountPages(app, ctx);
 
-  // Bull Board: inspect, retry, promote, clean every queue of the catalog.
-  const board = new ExpressAdapter();
-  board.setBasePath('/admin/queues');
-  createBullBoard({ queues: allQueues(config, queues).map((q) => new BullMQAdapter(q)), serverAdapter: board });
-  app.use('/admin', guard);
-  app.use('/admin/queues', board.getRouter() as express.Router); // bull-board types its router `any`
-  app.use('/api', guard);
+  const close = async () => {
+    streams.closeAll();
+    await subscriber.quit().catch(() => subscriber.disconnect());
+  };
+  return { app, close };
+}
 
+/** /healthz and /readyz: open to anyone who can reach the port (probes and alerts), nothing secret. */
+function mountHealth(app: express.Express, ctx: ProcessContext): void {
+  const { config, redis, keys } = ctx;
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true, uptimeS: Math.round(process.uptime()) });
   });
@@ -68,7 +113,30 @@ export function createControlApp(ctx: ProcessContext) {
     }
     res.status(ok ? 200 : 503).json({ ok, checks });
   });
+}
 
+/**
+ * The overlay for an OBS browser source: the page, its theme, and the live events. With a token it
+ * is opened as /overlay?token=<overlay token> (a browser source cannot send headers); that token is
+ * read-only and opens nothing else.
+ */
+function mountOverlay(app: express.Express, ctx: ProcessContext, events: (req: Request, res: Response) => void): void {
+  const { config, redis, keys } = ctx;
+  const overlayToken = overlayTokenOf(config.control);
+  const guard = overlayToken ? requireOverlayToken(overlayToken, config.control.adminToken) : open;
+  app.get('/overlay', guard, (_req, res) => res.sendFile(path.join(PUBLIC_DIR, 'overlay.html')));
+  app.get('/overlay/theme.json', guard, async (req, res) => {
+    const channel = channelOf(config, req.query.channel);
+    if (channel === undefined) return unknownChannel(res, req.query.channel);
+    const scene = await redis.hget(keys.scene(channel), 'scene').catch(() => null);
+    res.json({ ...config.overlay, defaultChannel: config.defaultChannel, channel, scene });
+  });
+  app.get('/overlay/events', guard, events);
+}
+
+/** /metrics, Bull Board and the JSON API (behind the admin token when there is one). */
+function mountApi(app: express.Express, ctx: ProcessContext, events: (req: Request, res: Response) => void): void {
+  const { config, redis, keys, queues, log } = ctx;
   const metricsPage = createMetricsPage(ctx.metrics.registry, config, queues, redis, keys);
   app.get('/metrics', async (_req, res) => {
     try {
@@ -80,33 +148,71 @@ export function createControlApp(ctx: ProcessContext) {
     }
   });
 
+  // Bull Board: inspect, retry, promote, clean every queue of the catalog.
+  const board = new ExpressAdapter();
+  board.setBasePath('/admin/queues');
+  createBullBoard({ queues: allQueues(config, queues).map((q) => new BullMQAdapter(q)), serverAdapter: board });
+  app.use('/admin/queues', board.getRouter() as express.Router); // bull-board types its router `any`
+
   app.get('/api/fleet', async (_req, res) => {
     res.json({ members: await listFleet(redis, keys, config.workers.heartbeatMs) });
   });
-
   app.get('/api/channels', (_req, res) => {
     res.json({
       defaultChannel: config.defaultChannel,
       channels: Object.entries(config.channels).map(([id, c]) => ({ id, title: c.title, live: `/live/${id}/index.m3u8` })),
     });
   });
+  // Where the operator finds the overlay's address with its read-only token.
+  app.get('/api/overlay', (_req, res) => {
+    const overlayToken = overlayTokenOf(config.control);
+    res.json({ path: overlayToken ? `/overlay?token=${encodeURIComponent(overlayToken)}` : '/overlay' });
+  });
+  app.post('/api/chat', limitChat(ctx), express.json({ limit: '16kb' }), acceptChat(ctx));
+  app.get('/api/events', events);
 
-  app.post('/api/chat', express.json({ limit: '16kb' }), async (req, res) => {
+  // Body parser failures (bad JSON, too large) answer in JSON like every other API error.
+  app.use('/api', (err: { status?: number; type?: string; message?: string }, _req: Request, res: Response, next: (e?: unknown) => void) => {
+    if (!err.status || err.status >= 500) return next(err);
+    const why = err.type === 'entity.parse.failed' ? 'the body is not valid JSON' : err.type === 'entity.too.large' ? 'the body is too large (16 kB at most)' : (err.message ?? 'bad request');
+    res.status(err.status).json({ error: 'bad chat message', problems: [why] });
+  });
+}
+
+/**
+ * The local chat box's rate limits, before the body is even read: a bucket per client address
+ * and one for all, in memory and bounded. A name the client chooses never keys anything.
+ */
+function limitChat(ctx: ProcessContext) {
+  const rate = ctx.config.control.chatRate;
+  const perClient = new RateLimiter(rate.perClient);
+  const global = new RateLimiter(rate.global, 1);
+  return (req: Request, res: Response, next: Next) => {
+    const waitMs = perClient.take(req.socket.remoteAddress ?? 'unknown') || global.take('all');
+    if (!waitMs) return next();
+    res.setHeader('Retry-After', String(Math.ceil(waitMs / 1000)));
+    res.status(429).json({ error: 'too many chat messages; wait a moment', retryAfterS: Math.ceil(waitMs / 1000) });
+  };
+}
+
+/** Validate a local chat message and enqueue it as a chat event. */
+function acceptChat(ctx: ProcessContext) {
+  const { config, queues, log } = ctx;
+  return async (req: Request, res: Response) => {
     const body = localChatSchema.safeParse(req.body);
     if (!body.success) {
       res.status(400).json({ error: 'bad chat message', problems: body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
       return;
     }
-    const channel = body.data.channel ?? config.defaultChannel;
-    if (!(channel in config.channels)) {
-      res.status(400).json({ error: 'bad chat message', problems: [`channel: no channel "${channel}"`] });
-      return;
-    }
+    const channel = channelOf(config, body.data.channel);
+    if (channel === undefined) return unknownChannel(res, body.data.channel);
     const now = Date.now();
     const login = body.data.user.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+    // The user id (which keys the ingest's per-user limits) is the client's, not the chosen name.
+    const client = createHash('sha256').update(req.socket.remoteAddress ?? 'unknown').digest('hex').slice(0, 12);
     const event: ChatEvent = {
       platform: 'local', channel, id: randomUUID(), kind: 'message', text: body.data.text, emotes: [], timestamp: now, acceptedAt: now,
-      user: { id: `local-${login}`, login, displayName: body.data.user, roles: [] },
+      user: { id: `local-${client}`, login, displayName: body.data.user, roles: [] },
     };
     try {
       await queues.enqueue('chat', event);
@@ -116,61 +222,16 @@ export function createControlApp(ctx: ProcessContext) {
       return;
     }
     res.status(202).json({ id: event.id, utteranceId: `local-${event.id}`, channel });
-  });
-
-  // Live events (speech ready, on air, scene) of a channel as server-sent events.
-  const listeners = new Map<string, Set<Response>>();
-  const subscriber = redis.duplicate();
-  void subscriber.psubscribe(keys.events('*'));
-  subscriber.on('pmessage', (_pattern, redisChannel: string, message: string) => {
-    const channel = redisChannel.slice(keys.events('').length);
-    for (const res of listeners.get(channel) ?? []) res.write(`data: ${message}\n\n`);
-  });
-  const events = (req: Request, res: Response) => {
-    const channel = typeof req.query.channel === 'string' ? req.query.channel : config.defaultChannel;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    res.write('retry: 2000\n\n');
-    const set = listeners.get(channel) ?? new Set();
-    set.add(res);
-    listeners.set(channel, set);
-    const ping = setInterval(() => res.write(': keep-alive\n\n'), 15000);
-    req.on('close', () => {
-      clearInterval(ping);
-      set.delete(res);
-    });
   };
-  app.get('/api/events', events);
+}
 
-  // The overlay for an OBS browser source: the page, its theme, and the same live events.
-  // With an admin token it is opened as /overlay?token=… (a browser source cannot send headers).
-  const overlayGuard = token ? requireToken(token, { query: true }) : (_req: Request, _res: Response, next: () => void) => next();
-  app.get('/overlay', overlayGuard, (_req, res) => res.sendFile(path.join(PROJECT_ROOT, 'src', 'control', 'public', 'overlay.html')));
-  app.get('/overlay/theme.json', overlayGuard, async (req, res) => {
-    const channel = typeof req.query.channel === 'string' && req.query.channel in config.channels ? req.query.channel : config.defaultChannel;
-    const scene = await redis.hget(keys.scene(channel), 'scene').catch(() => null);
-    res.json({ ...config.overlay, defaultChannel: config.defaultChannel, channel, scene });
-  });
-  app.get('/overlay/events', overlayGuard, events);
-
-  // The local live view: HLS written by the broadcasters, hls.js, and the page.
-  for (const [id, c] of Object.entries(config.channels)) {
+/** The local live view: HLS written by the broadcasters, hls.js, and the page. */
+function mountPages(app: express.Express, ctx: ProcessContext): void {
+  for (const [id, c] of Object.entries(ctx.config.channels)) {
     app.use(`/live/${id}`, express.static(path.resolve(c.live.dir, id), { cacheControl: false, setHeaders: (res) => res.setHeader('cache-control', 'no-cache') }));
   }
   app.get('/vendor/hls.min.js', (_req, res) => res.sendFile(require.resolve('hls.js/dist/hls.min.js')));
-  app.use(express.static(path.join(PROJECT_ROOT, 'src', 'control', 'public')));
-
-  // Body parser failures (bad JSON, too large) answer in JSON like every other API error.
-  app.use('/api', (err: { status?: number; type?: string; message?: string }, _req: Request, res: Response, next: (e?: unknown) => void) => {
-    if (!err.status || err.status >= 500) return next(err);
-    const why = err.type === 'entity.parse.failed' ? 'the body is not valid JSON' : err.type === 'entity.too.large' ? 'the body is too large (16 kB at most)' : (err.message ?? 'bad request');
-    res.status(err.status).json({ error: 'bad chat message', problems: [why] });
-  });
-
-  const close = async () => {
-    for (const set of listeners.values()) for (const res of set) res.end();
-    await subscriber.quit().catch(() => subscriber.disconnect());
-  };
-  return { app, close };
+  app.use(express.static(PUBLIC_DIR));
 }
 
 /** Refuse to expose the dashboard and API beyond this machine without a token. */
@@ -198,7 +259,7 @@ export async function runControl(): Promise<void> {
   const port = typeof addr === 'object' && addr ? addr.port : config.control.port;
   ctx.heartbeat.start();
   log.info({ url: `http://${config.control.host}:${port}/`, auth: Boolean(config.control.adminToken) }, 'control server listening');
-  if (!fs.existsSync(path.join(PROJECT_ROOT, 'src', 'control', 'public', 'index.html'))) log.warn('the live page is missing');
+  if (!fs.existsSync(path.join(PUBLIC_DIR, 'index.html'))) log.warn('the live page is missing');
 
   onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
     await close();

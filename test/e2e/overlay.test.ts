@@ -119,4 +119,25 @@ describe('the overlay in a real browser (Chromium, the whole pipeline)', () => {
     expect(up[1]!.at - up[0]!.at).toBeGreaterThanOrEqual(BANNER_MS);
     expect(await page.textContent('#banner-title')).toBe('Raid with 42 viewers');
   });
+
+  it('with ADMIN_TOKEN, the overlay runs on its own read-only token; the admin token in the address opens nothing', async () => {
+    fleet = new TestFleet();
+    const port = await freeLoopbackPort();
+    const admin = 'adm-' + 'k'.repeat(28);
+    const control = fleet.start(['control'], { PORT: String(port), ADMIN_TOKEN: admin });
+    await control.waitForLog('control server listening');
+    const base = `http://127.0.0.1:${port}`;
+    const { path: overlayPath } = (await (await fetch(`${base}/api/overlay`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { path: string };
+
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = await browser.newPage();
+    expect((await page.goto(`${base}/overlay?token=${admin}`))?.status()).toBe(401);
+    expect((await page.goto(`${base}${overlayPath}`))?.status()).toBe(200);
+    await page.waitForFunction(() => document.body.dataset.connected === 'true', undefined, { timeout: 10000 });
+    await fleet.redis.publish(fleet.keys.events('main'), JSON.stringify({ type: 'scene', scene: 'Starting Soon' }));
+    await page.waitForFunction(() => document.getElementById('scene')?.textContent === 'Starting Soon', undefined, { timeout: 10000 });
+  });
 });
