@@ -1,0 +1,141 @@
+import { toSentences } from '../../src/ai/sentences';
+import { buildPrompt } from '../../src/ai/prompt';
+import { TestFleet, eventually } from '../helpers/fleet';
+import { FakeLlm } from '../helpers/fake-llm';
+import { aiFleet, aiReplica } from '../helpers/ai-fleet';
+
+type Replica = ReturnType<typeof aiReplica>;
+
+describe('AI model chain: fallbacks, shared breakers, deadlines, budgets (loopback OpenAI and Anthropic, real Redis)', () => {
+  let fake: FakeLlm;
+  let fleet: TestFleet;
+  const replicas: Replica[] = [];
+  const replica = () => {
+    const r = aiReplica(fleet);
+    replicas.push(r);
+    return r;
+  };
+  beforeEach(async () => {
+    fake = new FakeLlm();
+    await fake.ready;
+  });
+  afterEach(async () => {
+    for (const r of replicas.splice(0)) r.shutdown();
+    await fake.close();
+    await fleet?.close();
+  });
+
+  it('a healthy primary answers in sentences, with its emotion tags carried and stripped, and its reported tokens counted', async () => {
+    fleet = aiFleet(fake);
+    fake.reply.openai = '[happy] I am great, thanks! [thinking] What about you?';
+    const r = replica();
+    const { sentences, end } = await r.reply();
+    expect(sentences.map((s) => [s.text, s.emotion, s.engine])).toEqual([
+      ['I am great, thanks!', 'happy', 'cloud'],
+      ['What about you?', 'thinking', 'cloud'],
+    ]);
+    expect(end).toMatchObject({ ended: 'done', engine: 'cloud', skipped: [] });
+    const spent = await r.chain.budget.spent('cloud');
+    expect(spent.output).toBe(9); // the fake's nine word tokens, as its usage chunk reported
+    expect(spent.input).toBeGreaterThan(0);
+    expect(fake.count('anthropic')).toBe(0);
+  });
+
+  it.each(['500', '429', 'malformed'] as const)('primary answering %s → the next engine (Anthropic) answers the same reply', async (fault) => {
+    fleet = aiFleet(fake);
+    fake.faults.openai = fault;
+    const { sentences, end } = await replica().reply();
+    expect(sentences.map((s) => s.text)).toEqual(['Hello from Claude.', 'Nice to meet you.']);
+    expect(end.engine).toBe('claude');
+    expect(end.skipped.map((s) => s.engine)).toEqual(['cloud']);
+    expect(fake.count('openai')).toBe(1); // no SDK retries: the chain moves on
+    expect((await replica().chain.budget.spent('claude')).output).toBe(7);
+  });
+
+  it('every model down → the canned line answers', async () => {
+    fleet = aiFleet(fake);
+    fake.faults.openai = '500';
+    fake.faults.anthropic = '429';
+    const { sentences, end } = await replica().reply();
+    expect(sentences).toEqual([{ index: 0, text: 'A canned answer.', emotion: 'happy', engine: 'canned', canned: true }]);
+    expect(end.skipped.map((s) => s.engine)).toEqual(['cloud', 'claude']);
+  });
+
+  it('the breaker keeps calls to a dead provider few, on every replica (shared through Redis), and the provider is used again once it is back', async () => {
+    fleet = aiFleet(fake);
+    fake.faults.openai = '500';
+    const a = replica();
+    const b = replica();
+    for (let i = 0; i < 6; i++) expect((await a.reply()).engine).toBe('claude');
+    for (let i = 0; i < 6; i++) expect((await b.reply()).engine).toBe('claude');
+    // volumeThreshold 2: two failures open it; the other replica never asks at all.
+    expect(fake.count('openai')).toBe(2);
+    expect((await b.reply()).end.skipped).toEqual([{ engine: 'cloud', reason: 'breaker open' }]);
+    expect(await a.chain.breakers.openNames(['cloud', 'claude'])).toEqual({ cloud: expect.any(Number) });
+
+    fake.faults.openai = 'ok';
+    await eventually(async () => ((await a.reply()).engine === 'cloud' ? true : undefined), 'the primary answering again after the reset timeout', 20000, 100);
+    expect(await a.chain.breakers.openNames(['cloud'])).toEqual({});
+    expect((await b.reply()).engine).toBe('cloud');
+  });
+
+  it('a provider that hangs before its first token is abandoned at the first-token deadline, its socket closed, and the next engine answers', async () => {
+    fleet = aiFleet(fake);
+    fake.faults.openai = 'hang';
+    const { sentences, end } = await replica().reply();
+    expect(end.engine).toBe('claude');
+    expect(sentences).toHaveLength(2);
+    expect(end.skipped).toEqual([{ engine: 'cloud', reason: 'failed before its first token' }]);
+    expect(fake.count('openai')).toBe(1);
+    await eventually(async () => (fake.stalled.size === 0 ? true : undefined), 'the hung request closed by the client');
+  });
+
+  it('trickling tokens: the first sentence is out before the model has finished writing', async () => {
+    fleet = aiFleet(fake);
+    fake.faults.openai = 'trickle';
+    fake.reply.openai = 'First sentence here. Then a second one follows slowly. And a third for good measure.';
+    const r = replica();
+    const persona = fleet.config.ai.personas.idol!;
+    const run = r.chain.run(persona, buildPrompt(persona, { situation: 'idle' }), 'idle');
+    const events: string[] = [];
+    for await (const s of toSentences(run.deltas, { maxChars: 200, maxReplyChars: 300 })) {
+      events.push(`sentence ${s.index} (model finished: ${fake.finished.openai > 0})`);
+    }
+    events.push(`end (model finished: ${fake.finished.openai > 0})`);
+    expect(events).toEqual(['sentence 0 (model finished: false)', 'sentence 1 (model finished: false)', 'sentence 2 (model finished: true)', 'end (model finished: true)']);
+  });
+
+  it('a stream that breaks after sentences went out ends the reply there: no second model continues it', async () => {
+    fleet = aiFleet(fake);
+    fake.faults.openai = 'break';
+    fake.reply.openai = 'One two. Three four five six seven.';
+    fake.breakAfter = 3;
+    const { sentences, end } = await replica().reply();
+    expect(sentences.map((s) => s.text)).toEqual(['One two.']);
+    expect(end).toMatchObject({ ended: 'broken', engine: 'cloud' });
+    expect(fake.count('anthropic')).toBe(0);
+  });
+
+  it('an engine whose daily token budget is spent is skipped (by every replica) until the day turns; a money budget likewise', async () => {
+    fleet = aiFleet(fake, {
+      engines: {
+        cloud: { kind: 'openai', baseUrl: `${fake.url}/v1`, apiKey: 'test-llm-key', budget: { dailyTokens: 20 } },
+        claude: { kind: 'anthropic', baseUrl: fake.url, apiKey: 'test-llm-key', budget: { dailyCost: 0.01, inputPerMillion: 3, outputPerMillion: 15000 } },
+        canned: { kind: 'canned' },
+      },
+    });
+    const a = replica();
+    expect((await a.reply()).engine).toBe('cloud'); // the first reply spends more than 20 tokens
+    const second = await replica().reply();
+    expect(second.engine).toBe('claude'); // 7 output tokens at 15000 per million: 0.105, over 0.01
+    expect(second.end.skipped[0]).toEqual({ engine: 'cloud', reason: expect.stringMatching(/^daily token budget spent/) });
+    const third = await a.reply();
+    expect(third.engine).toBe('canned');
+    expect(third.end.skipped.map((s) => s.reason)).toEqual([expect.stringMatching(/^daily token/), expect.stringMatching(/^daily money/)]);
+    expect(fake.count('openai')).toBe(1);
+    expect(fake.count('anthropic')).toBe(1);
+    const keys = await fleet.redis.keys(`${fleet.prefix}:ai:usage:*`);
+    expect(keys).toHaveLength(2);
+    for (const k of keys) expect(await fleet.redis.ttl(k)).toBeGreaterThan(0);
+  });
+});
