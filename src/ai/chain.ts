@@ -43,6 +43,9 @@ export function engineConfigured(cfg: LlmEngineConfig): boolean {
   return cfg.kind === CANNED_KIND || Boolean(cfg.apiKey) || cfg.baseUrl !== DEFAULT_BASE_URL[cfg.kind];
 }
 
+/** Longest a Retry-After keeps an engine skipped. */
+const MAX_COOL_OFF_MS = 10 * 60_000;
+
 type Started = { iterator: AsyncIterator<string>; first: string; usage: () => TokenUsage | undefined };
 
 /** Rejects with the signal's reason once it aborts: an SDK stream waiting on a silent socket cannot outlive a deadline. */
@@ -88,15 +91,33 @@ export class ModelChain {
     return { deltas, engine: () => current, outcome: () => outcome };
   }
 
-  /** Why to pass over an engine now, or undefined to ask it. */
+  /** The key that keeps every replica off an engine that answered 429 with a Retry-After, until then. */
+  private coolOffKey(name: string): string {
+    return `${this.deps.keys.prefix}:ai:cooloff:${name}`;
+  }
+
+  /** Why to pass over an engine now, or undefined to ask it. Without Redis only the canned engine is asked. */
   private async skipReason(name: string): Promise<string | undefined> {
     const cfg = this.deps.ai.engines[name]!;
     if (cfg.kind === CANNED_KIND) return undefined;
     if (!engineConfigured(cfg)) return 'not configured';
-    const spent = await this.budget.exhausted(name);
-    if (spent) return spent;
-    if (await this.breakers.isOpen(name)) return 'breaker open';
+    try {
+      const spent = await this.budget.exhausted(name);
+      if (spent) return spent;
+      if (await this.breakers.isOpen(name)) return 'breaker open';
+      if (await this.deps.redis.exists(this.coolOffKey(name))) return 'rate limited (Retry-After)';
+    } catch (err) {
+      return `shared state unavailable: ${(err as Error).message}`;
+    }
     return undefined;
+  }
+
+  /** A 429's Retry-After keeps the fleet off the engine that long (capped, so a silly header cannot bench it for a day). */
+  private async coolOff(name: string, err: unknown): Promise<void> {
+    const e = providerError(name, err);
+    if (e.retryAfterMs === undefined || !/HTTP 429/.test(e.message)) return;
+    const ms = Math.min(Math.max(1, Math.round(e.retryAfterMs)), MAX_COOL_OFF_MS);
+    await this.deps.redis.set(this.coolOffKey(name), '1', 'PX', ms).catch(() => {});
   }
 
   private async *generate(persona: PersonaConfig, messages: LlmMessage[], situation: Situation, onEngine: (e: { name: string; kind: string }) => void, onEnd: (o: ChainOutcome) => void): AsyncGenerator<string> {
@@ -108,7 +129,7 @@ export class ModelChain {
         const why = await this.skipReason(name);
         if (why) {
           skipped.push({ engine: name, reason: why });
-          this.m.fallbacks.inc({ engine: name, reason: why.startsWith('daily') ? 'budget' : why });
+          this.m.fallbacks.inc({ engine: name, reason: why.startsWith('daily') ? 'budget' : why.split(/[:(]/)[0]!.trim() });
           continue;
         }
         const answered = yield* this.ask(name, messages, situation, deadlineAt, outcome, onEngine);
@@ -179,6 +200,7 @@ export class ModelChain {
       this.m.firstToken.observe({ engine: engine.name }, (performance.now() - asked) / 1000);
       return started;
     } catch (err) {
+      await this.coolOff(engine.name, err);
       const reason = (err as { code?: string }).code === 'EOPENBREAKER' ? 'breaker open' : providerError(engine.name, err).message;
       this.m.fallbacks.inc({ engine: engine.name, reason: reason === 'breaker open' ? reason : 'failed' });
       this.deps.log.warn({ engine: engine.name, err: reason }, 'model engine failed before its first token: asking the next');

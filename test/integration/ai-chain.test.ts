@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { toSentences } from '../../src/ai/sentences';
 import { buildPrompt } from '../../src/ai/prompt';
 import { TestFleet, eventually } from '../helpers/fleet';
@@ -50,6 +51,36 @@ describe('AI model chain: fallbacks, shared breakers, deadlines, budgets (loopba
     expect(end.skipped.map((s) => s.engine)).toEqual(['cloud']);
     expect(fake.count('openai')).toBe(1); // no SDK retries: the chain moves on
     expect((await replica().chain.budget.spent('claude')).output).toBe(7);
+  });
+
+  it('a 429 with Retry-After keeps every replica off that engine until then', async () => {
+    fleet = aiFleet(fake);
+    fake.faults.openai = '429';
+    fake.retryAfterSeconds = 30;
+    expect((await replica().reply()).engine).toBe('claude');
+    fake.faults.openai = 'ok';
+    const second = await replica().reply();
+    expect(second.engine).toBe('claude');
+    expect(second.end.skipped).toEqual([{ engine: 'cloud', reason: 'rate limited (Retry-After)' }]);
+    expect(fake.count('openai')).toBe(1);
+    const ttl = await fleet.redis.pttl(`${fleet.prefix}:ai:cooloff:cloud`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(30000);
+  });
+
+  it('Redis unreachable: the remote engines are not asked (no shared breaker or budget to go by), the canned line answers', async () => {
+    fleet = aiFleet(fake);
+    const dead = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, lazyConnect: true });
+    const r = aiReplica({ ...fleet, redis: dead } as unknown as TestFleet);
+    replicas.push(r);
+    try {
+      const { sentences, end } = await r.reply();
+      expect(sentences.map((s) => s.engine)).toEqual(['canned']);
+      expect(end.skipped.map((s) => s.reason)).toEqual([expect.stringMatching(/^shared state unavailable/), expect.stringMatching(/^shared state unavailable/)]);
+      expect(fake.count('openai') + fake.count('anthropic')).toBe(0);
+    } finally {
+      dead.disconnect();
+    }
   });
 
   it('every model down → the canned line answers', async () => {
