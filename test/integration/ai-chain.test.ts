@@ -53,6 +53,45 @@ describe('AI model chain: fallbacks, shared breakers, deadlines, budgets (loopba
     expect((await replica().chain.budget.spent('claude')).output).toBe(7);
   });
 
+  it.each(['500', '429', 'malformed', 'hang'] as const)('Anthropic first in the chain answering %s → the OpenAI-compatible engine answers', async (fault) => {
+    fleet = aiFleet(fake, { personas: { idol: { chain: ['claude', 'cloud', 'canned'] } } });
+    fake.faults.anthropic = fault;
+    const { sentences, end } = await replica().reply();
+    expect(sentences.map((s) => s.text)).toEqual(['Hello from the cloud.', 'How are you today?']);
+    expect(end).toMatchObject({ ended: 'done', engine: 'cloud', skipped: [{ engine: 'claude', reason: 'failed before its first token' }] });
+    expect(fake.count('anthropic')).toBe(1);
+  });
+
+  it('Anthropic trickling: its first sentence is out before it finished; breaking mid-stream ends the reply there', async () => {
+    fleet = aiFleet(fake, { personas: { idol: { chain: ['claude', 'cloud', 'canned'] } } });
+    fake.faults.anthropic = 'trickle';
+    const r = replica();
+    const persona = fleet.config.ai.personas.idol!;
+    const order: string[] = [];
+    for await (const s of toSentences(r.chain.run(persona, buildPrompt(persona, { situation: 'idle' }), 'idle').deltas, { maxChars: 200, maxReplyChars: 300 })) {
+      order.push(`${s.text} (finished: ${fake.finished.anthropic > 0})`);
+    }
+    expect(order).toEqual(['Hello from Claude. (finished: false)', 'Nice to meet you. (finished: true)']);
+    fake.faults.anthropic = 'break';
+    fake.breakAfter = 4;
+    const { sentences, end } = await r.reply();
+    expect(sentences.map((s) => s.text)).toEqual(['Hello from Claude.']);
+    expect(end).toMatchObject({ ended: 'broken', engine: 'claude' });
+    expect(fake.count('openai')).toBe(0);
+  });
+
+  it('a reply still streaming at the total deadline is cut there, keeping what went out', async () => {
+    fleet = aiFleet(fake, { totalDeadlineMs: 1500 });
+    fake.faults.openai = 'trickle';
+    fake.trickleMs = 100;
+    fake.reply.openai = 'Short start. ' + 'and then it goes on and on '.repeat(20);
+    const { sentences, end } = await replica().reply();
+    expect(sentences[0]!.text).toBe('Short start.');
+    expect(end).toMatchObject({ ended: 'deadline', engine: 'cloud' });
+    expect(fake.finished.openai).toBe(0);
+    expect(fake.count('anthropic')).toBe(0);
+  });
+
   it('a 429 with Retry-After keeps every replica off that engine until then', async () => {
     fleet = aiFleet(fake);
     fake.faults.openai = '429';
