@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { LlmEngineConfig } from '../config/ai.schema';
-import { providerError, type LlmEngine, type LlmMessage, type LlmOptions, type LlmStream, type TokenUsage } from './llm-engine';
+import type { Logger } from '../logger';
+import { LlmError, providerError, sdkLogger, type LlmEngine, type LlmMessage, type LlmOptions, type LlmStream, type TokenUsage } from './llm-engine';
 
 type AnthropicConfig = Extract<LlmEngineConfig, { kind: 'anthropic' }>;
 
@@ -16,8 +17,9 @@ export class AnthropicEngine implements LlmEngine {
   constructor(
     readonly name: string,
     private readonly config: AnthropicConfig,
+    log?: Logger,
   ) {
-    this.client = new Anthropic({ apiKey: config.apiKey || 'none', baseURL: config.baseUrl, maxRetries: 0 });
+    this.client = new Anthropic({ apiKey: config.apiKey || 'none', baseURL: config.baseUrl, maxRetries: 0, logLevel: 'warn', logger: sdkLogger(log) });
   }
 
   stream(messages: LlmMessage[], opts: LlmOptions, signal: AbortSignal): LlmStream {
@@ -32,11 +34,15 @@ export class AnthropicEngine implements LlmEngine {
           { signal },
         );
         let input = 0;
+        let stopped = false;
         for await (const event of stream) {
+          if (event.type === 'message_stop') stopped = true;
           if (event.type === 'message_start') input = event.message.usage.input_tokens;
           else if (event.type === 'message_delta') usage = { input, output: event.usage.output_tokens };
           else if (event.type === 'content_block_delta' && event.delta.type === 'text_delta' && event.delta.text) yield event.delta.text;
         }
+        // A stream cut off by the network can look like a quiet end: message_stop says it finished.
+        if (!stopped) throw new LlmError(`${name}: the stream ended before message_stop`, true);
       } catch (err) {
         throw providerError(name, err);
       }

@@ -1,4 +1,5 @@
 import type { Situation } from '../config/ai.schema';
+import type { Logger } from '../logger';
 
 /** One message of a conversation as every provider takes it; the system prompt is the first, if any. */
 export interface LlmMessage {
@@ -56,4 +57,13 @@ export function providerError(engine: string, err: unknown): LlmError {
   const retryAfterMs = header && /^\d+(\.\d+)?$/.test(header) ? Number(header) * 1000 : undefined;
   const transient = status === undefined || status === 429 || status >= 500;
   return new LlmError(`${engine}: ${status ? `HTTP ${status}: ` : ''}${e.message ?? String(err)}`, transient, retryAfterMs);
+}
+
+/**
+ * A logger for the SDKs: their messages go to our log as fields, warnings and errors only, and
+ * without the extra arguments (raw stream data, request details) they pass along.
+ */
+export function sdkLogger(log: Logger | undefined) {
+  const at = (level: 'warn' | 'error' | 'info' | 'debug') => (message: string) => log?.[level]({ sdk: true }, String(message));
+  return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
 }

@@ -62,7 +62,7 @@ export async function* generateReply(deps: ReplyDeps, persona: PersonaConfig, in
   const run = deps.chain.run(persona, buildPrompt(persona, input, deps.ai.historyTurns), input.situation);
   const end: ReplyEnd = { ended: 'stopped', skipped: [], sentences: 0 };
   try {
-    for await (const s of toSentences(run.deltas, { maxChars: deps.ai.sentences.maxChars, maxReplyChars: persona.maxReplyChars })) {
+    for await (const s of toSentences(run.deltas, { maxChars: deps.ai.sentences.maxChars, maxReplyChars: persona.maxReplyChars, complete: () => run.outcome()?.ended === 'done' })) {
       const engine = run.engine()!;
       const verdict = await deps.gate.check(s.text, { trusted: engine.kind === CANNED_KIND });
       if (!verdict.ok) {

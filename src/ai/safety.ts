@@ -8,6 +8,7 @@ import type { Keyspace } from '../redis';
 import { SharedBreakers } from '../shared-breaker';
 import { stripEngineMarkup } from '../tts/text';
 import { BREAKER_GAUGE, aiMetrics, type AiMetrics } from './ai-metrics';
+import { sdkLogger } from './llm-engine';
 
 /**
  * The gate's answer on one sentence. Approved: the text to speak (markup stripped, links handled
@@ -38,7 +39,7 @@ export class SafetyGate {
   constructor(private readonly deps: { config: Config; redis: Redis; keys: Keyspace; log: Logger; metrics: Metrics }) {
     const s = deps.config.ai.safety;
     this.m = aiMetrics(deps.metrics);
-    if (s.moderation === 'openai') this.client = new OpenAI({ apiKey: s.apiKey || 'none', baseURL: s.baseUrl, maxRetries: 0, timeout: s.timeoutMs });
+    if (s.moderation === 'openai') this.client = new OpenAI({ apiKey: s.apiKey || 'none', baseURL: s.baseUrl, maxRetries: 0, timeout: s.timeoutMs, logLevel: 'warn', logger: sdkLogger(deps.log) });
     this.breakers = new SharedBreakers({
       redis: deps.redis,
       key: (name) => deps.keys.breaker(`llm:${name}`),

@@ -16,6 +16,11 @@ export interface SentenceOptions {
   maxChars: number;
   /** The whole reply's limit; the stream stops there (the model is no longer read). */
   maxReplyChars: number;
+  /**
+   * Asked when the deltas end: whether the text ended as the model meant it. When not (a broken
+   * stream, a deadline), the unfinished sentence left over is dropped, not spoken half.
+   */
+  complete?: () => boolean;
 }
 
 const KNOWN: ReadonlySet<string> = new Set(EMOTIONS);
@@ -89,6 +94,7 @@ export async function* toSentences(deltas: AsyncIterable<string>, opts: Sentence
       if (full) return;
     }
   }
+  if (opts.complete && !opts.complete()) return;
   const { sentence } = take(buf);
   if (sentence) yield sentence;
 }

@@ -36,7 +36,7 @@ export function aiFleet(fake: FakeLlm, ai: Record<string, unknown> = {}, bannedW
 export function aiReplica(fleet: TestFleet) {
   const { config, redis, keys } = fleet;
   const metrics = createMetrics('worker-ai', 'test');
-  const engines = llmEngines(config.ai);
+  const engines = llmEngines(config.ai, aiLog);
   const chain = new ModelChain({ ai: config.ai, engines, redis, keys, log: aiLog, metrics });
   const gate = new SafetyGate({ config, redis, keys, log: aiLog, metrics });
   const deps = { ai: config.ai, chain, gate, engines, log: aiLog };

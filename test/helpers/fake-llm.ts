@@ -3,9 +3,10 @@ import http from 'node:http';
 export type LlmProvider = 'openai' | 'anthropic';
 /**
  * `hang`: never answers; `trickle`: tokens at `trickleMs` each; `malformed`: a 200 stream of
- * events that are not JSON; `break`: the first `breakAfter` tokens, then the connection drops.
+ * events that are not JSON; `break`: the first `breakAfter` tokens, then the connection drops;
+ * `cut`: the first `breakAfter` tokens, then a clean end without the protocol's finish.
  */
-export type LlmFault = 'ok' | '500' | '429' | 'hang' | 'trickle' | 'malformed' | 'break';
+export type LlmFault = 'ok' | '500' | '429' | 'hang' | 'trickle' | 'malformed' | 'break' | 'cut';
 export type ModerationFault = 'ok' | 'down' | 'hang' | 'nonsense';
 
 export interface LlmRequest {
@@ -92,6 +93,7 @@ export class FakeLlm {
     for (const [i, token] of tokens.entries()) {
       if (res.destroyed) return;
       if (fault === 'break' && i === this.breakAfter) return void res.destroy();
+      if (fault === 'cut' && i === this.breakAfter) return void res.end();
       res.write(proto.delta(token));
       this.sent[provider]++;
       await new Promise((r) => setTimeout(r, fault === 'trickle' ? this.trickleMs : 0));

@@ -175,11 +175,11 @@ describe('AI model chain: fallbacks, shared breakers, deadlines, budgets (loopba
     expect(events).toEqual(['sentence 0 (model finished: false)', 'sentence 1 (model finished: false)', 'sentence 2 (model finished: true)', 'end (model finished: true)']);
   });
 
-  it('a stream that breaks after sentences went out ends the reply there: no second model continues it', async () => {
+  it.each(['break', 'cut'] as const)('a stream that ends early (%s) after sentences went out ends the reply there: no second model continues it', async (fault) => {
     fleet = aiFleet(fake);
-    fake.faults.openai = 'break';
+    fake.faults.openai = fault;
     fake.reply.openai = 'One two. Three four five six seven.';
-    fake.breakAfter = 3;
+    fake.breakAfter = 4; // "Three four" went out: half a sentence, not spoken
     const { sentences, end } = await replica().reply();
     expect(sentences.map((s) => s.text)).toEqual(['One two.']);
     expect(end).toMatchObject({ ended: 'broken', engine: 'cloud' });

@@ -9,9 +9,9 @@ async function* deltas(parts: string[]): AsyncGenerator<string> {
   for (const p of parts) yield p;
 }
 
-async function sentences(parts: string[], maxChars = 200, maxReplyChars = 1000): Promise<Sentence[]> {
+async function sentences(parts: string[], maxChars = 200, maxReplyChars = 1000, complete = true): Promise<Sentence[]> {
   const out: Sentence[] = [];
-  for await (const s of toSentences(deltas(parts), { maxChars, maxReplyChars })) out.push(s);
+  for await (const s of toSentences(deltas(parts), { maxChars, maxReplyChars, complete: () => complete })) out.push(s);
   return out;
 }
 
@@ -19,6 +19,12 @@ describe('AI sentences from streamed tokens', () => {
   it('cut at . ! ? … 。！？ and newlines, across token boundaries; numbers and CJK stay whole', async () => {
     const out = await sentences(['It costs 3', '.14 dollars! Re', 'ally? Wait…', ' ok\nnext line', ' here. こんにちは。元気', 'ですか？']);
     expect(out.map((s) => s.text)).toEqual(['It costs 3.14 dollars!', 'Really?', 'Wait…', 'ok', 'next line here.', 'こんにちは。', '元気ですか？']);
+  });
+
+  it('an unfinished sentence left when the stream did not complete is dropped; a complete stream keeps its unpunctuated tail', async () => {
+    const run = (complete: boolean) => sentences(['Done here. And then th'], 200, 1000, complete);
+    expect((await run(false)).map((s) => s.text)).toEqual(['Done here.']);
+    expect((await run(true)).map((s) => s.text)).toEqual(['Done here.', 'And then th']);
   });
 
   it('emotion tags are stripped and carried (to the next untagged sentence too); unknown tags are stripped', async () => {
