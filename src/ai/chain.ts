@@ -220,7 +220,42 @@ export class ModelChain {
     await this.budget.record(name, usage).catch((err: Error) => this.deps.log.warn({ engine: name, err: err.message }, 'token usage not counted'));
   }
 
+  /** Each engine's state for `idolcast status`: set up or not, breaker open (ms left), today's use and budget left. */
+  async status(): Promise<Record<string, EngineStatus>> {
+    const engines = this.deps.ai.engines;
+    const names = Object.keys(engines);
+    const open = await this.breakers.openNames(names);
+    const out: Record<string, EngineStatus> = {};
+    for (const name of names) {
+      const cfg = engines[name]!;
+      if (cfg.kind === CANNED_KIND) {
+        out[name] = { kind: cfg.kind, configured: true, spent: { input: 0, output: 0, cost: 0 } };
+        continue;
+      }
+      const spent = await this.budget.spent(name);
+      const { dailyTokens, dailyCost } = cfg.budget;
+      out[name] = {
+        kind: cfg.kind,
+        configured: engineConfigured(cfg),
+        ...(open[name] !== undefined ? { breakerOpenMs: open[name] } : {}),
+        spent,
+        ...(dailyTokens ? { tokensLeft: Math.max(0, dailyTokens - spent.input - spent.output) } : {}),
+        ...(dailyCost ? { costLeft: Math.max(0, dailyCost - spent.cost) } : {}),
+      };
+    }
+    return out;
+  }
+
   shutdown(): void {
     this.breakers.shutdown();
   }
+}
+
+export interface EngineStatus {
+  kind: string;
+  configured: boolean;
+  breakerOpenMs?: number;
+  spent: { input: number; output: number; cost: number };
+  tokensLeft?: number;
+  costLeft?: number;
 }

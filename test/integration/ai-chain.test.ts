@@ -204,6 +204,10 @@ describe('AI model chain: fallbacks, shared breakers, deadlines, budgets (loopba
     expect(third.end.skipped.map((s) => s.reason)).toEqual([expect.stringMatching(/^daily token/), expect.stringMatching(/^daily money/)]);
     expect(fake.count('openai')).toBe(1);
     expect(fake.count('anthropic')).toBe(1);
+    const status = await a.chain.status();
+    expect(status.cloud).toMatchObject({ kind: 'openai', configured: true, tokensLeft: 0 });
+    expect(status.claude).toMatchObject({ kind: 'anthropic', costLeft: 0, spent: { output: 7 } });
+    expect(status.canned).toMatchObject({ kind: 'canned', configured: true });
     const keys = await fleet.redis.keys(`${fleet.prefix}:ai:usage:*`);
     expect(keys).toHaveLength(2);
     for (const k of keys) expect(await fleet.redis.ttl(k)).toBeGreaterThan(0);
