@@ -42,7 +42,8 @@ export class SafetyGate {
     if (s.moderation === 'openai') this.client = new OpenAI({ apiKey: s.apiKey || 'none', baseURL: s.baseUrl, maxRetries: 0, timeout: s.timeoutMs, logLevel: 'warn', logger: sdkLogger(deps.log) });
     this.breakers = new SharedBreakers({
       redis: deps.redis,
-      key: (name) => deps.keys.breaker(`llm:${name}`),
+      // Under `moderator:`, apart from TTS engines (no colon in their names) and model engines (`llm:`).
+      key: (name) => deps.keys.breaker(`moderator:${name}`),
       options: { errorThresholdPercentage: 50, volumeThreshold: s.breaker.volumeThreshold, rollingCountTimeoutMs: 30000, resetTimeoutMs: s.breaker.resetTimeoutMs },
       log: deps.log,
       onState: (engine, state) => this.m.breakerState.set({ engine }, BREAKER_GAUGE[state]),
