@@ -122,6 +122,15 @@ describe('AI model chain: fallbacks, shared breakers, deadlines, budgets (loopba
     }
   });
 
+  it('engines hanging past the total deadline still leave the canned line to answer', async () => {
+    fleet = aiFleet(fake, { totalDeadlineMs: 100, firstTokenDeadlineMs: 300 });
+    fake.faults.openai = 'hang';
+    fake.faults.anthropic = 'hang';
+    const { sentences, end } = await replica().reply();
+    expect(sentences.map((s) => s.engine)).toEqual(['canned']);
+    expect(end).toMatchObject({ ended: 'done', engine: 'canned' });
+  });
+
   it('every model down → the canned line answers', async () => {
     fleet = aiFleet(fake);
     fake.faults.openai = '500';
