@@ -45,6 +45,8 @@ export function aiReplica(fleet: TestFleet) {
     chain,
     gate,
     metrics,
+    deps,
+    persona,
     /** Generate a whole reply: its approved sentences and how it ended. */
     async reply(input: PromptInput = { situation: 'reply', message: { user: 'viewer1', text: 'How are you?' } }) {
       const sentences: ApprovedSentence[] = [];

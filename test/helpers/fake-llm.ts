@@ -33,8 +33,10 @@ export class FakeLlm {
   retryAfterSeconds = 2;
   trickleMs = 30;
   breakAfter = 3;
-  /** Tokens written and answers finished, per provider: for asserting the order of events. */
-  readonly sent: Record<LlmProvider, number> = { openai: 0, anthropic: 0 };
+  /** When set, a stream stops after this many tokens until `release()`: the model provably has not finished. */
+  holdAfter: number | undefined;
+  private held?: { promise: Promise<void>; resolve: () => void };
+  /** Answers finished, per provider: for asserting the order of events. */
   readonly finished: Record<LlmProvider, number> = { openai: 0, anthropic: 0 };
   private readonly server: http.Server;
   private readonly open = new Set<http.ServerResponse>();
@@ -91,16 +93,30 @@ export class FakeLlm {
     const proto = provider === 'openai' ? openAiEvents : anthropicEvents;
     res.write(proto.start(input));
     for (const [i, token] of tokens.entries()) {
+      if (i === this.holdAfter) await this.hold().promise;
       if (res.destroyed) return;
       if (fault === 'break' && i === this.breakAfter) return void res.destroy();
       if (fault === 'cut' && i === this.breakAfter) return void res.end();
       res.write(proto.delta(token));
-      this.sent[provider]++;
       await new Promise((r) => setTimeout(r, fault === 'trickle' ? this.trickleMs : 0));
     }
     if (res.destroyed) return;
     res.end(proto.end(input, tokens.length));
     this.finished[provider]++;
+  }
+
+  private hold() {
+    if (!this.held) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.held = { promise, resolve };
+    }
+    return this.held;
+  }
+
+  /** Let held streams go on. */
+  release(): void {
+    this.hold().resolve();
   }
 
   private moderate(req: http.IncomingMessage, res: http.ServerResponse, body: Record<string, unknown>): void {
@@ -121,6 +137,7 @@ export class FakeLlm {
   }
 
   async close(): Promise<void> {
+    this.release();
     for (const r of this.open) r.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server.close(() => r()));

@@ -62,16 +62,19 @@ describe('AI model chain: fallbacks, shared breakers, deadlines, budgets (loopba
     expect(fake.count('anthropic')).toBe(1);
   });
 
-  it('Anthropic trickling: its first sentence is out before it finished; breaking mid-stream ends the reply there', async () => {
+  it('Anthropic trickling: its first sentence is out while the model is still writing; breaking mid-stream ends the reply there', async () => {
     fleet = aiFleet(fake, { personas: { idol: { chain: ['claude', 'cloud', 'canned'] } } });
     fake.faults.anthropic = 'trickle';
+    fake.holdAfter = 4; // "Hello from Claude. Nice " sent, then the model waits
     const r = replica();
     const persona = fleet.config.ai.personas.idol!;
     const order: string[] = [];
     for await (const s of toSentences(r.chain.run(persona, buildPrompt(persona, { situation: 'idle' }), 'idle').deltas, { maxChars: 200, maxReplyChars: 300 })) {
       order.push(`${s.text} (finished: ${fake.finished.anthropic > 0})`);
+      fake.release();
     }
     expect(order).toEqual(['Hello from Claude. (finished: false)', 'Nice to meet you. (finished: true)']);
+    fake.holdAfter = undefined;
     fake.faults.anthropic = 'break';
     fake.breakAfter = 4;
     const { sentences, end } = await r.reply();
@@ -173,15 +176,17 @@ describe('AI model chain: fallbacks, shared breakers, deadlines, budgets (loopba
     fleet = aiFleet(fake);
     fake.faults.openai = 'trickle';
     fake.reply.openai = 'First sentence here. Then a second one follows slowly. And a third for good measure.';
+    fake.holdAfter = 4; // after "First sentence here. Then " the model waits until the first sentence is out
     const r = replica();
     const persona = fleet.config.ai.personas.idol!;
     const run = r.chain.run(persona, buildPrompt(persona, { situation: 'idle' }), 'idle');
     const events: string[] = [];
     for await (const s of toSentences(run.deltas, { maxChars: 200, maxReplyChars: 300 })) {
-      events.push(`sentence ${s.index} (model finished: ${fake.finished.openai > 0})`);
+      events.push(s.index === 0 ? `sentence 0 (model finished: ${fake.finished.openai > 0})` : `sentence ${s.index}`);
+      fake.release();
     }
     events.push(`end (model finished: ${fake.finished.openai > 0})`);
-    expect(events).toEqual(['sentence 0 (model finished: false)', 'sentence 1 (model finished: false)', 'sentence 2 (model finished: true)', 'end (model finished: true)']);
+    expect(events).toEqual(['sentence 0 (model finished: false)', 'sentence 1', 'sentence 2', 'end (model finished: true)']);
   });
 
   it.each(['break', 'cut'] as const)('a stream that ends early (%s) after sentences went out ends the reply there: no second model continues it', async (fault) => {

@@ -1,3 +1,4 @@
+import { generateReply } from '../../src/ai/reply';
 import { TestFleet, eventually } from '../helpers/fleet';
 import { FakeLlm, type ModerationFault } from '../helpers/fake-llm';
 import { aiFleet, aiReplica } from '../helpers/ai-fleet';
@@ -24,6 +25,21 @@ describe('AI safety gate: banned words and a moderator that fails closed (loopba
     const { sentences } = await r.reply();
     expect(sentences.map((s) => s.text)).toEqual(['Hello from the cloud.', 'How are you today?']);
     expect(fake.requests.filter((q) => q.provider === 'moderation').map((q) => q.body.input)).toEqual(['Hello from the cloud.', 'How are you today?']);
+  });
+
+  it('with a trickling model, the first moderated sentence is approved before the model has finished writing', async () => {
+    fleet = aiFleet(fake);
+    fake.faults.openai = 'trickle';
+    fake.reply.openai = 'First one here. Second one comes later. Third at last.';
+    fake.holdAfter = 4; // the model waits after "Second " until the first sentence is approved
+    r = aiReplica(fleet);
+    const order: string[] = [];
+    for await (const s of generateReply(r.deps, r.persona, { situation: 'idle' })) {
+      order.push(s.index === 0 ? `0 approved (model finished: ${fake.finished.openai > 0})` : `${s.index} approved`);
+      fake.release();
+    }
+    expect(order).toEqual(['0 approved (model finished: false)', '1 approved', '2 approved']);
+    expect(fake.finished.openai).toBe(1);
   });
 
   it.each(['down', 'hang', 'nonsense'] as ModerationFault[])('moderator %s → no model sentence is approved; one canned line stands in', async (fault) => {
