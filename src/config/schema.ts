@@ -1,6 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { programmeAction } from '../../queues/routine.queue';
+import { aiSchema } from './ai.schema';
 
 /** Why a cron pattern cannot be used, or undefined when it can. */
 export function cronProblem(pattern: string, tz: string): string | undefined {
@@ -647,6 +648,7 @@ export const configSchema = z
       })
       .prefault({}),
     degradation: degradationSchema,
+    ai: aiSchema,
     schedule: scheduleSchema,
     obs: obsSchema,
     overlay: overlaySchema,

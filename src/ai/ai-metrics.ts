@@ -1,0 +1,23 @@
+import client from 'prom-client';
+import type { Metrics } from '../metrics';
+
+const FAST = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+function metric<T extends client.Metric>(metrics: Metrics, name: string, make: () => T): T {
+  return (metrics.registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+/** Metrics of AI replies, registered once per process registry (metrics.ts stays untouched until the wiring). */
+export function aiMetrics(metrics: Metrics) {
+  const registers = [metrics.registry];
+  return {
+    breakerState: metric(metrics, 'idolcast_ai_breaker_state', () => new client.Gauge({ name: 'idolcast_ai_breaker_state', help: 'Breaker of each model engine and the moderator: 0 closed, 1 half-open, 2 open', labelNames: ['engine'], registers })),
+    fallbacks: metric(metrics, 'idolcast_ai_fallbacks_total', () => new client.Counter({ name: 'idolcast_ai_fallbacks_total', help: 'Model engines skipped or failed before answering, by engine and reason', labelNames: ['engine', 'reason'], registers })),
+    tokens: metric(metrics, 'idolcast_ai_tokens_total', () => new client.Counter({ name: 'idolcast_ai_tokens_total', help: 'Tokens used, by engine and direction (in, out)', labelNames: ['engine', 'direction'], registers })),
+    blocked: metric(metrics, 'idolcast_ai_blocked_total', () => new client.Counter({ name: 'idolcast_ai_blocked_total', help: 'Generated sentences not approved by the safety gate, by reason', labelNames: ['reason'], registers })),
+    firstToken: metric(metrics, 'idolcast_ai_time_to_first_token_seconds', () => new client.Histogram({ name: 'idolcast_ai_time_to_first_token_seconds', help: 'From asking a model engine to its first text, by engine', labelNames: ['engine'], buckets: FAST, registers })),
+  };
+}
+export type AiMetrics = ReturnType<typeof aiMetrics>;
+
+export const BREAKER_GAUGE = { closed: 0, halfOpen: 1, open: 2 } as const;
