@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
 import { Queues } from '../queues/registry';
 import { runBroadcast } from './broadcast/broadcaster';
+import { currentVoice } from './channel-state';
 import { runIngest } from './chat/ingest';
 import { normaliseText } from './chat/normalise';
 import { ConfigError, loadConfig } from './config/load';
@@ -73,8 +74,7 @@ program
     const redis = createRedis(redisTarget(config));
     const keys = keyspace(config.redis.prefix);
     // Without --voice, the channel's current voice (as set by !voice), as chat and routines use.
-    const current = opts.voice ? undefined : await redis.get(keys.channelVoice(channel));
-    const voice = opts.voice ?? (current && isConfigured(config.voices, current) ? current : config.defaultVoice);
+    const voice = opts.voice ?? (await currentVoice({ redis, keys, config }, channel));
     const queues = new Queues(redis, config.redis.prefix);
     const utteranceId = `say-${randomUUID()}`;
     const sub = opts.wait ? redis.duplicate() : undefined;

@@ -11,6 +11,12 @@ export interface SharedBreakerOptions {
 
 export type BreakerState = 'closed' | 'halfOpen' | 'open';
 
+/** Providers whose shared breaker key lives, i.e. some replica has opened it (name → ms left until a probe). */
+export async function openBreakers(redis: Redis, names: readonly string[], key: (name: string) => string): Promise<Record<string, number>> {
+  const ttls = await Promise.all(names.map((n) => redis.pttl(key(n))));
+  return Object.fromEntries(names.flatMap((n, i) => (ttls[i]! > 0 ? [[n, ttls[i]!]] : [])));
+}
+
 /** A breaker's action: run the work it is handed (so one breaker guards any call to its provider). */
 export type Guarded = CircuitBreaker<[() => Promise<unknown>], unknown>;
 
@@ -90,9 +96,8 @@ export class SharedBreakers {
   }
 
   /** Providers whose breaker some replica has opened (name → ms left). */
-  async openNames(names: string[]): Promise<Record<string, number>> {
-    const ttls = await Promise.all(names.map((n) => this.deps.redis.pttl(this.deps.key(n))));
-    return Object.fromEntries(names.flatMap((n, i) => (ttls[i]! > 0 ? [[n, ttls[i]!]] : [])));
+  openNames(names: string[]): Promise<Record<string, number>> {
+    return openBreakers(this.deps.redis, names, this.deps.key);
   }
 
   shutdown(): void {

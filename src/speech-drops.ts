@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Utterance } from '../queues/utterance.schema';
+import { clearedAt } from './channel-state';
 import { sharedLevel } from './degradation';
 import type { Keyspace } from './redis';
 
@@ -16,20 +17,7 @@ export async function dropReason(u: Pick<Utterance, 'channel' | 'acceptedAt' | '
     if (now > u.expiresAt) return 'stale';
     if (now > u.acceptedAt + shortTtlMs && (await sharedLevel(redis, keys, now)) >= 2) return 'stale';
   }
-  const cleared = await clearedAt(u.channel, redis, keys, now);
+  const cleared = await clearedAt({ redis, keys }, u.channel, now);
   if (cleared && u.acceptedAt <= cleared) return 'cleared';
   return undefined;
-}
-
-/** A !clear is read at most this late: every stage checks every line, one GET each is off the hot path. */
-const CLEARED_CACHE_MS = 200;
-const clearedCache = new Map<string, { value: number; at: number }>();
-
-async function clearedAt(channel: string, redis: Redis, keys: Keyspace, now: number): Promise<number> {
-  const key = keys.clearedAt(channel);
-  const hit = clearedCache.get(key);
-  if (hit && now - hit.at < CLEARED_CACHE_MS) return hit.value;
-  const value = Number(await redis.get(key)) || 0;
-  clearedCache.set(key, { value, at: now });
-  return value;
 }

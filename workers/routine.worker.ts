@@ -1,5 +1,6 @@
 import { stepJobId, type ProgrammeAction } from '../queues/routine.queue';
 import type { Payload } from '../queues/registry';
+import { currentVoice } from '../src/channel-state';
 import { normaliseText } from '../src/chat/normalise';
 import { configured, isConfigured } from '../src/config/names';
 import type { Deps } from '../src/deps';
@@ -76,8 +77,8 @@ async function perform(action: ProgrammeAction, channel: string, id: string, who
         ? action.say
         : await pickPhrase(deps.redis, deps.keys, action.pool, configured(config.schedule.phrasePools, action.pool) ?? [`(phrase pool ${action.pool} is missing)`]);
     const { text } = normaliseText(line, config.tts.maxTextLength);
-    const voice = action.voice ?? (await deps.redis.get(deps.keys.channelVoice(channel))) ?? config.defaultVoice;
-    await queues.enqueue('tts', { utteranceId: id, channel, text, voice: isConfigured(config.voices, voice) ? voice : config.defaultVoice, priority: action.priority ?? ROUTINE_PRIORITY, acceptedAt: Date.now(), origin: { platform: 'programme', user: who.slice(0, 64) } });
+    const voice = action.voice === undefined ? await currentVoice(deps, channel) : isConfigured(config.voices, action.voice) ? action.voice : config.defaultVoice;
+    await queues.enqueue('tts', { utteranceId: id, channel, text, voice, priority: action.priority ?? ROUTINE_PRIORITY, acceptedAt: Date.now(), origin: { platform: 'programme', user: who.slice(0, 64) } });
     return { said: text };
   }
   if ('scene' in action) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Payload } from '../../queues/registry';
+import { currentVoices, markCleared, setVoice } from '../channel-state';
 import { configured, isConfigured } from '../config/names';
 import { DegradationMonitor, LEVEL_NAMES, type Reading } from '../degradation';
 import type { ProcessContext } from '../process';
@@ -160,7 +161,7 @@ export class IngestPipeline {
     const [results, reading, voices] = await Promise.all([
       chatBatchCheck(redis, { capacity, perMs: perSecond / 1000, repeatMs: config.chat.filter.repeatWindowMs, dedupeMs: config.chat.dedupeTtlMs }, requests),
       this.degradation.sample(),
-      this.channelVoices(items),
+      currentVoices(this.deps, items.filter((i) => !i.outcome).map((i) => this.channelOf(i.event))),
     ]);
     items.forEach((i, n) => {
       const r = results[n];
@@ -421,18 +422,12 @@ export class IngestPipeline {
     };
   }
 
-  private async channelVoices(items: Item[]): Promise<Map<string, string>> {
-    const channels = [...new Set(items.filter((i) => !i.outcome).map((i) => this.channelOf(i.event)))];
-    if (!channels.length) return new Map();
-    const set = await this.deps.redis.mget(channels.map((c) => this.deps.keys.channelVoice(c)));
-    return new Map(channels.flatMap((c, n) => (set[n] && isConfigured(this.deps.config.voices, set[n]) ? [[c, set[n]] as [string, string]] : [])));
-  }
 
   private async applyEffects(i: Item, fx: CommandEffects): Promise<void> {
     const { redis, keys } = this.deps;
     const channel = this.channelOf(i.event);
-    if (fx.setVoice) await redis.set(keys.channelVoice(channel), fx.setVoice);
-    if (fx.control === 'clear') await redis.set(keys.clearedAt(channel), String(Date.now()));
+    if (fx.setVoice) await setVoice(this.deps, channel, fx.setVoice);
+    if (fx.control === 'clear') await markCleared(this.deps, channel);
     if (fx.control) await redis.publish(keys.control(channel), JSON.stringify({ action: fx.control === 'clear' ? 'skip' : fx.control, by: i.event.user.login }));
     for (const text of fx.replies) await this.deps.reply(i.event, text).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'reply failed'));
   }

@@ -14,6 +14,7 @@ import { onShutdown } from '../lifecycle';
 import { PROJECT_ROOT } from '../paths';
 import { bootProcess, type ProcessContext } from '../process';
 import type { Config } from '../config/schema';
+import { engineBreakers } from '../tts/breaker-state';
 import { isLoopback, overlayTokenOf, requireOverlayToken, requireToken } from './auth';
 import { EventStreams } from './event-streams';
 import { RateLimiter } from './rate-limit';
@@ -106,10 +107,9 @@ function mountHealth(app: express.Express, ctx: ProcessContext): void {
     }
     const ok = Object.values(checks).every((c) => c.ok);
     // Informational: an open breaker degrades the voice, never readiness (the fallback chain speaks).
-    const engines = Object.keys(config.tts.engines);
-    if (engines.length && checks.redis.ok) {
-      const ttls = await Promise.all(engines.map((e) => redis.pttl(keys.breaker(e))));
-      checks.tts = { ok: true, detail: Object.fromEntries(engines.map((e, i) => [e, ttls[i]! > 0 ? { breaker: 'open', probeInMs: ttls[i] } : { breaker: 'closed' }])) };
+    if (Object.keys(config.tts.engines).length && checks.redis.ok) {
+      const breakers = await engineBreakers(redis, keys, config);
+      checks.tts = { ok: true, detail: Object.fromEntries(breakers.map((b) => [b.engine, b.state === 'open' ? { breaker: 'open', probeInMs: b.probeInMs } : { breaker: 'closed' }])) };
     }
     res.status(ok ? 200 : 503).json({ ok, checks });
   });

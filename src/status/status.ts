@@ -7,6 +7,7 @@ import { listFleet, type FleetMember } from '../fleet';
 import { redactUrl } from '../logger';
 import { redisTarget } from '../process';
 import { createRedis, keyspace, type Keyspace, type Redis } from '../redis';
+import { engineBreakers, type EngineBreaker } from '../tts/breaker-state';
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
@@ -51,7 +52,7 @@ export interface StatusReport {
   queues: QueueStatus[];
   /** Live fleet members per kind (every kind the fleet runs, 0 when none is live). */
   fleet: { kind: string; live: number; activeJobs: number; processed: number }[];
-  breakers: { engine: string; state: 'open' | 'closed'; probeInMs?: number }[];
+  breakers: EngineBreaker[];
   /** The fleet's degradation level as ingest last shared it (null: not measured lately). */
   degradation: { level: number; cause?: string; since?: number } | null;
   channels: ChannelStatus[];
@@ -107,7 +108,7 @@ function channelStatus(config: Config, members: FleetMember[], metricsOf: Map<st
 export async function collectStatus(config: Config, redis: Redis, keys: Keyspace, queues: Queues, now = Date.now()): Promise<StatusReport> {
   const members = await listFleet(redis, keys, config.workers.heartbeatMs);
   const queueList = allQueues(config, queues);
-  const [queueStatus, published, breakerTtls, degradation] = await Promise.all([
+  const [queueStatus, published, breakers, degradation] = await Promise.all([
     Promise.all(
       queueList.map(async (q): Promise<QueueStatus> => {
         const [counts, rates] = await Promise.all([q.getJobCounts(...DEPTHS), queueRates(redis, q.keys.events!, now)]);
@@ -115,7 +116,7 @@ export async function collectStatus(config: Config, redis: Redis, keys: Keyspace
       }),
     ),
     members.length ? redis.mget(members.map((m) => keys.metrics(m.id))) : Promise.resolve([]),
-    Promise.all(Object.keys(config.tts.engines).map((e) => redis.pttl(keys.breaker(e)))),
+    engineBreakers(redis, keys, config),
     redis.get(keys.degradation),
   ]);
   const metricsOf = new Map<string, MetricsJson>();
@@ -126,10 +127,6 @@ export async function collectStatus(config: Config, redis: Redis, keys: Keyspace
     const live = members.filter((m) => m.kind === kind);
     const sum = (field: string) => live.reduce((n, m) => n + (typeof m.detail[field] === 'number' ? m.detail[field] : 0), 0);
     return { kind, live: live.length, activeJobs: sum('active'), processed: sum('processed') };
-  });
-  const breakers = Object.keys(config.tts.engines).map((engine, i) => {
-    const ttl = breakerTtls[i]!;
-    return ttl > 0 ? { engine, state: 'open' as const, probeInMs: ttl } : { engine, state: 'closed' as const };
   });
   return {
     at: now, prefix: keys.prefix, queues: queueStatus, fleet, breakers,

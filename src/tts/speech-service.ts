@@ -2,15 +2,17 @@ import CircuitBreaker from 'opossum';
 import client from 'prom-client';
 import type { Redis } from 'ioredis';
 import type { PcmFormat } from '../../queues/utterance.schema';
-import { LOCAL_ENGINE, voiceChain, type Config, type VoiceConfig } from '../config/schema';
+import { LOCAL_ENGINE, type Config, type VoiceConfig } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Keyspace } from '../redis';
 import { checkSpeech, pcmSeconds } from './audio-check';
+import { openElsewhere, shareClosed, shareOpen } from './breaker-state';
 import { BadAudioError, TtsError } from './remote-engines';
 import { SpeechCache } from './speech-cache';
 import { stripEngineMarkup } from './text';
 import { collectSpeech, type TtsEngine } from './tts-engine';
+import { voiceChain } from './voice-chain';
 
 /** One part of a line, voiced. */
 export interface VoicedPart {
@@ -55,10 +57,6 @@ export class SpeechService {
   ) {
     this.cache = new SpeechCache(deps.redis, deps.keys);
     this.rejected = rejectedCounter(deps.metrics);
-  }
-
-  private sharedKey(engine: string): string {
-    return this.deps.keys.breaker(engine);
   }
 
   /**
@@ -117,7 +115,7 @@ export class SpeechService {
     b.on('open', () => {
       gauge('open');
       this.deps.log.warn({ engine: engineName, resetInMs: opts.resetTimeoutMs }, 'breaker opened: the fleet skips this engine');
-      void this.deps.redis.set(this.sharedKey(engineName), JSON.stringify({ openedAt: Date.now() }), 'PX', opts.resetTimeoutMs).catch(() => {});
+      void shareOpen(this.deps.redis, this.deps.keys, engineName, opts.resetTimeoutMs).catch(() => {});
     });
     b.on('halfOpen', () => {
       gauge('halfOpen');
@@ -126,17 +124,10 @@ export class SpeechService {
     b.on('close', () => {
       gauge('closed');
       this.deps.log.info({ engine: engineName }, 'breaker closed: engine restored');
-      void this.deps.redis.del(this.sharedKey(engineName)).catch(() => {});
+      void shareClosed(this.deps.redis, this.deps.keys, engineName).catch(() => {});
     });
     this.breakers.set(engineName, b);
     return b;
-  }
-
-  /** Engines whose breaker some replica has opened (name → ms left). */
-  async openEngines(): Promise<Record<string, number>> {
-    const names = Object.keys(this.deps.config.tts.engines);
-    const ttls = await Promise.all(names.map((n) => this.deps.redis.pttl(this.sharedKey(n))));
-    return Object.fromEntries(names.flatMap((n, i) => (ttls[i]! > 0 ? [[n, ttls[i]!]] : [])));
   }
 
   /** Ask a remote engine, retrying transient failures only while its first-audio deadline leaves time. */
@@ -182,7 +173,7 @@ export class SpeechService {
   private async synthesize(voice: VoiceConfig, text: string, log: Logger): Promise<Voiced> {
     const { metrics, engines } = this.deps;
     if (voice.engine !== LOCAL_ENGINE) {
-      if (!this.breaker(voice.engine).opened && (await this.deps.redis.exists(this.sharedKey(voice.engine)))) {
+      if (!this.breaker(voice.engine).opened && (await openElsewhere(this.deps.redis, this.deps.keys, voice.engine))) {
         throw new TtsError(`${voice.engine}: breaker open on another replica`, false);
       }
       return this.remote(voice.engine, text, voice, log);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { handle as ttsHandle } from '../../workers/tts.worker';
 import { LOCAL_ENGINE } from '../../src/config/schema';
 import { createMetrics } from '../../src/metrics';
+import { openEngines } from '../../src/tts/breaker-state';
 import type { SpeechService } from '../../src/tts/speech-service';
 import { TestFleet, eventually } from '../helpers/fleet';
 import { FakeTts, type Fault, type Provider } from '../helpers/fake-tts';
@@ -103,7 +104,8 @@ describe('TTS engines, breakers and fallback (loopback providers speaking the re
     const before = fake.count('azure');
     expect((await b.speakPart('replica b speaks', 'idol', log)).voice).toBe('backup');
     expect(fake.count('azure')).toBe(before);
-    expect(await b.openEngines()).toEqual({ cloud: expect.any(Number) });
+    // What readiness and the status report read: the breaker shared through Redis.
+    expect(await openEngines(fleet.redis, fleet.keys, fleet.config)).toEqual({ cloud: expect.any(Number) });
   });
 
   it('the cache serves a repeat without the provider, and eviction keeps it under its bound', async () => {
