@@ -3,6 +3,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { PROJECT_ROOT } from '../paths';
+import { applyAiEnv } from './ai.schema';
 import { configSchema, type Config } from './schema';
 
 /** The built-in configuration shipped with idolcast (the embedded default). */
@@ -96,6 +97,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(file, parsed.error.issues.map(formatIssue));
   applyEngineEnv(parsed.data, env, file);
+  applyAiEnv(parsed.data.ai, env);
   return parsed.data;
 }
 

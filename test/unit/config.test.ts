@@ -41,6 +41,19 @@ control: { prot: 1 }
     expect(problems).toMatch(/control: .*prot/);
   });
 
+  it('model and moderation keys and addresses reach the ai config from the environment, and are never needed in the file', () => {
+    const yaml = 'ai: { engines: { cloud: { kind: openai }, claude: { kind: anthropic }, canned: { kind: canned } }, personas: { idol: { chain: [cloud, claude, canned] } } }';
+    const ai = parseConfig(yaml, 'x.yaml', { OPENAI_API_KEY: 'sk-o', OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1', ANTHROPIC_API_KEY: 'sk-a', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9/a', MODERATION_BASE_URL: 'http://127.0.0.1:9/m' }).ai;
+    expect(ai.engines.cloud).toMatchObject({ apiKey: 'sk-o', baseUrl: 'http://127.0.0.1:11434/v1' });
+    expect(ai.engines.claude).toMatchObject({ apiKey: 'sk-a', baseUrl: 'http://127.0.0.1:9/a' });
+    expect(ai.safety).toMatchObject({ apiKey: 'sk-o', baseUrl: 'http://127.0.0.1:9/m' });
+  });
+
+  it('a persona voice that is not in voices is named by its path', () => {
+    expect(() => parseConfig('ai: { personas: { idol: { voice: nobody } } }', 'x.yaml')).toThrow(/ai\.personas\.idol\.voice: no voice named "nobody"/);
+    expect(parseConfig('ai: { personas: { idol: { voice: default } } }', 'x.yaml').ai.personas.idol!.voice).toBe('default');
+  });
+
   it('rejects a default voice or channel that does not exist', () => {
     expect(() => parseConfig('defaultVoice: nobody', 'x.yaml')).toThrow(/defaultVoice: no voice named "nobody"/);
     expect(() => parseConfig('defaultChannel: other', 'x.yaml')).toThrow(/defaultChannel: no channel named "other"/);
