@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { colour, durationMs } from './fields';
 
+/** One channel: its picture, its local live view and the platforms it is pushed to. */
 export const channelSchema = z.strictObject({
   /** Shown on the local page. */
   title: z.string().min(1).max(100).default('idolcast'),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 const rateSchema = z.strictObject({ burst: z.number().int().min(1).max(10_000), perMinute: z.number().int().min(1).max(600_000) });
 
+/** The control server: address, tokens, the hosts it answers to, limits on event streams and chat posts. */
 export const controlSchema = z
   .strictObject({
     /** Address the control server binds; anything but loopback needs `adminToken` (env HOST). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+/** Where Redis is (a URL, or Sentinel addresses) and the prefix of every key. */
 export const redisSchema = z
   .strictObject({
     /** redis://… of an existing server; empty starts a local redis-server (env REDIS_URL). */

@@ -4,6 +4,7 @@ import { durationMs } from './fields';
 /** The built-in local engine: always there, the last fallback of every chain. */
 export const LOCAL_ENGINE = 'espeak-ng';
 
+/** One named voice: its engine, the engine's voice id and parameters, and where it falls back. */
 export const voiceSchema = z.strictObject({
   /** Engine that speaks this voice: `espeak-ng` (local) or the name of an engine in `tts.engines`. */
   engine: z.string().min(1).default(LOCAL_ENGINE),
