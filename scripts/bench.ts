@@ -26,11 +26,11 @@ import { LOCAL_ENGINE } from '../src/config/schema';
 import { EspeakEngine } from '../src/tts/espeak.engine';
 import { remoteEngines } from '../src/tts/remote-engines';
 import { SpeechService } from '../src/tts/speech-service';
-import { FakeObs } from '../test/helpers/fake-obs';
-import { cpuSeconds } from '../test/helpers/procfs';
-import { NginxRtmp } from '../test/helpers/nginx-rtmp';
-import { RtmpViewer } from '../test/helpers/rtmp-pull';
-import { FAKE_KEY, FakeTts } from '../test/helpers/fake-tts';
+import { FakeObs } from '../testkit/fake-obs';
+import { cpuSeconds } from '../testkit/procfs';
+import { NginxRtmp } from '../testkit/nginx-rtmp';
+import { RtmpViewer } from '../testkit/rtmp-pull';
+import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
 
 const N = 20_000;
 const BATCH = 500;

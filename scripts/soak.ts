@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { programOf, rssMb, type ProcessInfo } from '../test/helpers/procfs';
+import { programOf, rssMb, type ProcessInfo } from '../testkit/procfs';
 import { LocalFleet, sleep } from './harness';
 
 /**

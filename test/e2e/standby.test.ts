@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
-import { NginxRtmp } from '../helpers/nginx-rtmp';
-import { descendantsOf } from '../helpers/procfs';
-import { RtmpViewer } from '../helpers/rtmp-pull';
+import { NginxRtmp } from '../../testkit/nginx-rtmp';
+import { descendantsOf } from '../../testkit/procfs';
+import { RtmpViewer } from '../../testkit/rtmp-pull';
 
 const KEY = { IDOLCAST_TEST_KEY: 'standby_s3cr3t' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,5 +1,5 @@
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
-import { descendantsOf } from '../helpers/procfs';
+import { descendantsOf } from '../../testkit/procfs';
 import { channelEventSchema, type ChannelEvent } from '../../src/pubsub';
 
 /** The broadcaster process of a fleet, found in /proc as the node process running `broadcast`. */

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { NginxRtmp } from '../helpers/nginx-rtmp';
-import { descendantsOf, programOf } from '../helpers/procfs';
+import { NginxRtmp } from '../../testkit/nginx-rtmp';
+import { descendantsOf, programOf } from '../../testkit/procfs';
 
 /** OBS stand-in pushing a still picture (a plain colour) over RTMP. */
 const publishStill = (url: string, colour: string): ChildProcess =>

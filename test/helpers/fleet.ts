@@ -10,7 +10,7 @@ import { DEFAULT_CONFIG_PATH, parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { CLI_ENTRY } from '../../src/paths';
 import { createRedis, keyspace, type Redis } from '../../src/redis';
-import { killProcessesUsing } from './procfs';
+import { killProcessesUsing } from '../../testkit/procfs';
 
 /** The redis-server the global set-up started. */
 export function redisUrl(): string {

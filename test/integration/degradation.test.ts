@@ -10,7 +10,7 @@ import { SpeechService } from '../../src/tts/speech-service';
 import { handle as audioHandle } from '../../workers/audio.worker';
 import { handle as ttsHandle } from '../../workers/tts.worker';
 import type { Payload } from '../../queues/registry';
-import { FAKE_KEY, FakeTts } from '../helpers/fake-tts';
+import { FAKE_KEY, FakeTts } from '../../testkit/fake-tts';
 import { TestFleet } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
 

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Payload } from '../../queues/registry';
-import { FakeObs } from '../helpers/fake-obs';
+import { FakeObs } from '../../testkit/fake-obs';
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
 import { freeLoopbackPort } from '../../src/ports';
 

@@ -6,7 +6,7 @@ import { LOCAL_ENGINE } from '../../src/config/schema';
 import { createMetrics } from '../../src/metrics';
 import type { SpeechService } from '../../src/tts/speech-service';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FakeTts, type Fault, type Provider } from '../helpers/fake-tts';
+import { FakeTts, type Fault, type Provider } from '../../testkit/fake-tts';
 import { quietLog, speechService, ttsFleet } from '../helpers/tts-fleet';
 
 const log = quietLog;

@@ -4,7 +4,7 @@ import { parseConfig } from '../../src/config/load';
 import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';
 import { eventually } from '../helpers/fleet';
-import { FakeTwitch } from '../helpers/fake-twitch';
+import { FakeTwitch } from '../../testkit/fake-twitch';
 
 function source(server: string, extra: Record<string, unknown> = {}) {
   const config = parseConfig(JSON.stringify({ chat: { twitch: { enabled: true, server, channels: ['idolchan'], reconnectBaseMs: 50, reconnectCapMs: 400, ...extra } } }), 'x.yaml');

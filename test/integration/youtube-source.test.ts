@@ -2,7 +2,7 @@ import type { ChatEvent } from '../../src/chat/chat-event';
 import { YouTubeSource, budgetIntervalMs } from '../../src/chat/sources/youtube.source';
 import { createLogger } from '../../src/logger';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FakeYouTube } from '../helpers/fake-youtube';
+import { FakeYouTube } from '../../testkit/fake-youtube';
 
 describe('YouTube live chat source (against a loopback Data API v3)', () => {
   let fleet: TestFleet;
