@@ -31,11 +31,11 @@ import { cpuSeconds } from '../testkit/procfs';
 import { NginxRtmp } from '../testkit/nginx-rtmp';
 import { RtmpViewer } from '../testkit/rtmp-pull';
 import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
+import { sleep } from '../src/time';
 
 const N = 20_000;
 const BATCH = 500;
 const log = (...a: unknown[]) => console.error('[bench]', ...a);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function percentile(values: number[], p: number): number {
   if (!values.length) return NaN;

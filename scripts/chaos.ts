@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { LocalFleet, sleep } from './harness';
+import { LocalFleet } from './harness';
+import { sleep } from '../src/time';
 
 /**
  * `npm run chaos`: the whole fleet on this machine (see harness.ts) with chat at a steady rate,

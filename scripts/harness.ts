@@ -17,6 +17,7 @@ import { NginxRtmp } from '../testkit/nginx-rtmp';
 import { descendantsOf, type ProcessInfo } from '../testkit/procfs';
 import { freeLoopbackPort } from '../src/ports';
 import { RtmpViewer } from '../testkit/rtmp-pull';
+import { sleep } from '../src/time';
 
 /**
  * The whole fleet on this machine for chaos runs and soaks: its own redis-server (AOF on), a
@@ -369,4 +370,3 @@ export class LocalFleet {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

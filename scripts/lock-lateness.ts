@@ -10,6 +10,7 @@ import { createLogger } from '../src/logger';
 import { freeLoopbackPort } from '../src/ports';
 import { createRedis } from '../src/redis';
 import { startRedisServer } from '../src/supervisor/redis-server';
+import { sleep } from '../src/time';
 
 /**
  * How late the broadcast lock's renewal comes on a loaded machine: the real `Leadership` renewing
@@ -44,7 +45,7 @@ async function run(url: string, n: number) {
   pump.start();
   await lead.acquire(() => false);
   lead.keep();
-  await new Promise((r) => setTimeout(r, opts.seconds * 1000));
+  await sleep(opts.seconds * 1000);
   pump.stop();
   await lead.release();
   redis.disconnect();

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { programOf, rssMb, type ProcessInfo } from '../testkit/procfs';
-import { LocalFleet, sleep } from './harness';
+import { LocalFleet } from './harness';
+import { sleep } from '../src/time';
 
 /**
  * `npm run soak -- --minutes N --rate R`: the whole fleet with chat at R messages/s for N minutes.

@@ -11,6 +11,7 @@ import type { Config } from '../../src/config/schema';
 import { CLI_ENTRY } from '../../src/paths';
 import { createRedis, keyspace, type Redis } from '../../src/redis';
 import { killProcessesUsing } from '../../testkit/procfs';
+import { sleep } from '../../src/time';
 
 /** The redis-server the global set-up started. */
 export function redisUrl(): string {
@@ -164,7 +165,7 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
     const v = await probe();
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
 }
 
