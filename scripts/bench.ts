@@ -32,6 +32,7 @@ import { NginxRtmp } from '../testkit/nginx-rtmp';
 import { RtmpViewer } from '../testkit/rtmp-pull';
 import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
 import { sleep } from '../src/time';
+import { runMain } from './run-main';
 
 const N = 20_000;
 const BATCH = 500;
@@ -512,10 +513,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

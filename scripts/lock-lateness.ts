@@ -11,6 +11,7 @@ import { freeLoopbackPort } from '../src/ports';
 import { createRedis } from '../src/redis';
 import { startRedisServer } from '../src/supervisor/redis-server';
 import { sleep } from '../src/time';
+import { runMain } from './run-main';
 
 /**
  * How late the broadcast lock's renewal comes on a loaded machine: the real `Leadership` renewing
@@ -74,10 +75,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);
