@@ -16,12 +16,8 @@ import { Playout } from './playout';
 import { MEMBERS_DIR, pointLiveView } from './live-view';
 import { type Bed, GeneratedBed, LoopedBed, decodeBed } from './bed';
 import { type BedMix, RealtimePump } from './realtime-pump';
+import { sleep } from '../time';
 
-/**
- * The broadcaster of one channel: a continuous real-time playout (speech from the channel's
- * playout queue in priority order, silence between) into a long-running ffmpeg that writes
- * the local HLS live view. Each utterance's on-air start and end are published.
- */
 /** A feed the watchdog found black or frozen is replaced by the slate this long, then tried again. */
 const WATCHDOG_SLATE_MS = 30_000;
 /** A background colour darker than this (0–255) is meant to look black. */
@@ -104,7 +100,10 @@ function feedSound(cfg: ChannelConfig, bed: BedMix | undefined, rate: number, lo
 }
 
 /**
- * Run a channel's broadcaster. Replicas of one channel are hot standbys: one holds the channel's
+ * Run the broadcaster of one channel: a continuous real-time playout (speech from the channel's
+ * playout queue in priority order, the bed or silence between) into a long-running ffmpeg that
+ * writes the local HLS live view, pushed on to every enabled destination. Each line's on-air
+ * start and end are published. Replicas of one channel are hot standbys: one holds the channel's
  * lock and broadcasts, the others wait for the lock and take over when it lapses. A standby is
  * warm: it already encodes (into its own directory, published nowhere), so taking over costs
  * only the switch — pushers start from the cached keyframe and the live view is repointed.
@@ -268,7 +267,7 @@ async function warmUp(ctx: ProcessContext, channel: string, lead: Leadership) {
   encoder.start();
   pump.start();
   // Air nothing until the output is out and its clock known, so on-air times are right from the first line.
-  await Promise.race([encoder.clockReady, new Promise((r) => setTimeout(r, 15000))]);
+  await Promise.race([encoder.clockReady, sleep(15000)]);
   log.info({ channel, dir: memberDir }, 'broadcaster warm: encoding, published nowhere yet');
 
   let active: { playout: Playout; monitors: { stop: () => void } } | undefined;

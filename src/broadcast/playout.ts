@@ -8,6 +8,7 @@ import type { CaptionFile } from './caption-file';
 import type { HlsEncoder } from './hls-encoder';
 import type { Leadership } from './leadership';
 import type { RealtimePump } from './realtime-pump';
+import { sleep } from '../time';
 
 /** How long the playout waits for a later part of a line before cutting the line short. */
 const PART_WAIT_MS = 30_000;
@@ -29,7 +30,7 @@ async function waitForPart(redis: ProcessContext['redis'], key: string, waitMs: 
   for (;;) {
     const pcm = await redis.getBuffer(key);
     if (pcm || Date.now() >= deadline) return pcm;
-    await new Promise((r) => setTimeout(r, 15));
+    await sleep(15);
   }
 }
 
@@ -144,7 +145,7 @@ export class Playout {
     // The job completes once its audio has gone out to the pushers (a few ticks after the pump
     // handed its last sample to the encoder, well within the pump's lead, so lines stay back to
     // back), and only if our lease held throughout: a lapse means some of it was dropped.
-    await this.airs(new Promise((r) => setTimeout(r, ENCODER_SLACK_MS)));
+    await this.airs(sleep(ENCODER_SLACK_MS));
     if (!lead.heldSince(since)) throw new LineInterrupted('our lease lapsed while it was on air (output dropped)');
     this.finish(u, startAt, endAt, endAt - offset);
     await redis.del(...partKeys);

@@ -13,6 +13,7 @@ import { SpeechCache } from './speech-cache';
 import { stripEngineMarkup } from './text';
 import { collectSpeech, type TtsEngine } from './tts-engine';
 import { voiceChain } from './voice-chain';
+import { sleep } from '../time';
 
 /** One part of a line, voiced. */
 export interface VoicedPart {
@@ -150,7 +151,7 @@ export class SpeechService {
         const wait = Math.max(jittered, e.retryAfterMs ?? 0);
         if (Date.now() + wait >= deadlineAt) throw err;
         log.info({ engine: engineName, attempt, retryInMs: Math.round(wait), err: e.message }, 'tts retry');
-        await new Promise((r) => setTimeout(r, wait));
+        await sleep(wait);
       }
     }
   }
