@@ -39,6 +39,8 @@ export class SharedBreakers {
       options: SharedBreakerOptions;
       log: Logger;
       onState?: (name: string, state: BreakerState) => void;
+      /** What a provider is called in the logs (its name is logged under this field too). */
+      noun?: string;
     },
   ) {}
 
@@ -46,7 +48,7 @@ export class SharedBreakers {
   get(name: string): Guarded {
     const known = this.breakers.get(name);
     if (known) return known;
-    const { options: o, log, redis, key, onState } = this.deps;
+    const { options: o, log, redis, key, onState, noun = 'provider' } = this.deps;
     const b: Guarded = new CircuitBreaker((work: () => Promise<unknown>) => work(), {
       timeout: false,
       errorThresholdPercentage: o.errorThresholdPercentage,
@@ -58,16 +60,16 @@ export class SharedBreakers {
     onState?.(name, 'closed');
     b.on('open', () => {
       onState?.(name, 'open');
-      log.warn({ provider: name, resetInMs: o.resetTimeoutMs }, 'breaker opened: the fleet skips this provider');
+      log.warn({ [noun]: name, resetInMs: o.resetTimeoutMs }, `breaker opened: the fleet skips this ${noun}`);
       void redis.set(key(name), JSON.stringify({ openedAt: Date.now() }), 'PX', Math.max(1, o.resetTimeoutMs)).catch(() => {});
     });
     b.on('halfOpen', () => {
       onState?.(name, 'halfOpen');
-      log.info({ provider: name }, 'breaker half-open: probing');
+      log.info({ [noun]: name }, 'breaker half-open: probing');
     });
     b.on('close', () => {
       onState?.(name, 'closed');
-      log.info({ provider: name }, 'breaker closed: provider restored');
+      log.info({ [noun]: name }, `breaker closed: ${noun} restored`);
       void redis.del(key(name)).catch(() => {});
     });
     this.breakers.set(name, b);

@@ -1,13 +1,27 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema';
 import type { Keyspace } from '../redis';
-import { openBreakers } from '../shared-breaker';
+import type { Logger } from '../logger';
+import { openBreakers, SharedBreakers, type BreakerState } from '../shared-breaker';
 
 /**
  * The remote TTS engines' breakers as the fleet shares them: an engine whose breaker some replica
- * opened has a key in Redis that expires when a probe is due. SpeechService writes it; readiness,
- * the status report and SpeechService itself read it here.
+ * opened has a key in Redis that expires when a probe is due. SpeechService's breakers (made
+ * here) write it; readiness, the status report and SpeechService itself read it here.
  */
+
+/** One breaker per remote engine (`tts.breaker`), its open state shared by the fleet. */
+export function ttsBreakers(deps: { redis: Redis; keys: Keyspace; config: Pick<Config, 'tts'>; log: Logger; onState: (engine: string, state: BreakerState) => void }): SharedBreakers {
+  const { errorThresholdPercentage, volumeThreshold, rollingCountTimeoutMs, resetTimeoutMs } = deps.config.tts.breaker;
+  return new SharedBreakers({
+    redis: deps.redis,
+    key: (engine) => deps.keys.breaker(engine),
+    options: { errorThresholdPercentage, volumeThreshold, rollingCountTimeoutMs, resetTimeoutMs },
+    log: deps.log,
+    onState: deps.onState,
+    noun: 'engine',
+  });
+}
 
 /** Remote engines whose breaker some replica has opened (name → ms until a probe), in config order. */
 export function openEngines(redis: Redis, keys: Keyspace, config: Pick<Config, 'tts'>): Promise<Record<string, number>> {
@@ -31,14 +45,4 @@ export async function engineBreakers(redis: Redis, keys: Keyspace, config: Pick<
 /** Whether another replica has opened the engine's breaker (this replica's own breaker is asked first). */
 export async function openElsewhere(redis: Redis, keys: Keyspace, engine: string): Promise<boolean> {
   return (await redis.exists(keys.breaker(engine))) > 0;
-}
-
-/** Tell the fleet the engine's breaker opened: every replica skips it until `resetMs` lets a probe through. */
-export function shareOpen(redis: Redis, keys: Keyspace, engine: string, resetMs: number): Promise<unknown> {
-  return redis.set(keys.breaker(engine), JSON.stringify({ openedAt: Date.now() }), 'PX', resetMs);
-}
-
-/** Tell the fleet the engine's breaker closed again. */
-export function shareClosed(redis: Redis, keys: Keyspace, engine: string): Promise<unknown> {
-  return redis.del(keys.breaker(engine));
 }

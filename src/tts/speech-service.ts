@@ -1,4 +1,3 @@
-import CircuitBreaker from 'opossum';
 import client from 'prom-client';
 import type { Redis } from 'ioredis';
 import type { PcmFormat } from '../../queues/utterance.schema';
@@ -6,8 +5,9 @@ import { LOCAL_ENGINE, type Config, type VoiceConfig } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Keyspace } from '../redis';
+import type { Guarded, SharedBreakers } from '../shared-breaker';
 import { checkSpeech, pcmSeconds } from './audio-check';
-import { openElsewhere, shareClosed, shareOpen } from './breaker-state';
+import { openElsewhere, ttsBreakers } from './breaker-state';
 import { BadAudioError, TtsError } from './remote-engines';
 import { SpeechCache } from './speech-cache';
 import { stripEngineMarkup } from './text';
@@ -49,7 +49,7 @@ function rejectedCounter(metrics: Metrics): client.Counter<'engine' | 'reason'> 
  * the provider and its breaker entirely.
  */
 export class SpeechService {
-  private readonly breakers = new Map<string, CircuitBreaker<[string, VoiceConfig, number], Voiced>>();
+  private readonly breakers: SharedBreakers;
   private readonly rejected: client.Counter<'engine' | 'reason'>;
   readonly cache: SpeechCache;
 
@@ -58,6 +58,7 @@ export class SpeechService {
   ) {
     this.cache = new SpeechCache(deps.redis, deps.keys);
     this.rejected = rejectedCounter(deps.metrics);
+    this.breakers = ttsBreakers({ ...deps, onState: (engine, state) => deps.metrics.breakerState.set({ engine }, BREAKER_STATE[state]) });
   }
 
   /**
@@ -98,37 +99,9 @@ export class SpeechService {
   }
 
   /** The breaker of a remote engine (created on first use). */
-  breaker(engineName: string) {
-    let b = this.breakers.get(engineName);
-    if (b) return b;
+  breaker(engineName: string): Guarded {
     if (!this.deps.engines[engineName]) throw new Error(`no engine "${engineName}"`);
-    const { breaker: opts } = this.deps.config.tts;
-    b = new CircuitBreaker((text: string, voice: VoiceConfig, deadlineAt: number) => this.synthesizeRemote(engineName, text, voice, deadlineAt), {
-      timeout: false,
-      errorThresholdPercentage: opts.errorThresholdPercentage,
-      volumeThreshold: opts.volumeThreshold,
-      resetTimeout: opts.resetTimeoutMs,
-      rollingCountTimeout: opts.rollingCountTimeoutMs,
-      name: engineName,
-    });
-    const gauge = (state: keyof typeof BREAKER_STATE) => this.deps.metrics.breakerState.set({ engine: engineName }, BREAKER_STATE[state]);
-    gauge('closed');
-    b.on('open', () => {
-      gauge('open');
-      this.deps.log.warn({ engine: engineName, resetInMs: opts.resetTimeoutMs }, 'breaker opened: the fleet skips this engine');
-      void shareOpen(this.deps.redis, this.deps.keys, engineName, opts.resetTimeoutMs).catch(() => {});
-    });
-    b.on('halfOpen', () => {
-      gauge('halfOpen');
-      this.deps.log.info({ engine: engineName }, 'breaker half-open: probing');
-    });
-    b.on('close', () => {
-      gauge('closed');
-      this.deps.log.info({ engine: engineName }, 'breaker closed: engine restored');
-      void shareClosed(this.deps.redis, this.deps.keys, engineName).catch(() => {});
-    });
-    this.breakers.set(engineName, b);
-    return b;
+    return this.breakers.get(engineName);
   }
 
   /** Ask a remote engine, retrying transient failures only while its first-audio deadline leaves time. */
@@ -138,7 +111,7 @@ export class SpeechService {
     const breaker = this.breaker(engineName);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await breaker.fire(text, voice, deadlineAt);
+        return (await breaker.fire(() => this.synthesizeRemote(engineName, text, voice, deadlineAt))) as Voiced;
       } catch (err) {
         const e = err as TtsError & { code?: string };
         if (e.code === 'EOPENBREAKER') throw new TtsError(`${engineName}: breaker open`, false);
@@ -221,6 +194,6 @@ export class SpeechService {
   }
 
   shutdown(): void {
-    for (const b of this.breakers.values()) b.shutdown();
+    this.breakers.shutdown();
   }
 }
