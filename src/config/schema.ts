@@ -89,7 +89,7 @@ export type Config = z.infer<typeof configSchema>;
 /** Records one problem at its path. */
 type Issue = (path: (string | number)[], message: string) => void;
 
-/** Raw config as the cross-checks see it (after each section's own checks). */
+/** The sections as the cross-checks see them: parsed, each already checked on its own. */
 type Parsed = z.output<typeof sections>;
 
 function checkDefaults(cfg: Parsed, issue: Issue): void {
