@@ -38,6 +38,8 @@ export interface FfmpegExit {
   signal: NodeJS.Signals | null;
   /** Set when ffmpeg could not be started at all (not installed, not executable). */
   error?: Error;
+  /** ffmpeg's last words on stderr (progress lines left out), redacted. */
+  said: string;
   /** One line for the logs: how it ended and ffmpeg's last words. */
   why: string;
 }
@@ -84,14 +86,16 @@ export class FfmpegProcess {
       if (this.child.pid !== undefined) return; // a failed kill of a running ffmpeg: its exit still comes
       const error = new Error(err.code === 'ENOENT' ? `${binary} not found: the ${role} needs ffmpeg installed and on the PATH` : `cannot start ${binary} for the ${role}: ${err.message}`, { cause: err });
       log.error({ role, err: error.message }, 'ffmpeg could not be started');
-      finish({ code: null, signal: null, error, why: error.message });
+      finish({ code: null, signal: null, error, said: '', why: error.message });
     });
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let stderrClosed = false;
     const settle = () => {
       if (!exit || !stderrClosed) return;
       log.debug({ role, code: exit.code, signal: exit.signal }, 'ffmpeg exited');
-      finish({ ...exit, why: this.describe(exit.code, exit.signal) });
+      const said = this.redact(this.tail.join(' | '));
+      const how = exit.signal ? `ffmpeg was killed with signal ${exit.signal}` : `ffmpeg exited with code ${exit.code}`;
+      finish({ ...exit, said, why: said ? `${how}: ${said}` : how });
     };
     this.readStderr(() => ((stderrClosed = true), settle()));
     this.child.on('exit', (code, signal) => ((exit = { code, signal }), settle()));
@@ -121,10 +125,7 @@ export class FfmpegProcess {
     if (this.tail.length > TAIL_LINES) this.tail.shift();
   }
 
-  private describe(code: number | null, signal: NodeJS.Signals | null): string {
-    const how = signal ? `ffmpeg was killed with signal ${signal}` : `ffmpeg exited with code ${code}`;
-    const said = this.tail.join(' | ');
-    const text = said ? `${how}: ${said}` : how;
+  private redact(text: string): string {
     return this.spec.redact ? this.spec.redact(text) : text;
   }
 
