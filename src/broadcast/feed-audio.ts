@@ -1,6 +1,7 @@
 import type { Logger } from '../logger';
 import type { Bed } from './bed';
 import { runFfmpeg, type FfmpegProcess } from './ffmpeg-process';
+import { feedInput } from './video-feed';
 
 /** Sound buffered before the feed's audio is played (absorbs the bursts packets arrive in). */
 const JITTER_MS = 200;
@@ -34,7 +35,7 @@ export class FeedAudio implements Bed {
   ) {}
 
   start(): void {
-    const args = ['-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', '1000000', '-probesize', '500000', '-rw_timeout', '3000000', '-i', this.url, '-vn', '-map', '0:a:0', '-ac', '1', '-ar', String(this.sampleRate), '-f', 's16le', 'pipe:1'];
+    const args = [...feedInput(this.url), '-vn', '-map', '0:a:0', '-ac', '1', '-ar', String(this.sampleRate), '-f', 's16le', 'pipe:1'];
     const proc = runFfmpeg({ role: 'feed sound reader', args, log: this.log, stdout: true });
     this.proc = proc;
     let odd: Buffer | undefined;

@@ -12,6 +12,14 @@ export interface FrameFormat {
   fps: number;
 }
 
+/**
+ * How both feed readers (picture and sound) open the feed: little buffering and a short probe, so
+ * a feed coming back is on air soon, and a read timeout, so a feed gone silent ends the reader.
+ */
+export function feedInput(url: string): string[] {
+  return ['-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', '1000000', '-probesize', '500000', '-rw_timeout', '3000000', '-i', url];
+}
+
 const frameBytes = (f: FrameFormat) => (f.width * f.height * 3) / 2; // yuv420p
 
 /**
@@ -39,7 +47,7 @@ export class VideoFeed {
   start(): void {
     const { width, height, fps } = this.format;
     const size = frameBytes(this.format);
-    const args = ['-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', '1000000', '-probesize', '500000', '-rw_timeout', '3000000', '-i', this.url, '-an', '-vf', `scale=${width}:${height},fps=${fps}`, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', 'pipe:1'];
+    const args = [...feedInput(this.url), '-an', '-vf', `scale=${width}:${height},fps=${fps}`, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', 'pipe:1'];
     const proc = runFfmpeg({ role: 'feed picture reader', args, log: this.log, stdout: true });
     this.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => {
