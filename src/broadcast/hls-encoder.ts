@@ -253,10 +253,15 @@ export class HlsEncoder {
     this.command?.kill();
   }
 
-  /** Let ffmpeg finish its current segment and exit (SIGTERM, which ffmpeg handles as it does SIGINT: outputs closed properly). */
+  /**
+   * Let ffmpeg finish its current segment and exit: its input ends (the playout has stopped by
+   * now), so it encodes what it has, writes the last segment and exits by itself. A signal would
+   * not do: ffmpeg waiting on a silent stdin does not notice SIGTERM or SIGINT, and was SIGKILLed
+   * 5 s later without its last segment. SIGKILL after 5 s is still the backstop.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.respawnTimer);
-    await this.command?.stop(5000);
+    await this.command?.stop(5000, 'eof');
   }
 }
