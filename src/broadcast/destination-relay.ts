@@ -126,7 +126,9 @@ export class DestinationRelay {
       clearTimeout(stall);
       this.exited(command, exit.why);
     });
-    this.pipeToPlatform(command, command.stdout!, watch);
+    // Through a 256 KiB buffer, as before: what ffmpeg may run ahead of a full platform connection.
+    const flv = command.stdout!.pipe(new PassThrough({ highWaterMark: 256 * 1024 }));
+    this.pipeToPlatform(command, flv, watch);
     this.input = input;
     this.command = command;
     this.publisher = undefined;
