@@ -200,6 +200,13 @@ export const aiSchema = z
       .prefault({}),
   })
   .superRefine((ai, ctx) => {
+    if (ai.idle.timezone !== undefined) {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: ai.idle.timezone });
+      } catch {
+        ctx.addIssue({ code: 'custom', path: ['idle', 'timezone'], message: `unknown time zone "${ai.idle.timezone}"` });
+      }
+    }
     if (!Object.hasOwn(ai.personas, ai.defaultPersona)) ctx.addIssue({ code: 'custom', path: ['defaultPersona'], message: `no persona named "${ai.defaultPersona}"` });
     for (const [p, persona] of Object.entries(ai.personas)) {
       persona.chain.forEach((e, i) => {
