@@ -20,6 +20,10 @@ export interface ViewerLine {
   text: string;
 }
 
+/** Longest text and name stored (the chat filter bounds them already; this bounds Redis whatever the caller). */
+const MAX_TEXT = 600;
+const MAX_NAME = 50;
+
 // Push a turn, keep the newest `turns`, then drop the oldest while their text is over the
 // character bound (tokens × 4), always keeping the newest; refresh the TTL.
 const APPEND_TURN = `
@@ -109,6 +113,7 @@ export class Memory {
   private async appendTurn(channel: string, turn: Omit<StoredTurn, 'n' | 'at'>): Promise<void> {
     if (this.cfg.turns === 0) return;
     const stored: StoredTurn = { ...turn, n: turn.t.length, at: this.now() };
+    if (stored.u !== undefined) stored.u = stored.u.slice(0, MAX_NAME);
     await this.deps.redis.eval(APPEND_TURN, 1, this.keys.conversation(channel), JSON.stringify(stored), this.cfg.turns, this.cfg.maxTokens * 4, this.cfg.conversationTtlMs);
   }
 
@@ -116,8 +121,9 @@ export class Memory {
    * A viewer's chat line (after the chat filter): into the conversation and their waiting lines.
    * Returns how many lines wait for their summary; at `summaryEvery` or more, run `updateSummary`.
    */
-  async recordMessage(channel: string, line: ViewerLine): Promise<number> {
+  async recordMessage(channel: string, raw: ViewerLine): Promise<number> {
     this.checkChannel(channel);
+    const line = { ...raw, text: raw.text.slice(0, MAX_TEXT) };
     const viewer = viewerPart(line.viewer);
     await this.appendTurn(channel, { u: line.name, v: viewer, t: line.text });
     const k = this.keys;
@@ -128,7 +134,7 @@ export class Memory {
   /** The idol's own words (a reply or an idle line), into the conversation. */
   async recordReply(channel: string, text: string): Promise<void> {
     this.checkChannel(channel);
-    await this.appendTurn(channel, { t: text });
+    await this.appendTurn(channel, { t: text.slice(0, MAX_TEXT) });
   }
 
   /** The channel's recent conversation, oldest first, as the prompt builder takes it. */

@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import type { AiConfig, Situation } from '../config/ai.schema';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import { aiMetrics } from './ai-metrics';
 import { aiKeys, viewerPart, type AiKeys } from './keys';
 
 /** Why a message may get a reply, best first. */
@@ -114,8 +116,16 @@ return {best[1], '', skipped}`;
 export class ReplyPolicy {
   readonly keys: AiKeys;
 
-  constructor(private readonly deps: { config: Config; redis: Redis; log: Logger; random?: () => number; now?: () => number }) {
+  private readonly skippedTotal?: ReturnType<typeof aiMetrics>['skipped'];
+
+  /** With `metrics`, skipped candidates are counted in `idolcast_ai_skipped_total` too. */
+  constructor(private readonly deps: { config: Config; redis: Redis; log: Logger; metrics?: Metrics; random?: () => number; now?: () => number }) {
     this.keys = aiKeys(deps.config.redis.prefix);
+    this.skippedTotal = deps.metrics ? aiMetrics(deps.metrics).skipped : undefined;
+  }
+
+  private countSkipped(channel: string, n: number): void {
+    if (n > 0) this.skippedTotal?.inc({ channel }, n);
   }
 
   private get cfg() {
@@ -148,6 +158,7 @@ export class ReplyPolicy {
     const score = PRIORITY[picked.reason] * SCORE_STEP + at;
     // The key lives while candidates arrive; paid ones wait far past the window, so a day.
     const skipped = await this.deps.redis.eval(ADD, 1, this.keys.candidates(channel), score, JSON.stringify(candidate), PAID_FLOOR, this.cfg.maxCandidates, 24 * 3600_000);
+    this.countSkipped(channel, Number(skipped));
     return { accepted: true, reason: picked.reason, skipped: Number(skipped) };
   }
 
@@ -157,6 +168,7 @@ export class ReplyPolicy {
     const k = this.keys;
     const slot = randomUUID();
     const [member, why, skipped] = (await this.deps.redis.eval(TAKE, 3, k.candidates(channel), k.inFlight(channel), k.channelCooldown(channel), this.now(), this.cfg.pickWindowMs, PAID_FLOOR, this.cfg.maxInFlight, this.cfg.slotTtlMs, this.cfg.channelCooldownMs, slot)) as [string | null, string, number];
+    this.countSkipped(channel, skipped);
     if (!member) return { why: why as 'empty' | 'in flight' | 'cooldown', skipped };
     const candidate = JSON.parse(member) as Candidate;
     if (this.cfg.userCooldownMs > 0 && candidate.reason !== 'paid') await this.deps.redis.set(k.userCooldown(channel, candidate.viewer), '1', 'PX', this.cfg.userCooldownMs);

@@ -65,6 +65,8 @@ describe('AI memory: conversation and viewer summaries in Redis (real Redis, loo
     expect(await restarted.summary('main', 'twitch:42')).toBe('Mika has a cat called Biscuit and plays chess.');
     expect(await restarted.summary('second', 'twitch:42')).toBe('');
     expect(await restarted.history('second')).toEqual([]);
+    expect(await restarted.randomSummary('main')).toBe('Mika has a cat called Biscuit and plays chess.'); // an idle topic
+    expect(await restarted.randomSummary('second')).toBeUndefined();
     expect(await summarise('second', 'twitch:42')).toEqual({ outcome: 'nothing' });
   });
 

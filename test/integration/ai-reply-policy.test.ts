@@ -1,4 +1,5 @@
 import { ReplyPolicy, type ReplyMessage } from '../../src/ai/reply-policy';
+import { createMetrics, type Metrics } from '../../src/metrics';
 import { TestFleet } from '../helpers/fleet';
 import { aiLog } from '../helpers/ai-fleet';
 
@@ -6,11 +7,13 @@ describe('AI reply policy: who gets a reply, cooldowns, slots and the best-messa
   let fleet: TestFleet;
   const fleets: TestFleet[] = [];
   let now: number;
+  let metrics: Metrics;
   let n = 0;
   const policy = (reply: Record<string, unknown> = {}, random = () => 0.99) => {
     fleet = new TestFleet({ ai: { reply: { channelCooldownMs: 0, ...reply } } });
     fleets.push(fleet);
-    return new ReplyPolicy({ config: fleet.config, redis: fleet.redis, log: aiLog, random, now: () => now });
+    metrics = createMetrics('worker-ai', 'test');
+    return new ReplyPolicy({ config: fleet.config, redis: fleet.redis, log: aiLog, metrics, random, now: () => now });
   };
   const msg = (viewer: string, text: string, paid = false): ReplyMessage => ({ id: `m${++n}`, viewer, name: viewer.split(':')[1]!, text, paid });
 
@@ -44,6 +47,7 @@ describe('AI reply policy: who gets a reply, cooldowns, slots and the best-messa
     const first = await p.take('main');
     expect(first.candidate).toMatchObject({ viewer: 'twitch:9', reason: 'paid', situation: 'paid' });
     expect(first.skipped).toBe(7); // five greetings, the mention and the !ask
+    expect(await metrics.registry.getSingleMetricAsString('idolcast_ai_skipped_total')).toMatch(/idolcast_ai_skipped_total\{channel="main"[^}]*\} 7\n?$/);
     await p.release('main', first.slot!);
     const second = await p.take('main');
     expect(second.candidate).toMatchObject({ viewer: 'twitch:8', reason: 'paid' });
