@@ -72,21 +72,21 @@ async function ask(deps: SummaryDeps, persona: PersonaConfig, messages: LlmMessa
  */
 export async function updateSummary(deps: SummaryDeps, channel: string, viewer: string, persona = deps.ai.personas[deps.ai.defaultPersona]!): Promise<SummaryOutcome> {
   const lines = await deps.memory.waitingLines(channel, viewer);
-  if (!lines.length) return { outcome: 'nothing' };
+  if (!lines.count) return { outcome: 'nothing' };
   const old = await deps.memory.summary(channel, viewer);
   const max = deps.ai.memory.summaryMaxChars;
-  const answer = await ask(deps, persona, summaryPrompt(max, old, lines), max);
+  const answer = await ask(deps, persona, summaryPrompt(max, old, lines.texts), max);
   if (!answer.usable) {
     deps.log.info({ channel, reason: answer.why }, 'viewer summary kept');
     return { outcome: 'kept', reason: answer.why };
   }
   const words = deps.gate.checkWords(answer.text);
   if (!words.ok) {
-    const stored = await deps.memory.storeSummary(channel, viewer, old, lines.length);
+    const stored = await deps.memory.storeSummary(channel, viewer, old, lines);
     deps.log.warn({ channel, reason: words.reason }, 'viewer summary refused by the words list: the old one stays');
     return stored ? { outcome: 'kept', reason: words.reason } : { outcome: 'forgotten' };
   }
   const summary = words.text.trim().toUpperCase() === NONE ? '' : bound(words.text, max);
-  const stored = await deps.memory.storeSummary(channel, viewer, summary, lines.length);
+  const stored = await deps.memory.storeSummary(channel, viewer, summary, lines);
   return stored ? { outcome: 'updated', summary } : { outcome: 'forgotten' };
 }

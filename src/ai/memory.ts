@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logger';
@@ -68,16 +69,26 @@ for _, item in ipairs(redis.call('LRANGE', KEYS[4], 0, -1)) do
 end
 return n`;
 
-// Store a new summary only while the viewer's lines still exist (a `forget` during the model
-// call deleted them: nothing is written back), then drop the lines it was made from.
+// Store a new summary only while the lines it was made from are still the first waiting (a
+// `forget` during the model call deleted them, and lines said after it carry other times: then
+// nothing is written back), and drop those lines.
 const STORE_SUMMARY = `
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local n = tonumber(ARGV[3])
+local made = redis.call('LRANGE', KEYS[2], 0, n - 1)
+if #made ~= n or redis.sha1hex(table.concat(made, '\\n')) ~= ARGV[5] then return 0 end
 if ARGV[1] == '' then redis.call('DEL', KEYS[1]) else
   redis.call('HSET', KEYS[1], 'summary', ARGV[1], 'updatedAt', ARGV[2])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
-redis.call('LTRIM', KEYS[2], tonumber(ARGV[3]), -1)
+redis.call('LTRIM', KEYS[2], n, -1)
 return 1`;
+
+/** A viewer's waiting lines as a summary job read them: the texts, and a stamp that names exactly those stored lines. */
+export interface WaitingLines {
+  texts: string[];
+  count: number;
+  stamp: string;
+}
 
 /**
  * What the idol remembers, in Redis (so it survives restarts), per channel: the recent
@@ -127,7 +138,7 @@ export class Memory {
     const viewer = viewerPart(line.viewer);
     await this.appendTurn(channel, { u: line.name, v: viewer, t: line.text });
     const k = this.keys;
-    const waiting = await this.deps.redis.eval(NOTE_LINE, 3, k.viewers(channel), k.lines(channel, line.viewer), k.summary(channel, line.viewer), viewer, line.text, this.now(), this.cfg.viewerLines, this.cfg.summaryTtlMs, this.cfg.maxViewersPerChannel, k.summaryPrefix(channel), k.linesPrefix(channel));
+    const waiting = await this.deps.redis.eval(NOTE_LINE, 3, k.viewers(channel), k.lines(channel, line.viewer), k.summary(channel, line.viewer), viewer, JSON.stringify({ t: line.text, at: this.now() }), this.now(), this.cfg.viewerLines, this.cfg.summaryTtlMs, this.cfg.maxViewersPerChannel, k.summaryPrefix(channel), k.linesPrefix(channel));
     return Number(waiting);
   }
 
@@ -158,15 +169,23 @@ export class Memory {
   }
 
   /** A viewer's lines waiting for the next summary update, oldest first. */
-  async waitingLines(channel: string, viewer: string): Promise<string[]> {
+  async waitingLines(channel: string, viewer: string): Promise<WaitingLines> {
     this.checkChannel(channel);
-    return this.deps.redis.lrange(this.keys.lines(channel, viewer), 0, -1);
+    const raw = await this.deps.redis.lrange(this.keys.lines(channel, viewer), 0, -1);
+    const texts = raw.map((r) => {
+      try {
+        return String((JSON.parse(r) as { t: unknown }).t);
+      } catch {
+        return '';
+      }
+    });
+    return { texts, count: raw.length, stamp: createHash('sha1').update(raw.join('\n')).digest('hex') };
   }
 
-  /** Store a summary made from the first `consumed` waiting lines ('' deletes it); false when the viewer was forgotten meanwhile. */
-  async storeSummary(channel: string, viewer: string, summary: string, consumed: number): Promise<boolean> {
+  /** Store a summary made from `made` ('' deletes it); false when those lines are gone (the viewer was forgotten meanwhile). */
+  async storeSummary(channel: string, viewer: string, summary: string, made: WaitingLines): Promise<boolean> {
     this.checkChannel(channel);
-    const stored = await this.deps.redis.eval(STORE_SUMMARY, 2, this.keys.summary(channel, viewer), this.keys.lines(channel, viewer), summary, this.now(), consumed, this.cfg.summaryTtlMs);
+    const stored = await this.deps.redis.eval(STORE_SUMMARY, 2, this.keys.summary(channel, viewer), this.keys.lines(channel, viewer), summary, this.now(), made.count, this.cfg.summaryTtlMs, made.stamp);
     return Number(stored) === 1;
   }
 

@@ -6,6 +6,8 @@ import { TestFleet, eventually } from '../helpers/fleet';
 import { FakeLlm } from '../helpers/fake-llm';
 import { aiFleet, aiLog, aiReplica } from '../helpers/ai-fleet';
 
+const texts = async (m: Memory, channel: string, viewer: string) => (await m.waitingLines(channel, viewer)).texts;
+
 describe('AI memory: conversation and viewer summaries in Redis (real Redis, loopback model)', () => {
   let fake: FakeLlm;
   let fleet: TestFleet;
@@ -59,7 +61,7 @@ describe('AI memory: conversation and viewer summaries in Redis (real Redis, loo
     expect(await summarise('main', 'twitch:42')).toEqual({ outcome: 'updated', summary: 'Mika has a cat called Biscuit and plays chess.' });
     const asked = JSON.stringify(fake.requests.at(-1)!.body);
     expect(asked).toContain('&lt;Biscuit&gt;'); // the viewer's lines went in as escaped data
-    expect(await memory.waitingLines('main', 'twitch:42')).toEqual([]);
+    expect(await texts(memory, 'main', 'twitch:42')).toEqual([]);
 
     const restarted = new Memory({ config: fleet.config, redis: fleet.redis, log: aiLog });
     expect(await restarted.summary('main', 'twitch:42')).toBe('Mika has a cat called Biscuit and plays chess.');
@@ -80,7 +82,7 @@ describe('AI memory: conversation and viewer summaries in Redis (real Redis, loo
     fake.faults.anthropic = '500';
     expect(await summarise('main', 'twitch:1')).toEqual({ outcome: 'kept', reason: 'no model answered (canned)' });
     expect(await memory.summary('main', 'twitch:1')).toBe('Likes trains.');
-    expect(await memory.waitingLines('main', 'twitch:1')).toEqual(['I moved to Oslo']);
+    expect(await texts(memory, 'main', 'twitch:1')).toEqual(['I moved to Oslo']);
 
     fake.faults.anthropic = 'ok';
     fake.reply.anthropic = 'Likes trains and says frobnicate a lot.';
@@ -99,13 +101,17 @@ describe('AI memory: conversation and viewer summaries in Redis (real Redis, loo
     const writing = summarise('main', 'youtube:UC1');
     await eventually(async () => (fake.count('openai') > 0 ? true : undefined), 'the model asked');
     expect(await memory.forget(undefined, 'youtube:UC1')).toBeGreaterThan(0);
+    await memory.recordMessage('main', { viewer: 'youtube:UC1', name: 'Sam', text: 'I am back' }); // after forgetting: new lines, not the old
     fake.release();
     expect(await writing).toEqual({ outcome: 'forgotten' });
+    expect(await memory.summary('main', 'youtube:UC1')).toBe('');
+    expect(await texts(memory, 'main', 'youtube:UC1')).toEqual(['I am back']);
+    await memory.forget('main', 'youtube:UC1');
     for (const channel of ['main', 'second']) {
       expect(await memory.summary(channel, 'youtube:UC1')).toBe('');
-      expect(await memory.waitingLines(channel, 'youtube:UC1')).toEqual([]);
+      expect(await texts(memory, channel, 'youtube:UC1')).toEqual([]);
       expect((await memory.history(channel)).map((t) => t.user)).toEqual(['Kim']);
-      expect(await memory.waitingLines(channel, 'youtube:UC2')).toEqual(['hello']);
+      expect(await texts(memory, channel, 'youtube:UC2')).toEqual(['hello']);
     }
     expect(await fleet.redis.keys(`${fleet.prefix}:ai:*UC1*`)).toEqual([]);
   });
@@ -117,10 +123,10 @@ describe('AI memory: conversation and viewer summaries in Redis (real Redis, loo
     for (let i = 0; i < 12; i++) await memory.recordMessage('main', { viewer: `twitch:${i}`, name: `v${i}`, text: 'hi' });
     await memory.recordMessage('main', { viewer: 'tiktok:a b/../\n*', name: 'odd', text: 'hi' });
     expect(await fleet.redis.zcard(`${fleet.prefix}:ai:viewers:main`)).toBe(10);
-    expect(await memory.waitingLines('main', 'twitch:0')).toEqual([]);
-    expect(await memory.waitingLines('main', 'twitch:2')).toEqual([]);
-    expect(await memory.waitingLines('main', 'twitch:11')).toEqual(['hi']);
-    expect(await memory.waitingLines('main', 'tiktok:a b/../\n*')).toEqual(['hi']);
+    expect(await texts(memory, 'main', 'twitch:0')).toEqual([]);
+    expect(await texts(memory, 'main', 'twitch:2')).toEqual([]);
+    expect(await texts(memory, 'main', 'twitch:11')).toEqual(['hi']);
+    expect(await texts(memory, 'main', 'tiktok:a b/../\n*')).toEqual(['hi']);
     const lineKeys = await fleet.redis.keys(`${fleet.prefix}:ai:lines:main:*`);
     expect(lineKeys).toHaveLength(10);
     expect(lineKeys.every((k) => /^[\w:.@~-]+$/.test(k))).toBe(true);
