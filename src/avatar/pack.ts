@@ -85,7 +85,7 @@ function loadLayer(dir: string, m: Manifest, id: string, l: ManifestLayer, probl
   }
   const at = placement(m, id, l, png.width, png.height, problems);
   if (!at) return undefined;
-  const data = premultiply(new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length));
+  const data = premultiply(png.data);
   return scaleSprite(trim(at.x, at.y, png.width, png.height, data), m.scale);
 }
 

@@ -12,9 +12,9 @@ export function premultiply(rgba: Uint8Array): Uint8Array {
   for (let i = 0; i < rgba.length; i += 4) {
     const a = rgba[i + 3]!;
     if (a === 255) continue;
-    rgba[i] = Math.round((rgba[i]! * a) / 255);
-    rgba[i + 1] = Math.round((rgba[i + 1]! * a) / 255);
-    rgba[i + 2] = Math.round((rgba[i + 2]! * a) / 255);
+    rgba[i] = (rgba[i]! * a + 127) / 255;
+    rgba[i + 1] = (rgba[i + 1]! * a + 127) / 255;
+    rgba[i + 2] = (rgba[i + 2]! * a + 127) / 255;
   }
   return rgba;
 }
