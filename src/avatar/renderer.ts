@@ -1,5 +1,5 @@
 import type { AvatarPack } from './pack';
-import { drawOver } from './pixels';
+import { drawOver, unpremultiply } from './pixels';
 
 /** What the avatar shows in one frame; the animator produces it, the renderer draws it. */
 export interface AvatarState {
@@ -36,8 +36,8 @@ function lruSet<V>(m: Map<string, V>, key: string, v: V, max: number): void {
 }
 
 /**
- * Composites the avatar region (premultiplied RGBA, width × height × 4 bytes, for ffmpeg's
- * `overlay=alpha=premultiplied` or a blend into the encoder's frame). A state is reduced to the few
+ * Composites the avatar region (straight RGBA, width × height × 4 bytes: ffmpeg's `-pix_fmt rgba`
+ * for its overlay filter, or YuvCompositor for a blend into the encoder's frame). A state is reduced to the few
  * layers it shows, and composites and frames are cached by those, so a still or idle avatar costs a
  * map lookup and repeated mouth shapes a cached copy. Returned buffers are shared: never write to them.
  */
@@ -119,6 +119,7 @@ export class AvatarRenderer {
     this.stats.compositeMisses++;
     const out = new Uint8Array(this.width * this.height * 4);
     for (const id of ids) drawOver(out, this.width, this.pack.layers.get(id)!);
+    unpremultiply(out);
     lruSet(this.composites, key, out, this.compositeMax);
     return out;
   }
