@@ -23,6 +23,8 @@ export interface MouthOptions {
   releaseMs: number;
 }
 
+const NO_AUDIO_FRAME_MS = 1000 / 30;
+
 export const DEFAULT_MOUTH: MouthOptions = { gateDb: -42, fullDb: -14, attackMs: 12, releaseMs: 45 };
 
 /** RMS level of 16-bit samples in dBFS (−Infinity for none or digital silence). */
@@ -40,7 +42,9 @@ export function levelDb(samples: Int16Array): number {
 export function mouthFromPcm(samples: Int16Array, sampleRate: number, previous = 0, opts: MouthOptions = DEFAULT_MOUTH): number {
   const db = levelDb(samples);
   const target = db < opts.gateDb ? 0 : Math.min(1, (db - opts.gateDb) / (opts.fullDb - opts.gateDb));
-  const dtMs = (samples.length / sampleRate) * 1000;
+  // No samples for a frame (an underrun, a stalled playout) counts as a frame of silence, so the
+  // mouth closes instead of freezing open.
+  const dtMs = samples.length > 0 ? (samples.length / sampleRate) * 1000 : NO_AUDIO_FRAME_MS;
   const tau = target > previous ? opts.attackMs : opts.releaseMs;
   const next = previous + (target - previous) * (1 - Math.exp(-dtMs / tau));
   // Snap the tail of a release to zero so silence really shows a closed mouth (and hits the cache).

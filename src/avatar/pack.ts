@@ -73,18 +73,30 @@ function placement(m: Manifest, id: string, l: ManifestLayer, w: number, h: numb
   return { x, y };
 }
 
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Width and height from a PNG's header (IHDR is always the first chunk). */
+function pngSize(b: Buffer): { width: number; height: number } | undefined {
+  if (b.length < 24 || !b.subarray(0, 8).equals(PNG_SIGNATURE) || b.toString('latin1', 12, 16) !== 'IHDR') return undefined;
+  return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
+}
+
 function loadLayer(dir: string, m: Manifest, id: string, l: ManifestLayer, problems: string[]): Sprite | undefined {
   const file = path.join(dir, l.file);
   if (!fs.existsSync(file)) { problems.push(`layer "${id}": file ${l.file} is missing`); return undefined; }
+  const bytes = fs.readFileSync(file);
+  const size = pngSize(bytes);
+  if (!size) { problems.push(`layer "${id}": ${l.file} is not a PNG`); return undefined; }
+  // Placed (and so size-checked) before decoding: a huge picture is refused without inflating it.
+  const at = placement(m, id, l, size.width, size.height, problems);
+  if (!at) return undefined;
   let png: PNG;
   try {
-    png = PNG.sync.read(fs.readFileSync(file));
+    png = PNG.sync.read(bytes);
   } catch (err) {
     problems.push(`layer "${id}": ${l.file} is not a readable PNG (${(err as Error).message})`);
     return undefined;
   }
-  const at = placement(m, id, l, png.width, png.height, problems);
-  if (!at) return undefined;
   const data = premultiply(png.data);
   return scaleSprite(trim(at.x, at.y, png.width, png.height, data), m.scale);
 }

@@ -34,6 +34,12 @@ describe('lip sync from the samples on air', () => {
     expect(closing[0]).toBeGreaterThan(0); // released, not snapped shut between syllables
     expect(closing.at(-1)).toBe(0);
   });
+
+  it('closes the mouth when a frame comes without samples (the playout stalled)', () => {
+    let mouth = mouthFromPcm(tone(9000), RATE, 0);
+    for (let i = 0; i < 6; i++) mouth = mouthFromPcm(new Int16Array(0), RATE, mouth);
+    expect(mouth).toBe(0);
+  });
 });
 
 describe('the animator', () => {

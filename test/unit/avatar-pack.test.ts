@@ -60,8 +60,10 @@ describe('avatar packs', () => {
     const dir = packCopy('sizes', (m) => { m.layers.tear = { file: 'tear.png', at: { x: 30, y: 10 } }; });
     writePng(path.join(dir, 'brows-sad.png'), 100, 80);
     writePng(path.join(dir, 'tear.png'), 20, 20);
+    fs.writeFileSync(path.join(dir, 'blush.png'), 'GIF89a, not a PNG');
     expect(checkPack(dir).problems).toEqual([
       'layer "brows-sad" (brows-sad.png) is 100x80, expected 40x50 (the canvas; or give it "at" or "anchor")',
+      'layer "blush": blush.png is not a PNG',
       'layer "tear" (tear.png) is 20x20 at 30,10, which runs past the 40x50 canvas',
     ]);
   });
