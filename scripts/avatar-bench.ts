@@ -8,6 +8,7 @@ import { loadPack, type AvatarPack } from '../src/avatar/pack';
 import { AvatarRenderer, type AvatarState } from '../src/avatar/renderer';
 import { YuvCompositor } from '../src/avatar/yuv';
 import { cpuSeconds } from '../test/helpers/procfs';
+import { lipSyncProbe } from './avatar-lipsync';
 
 /**
  * The avatar's cost on this machine (usage: node dist/scripts/avatar-bench.js [seconds] [runs]).
@@ -16,7 +17,8 @@ import { cpuSeconds } from '../test/helpers/procfs';
  * End to end: the frames paced at 30 fps into a real ffmpeg encoding 1280x720@30 with libx264
  * veryfast/zerolatency (+ AAC), three ways: the plain background (today's picture), the avatar as a
  * second rawvideo rgba input overlaid by ffmpeg, and the avatar blended in Node into yuv420p.
- * Each figure is run `runs` times; the JSON gives the median and the spread (min, max).
+ * Lip sync: speech and the mouth it drives encoded together and read back from the file (onset
+ * offset in frames, 0 = same frame). Each figure is run `runs` times: median and spread (min, max).
  */
 const FPS = 30;
 const OUT = { width: 1280, height: 720 };
@@ -157,6 +159,7 @@ async function main(): Promise<void> {
     for (let run = 0; run < runs; run++) {
       for (const mode of ['speakingNoCache', 'speaking', 'idle'] as const) (render[mode] ??= []).push(await renderRun(pack, mode, seconds));
       for (const kind of ['plain', 'ffmpegOverlay', 'nodeBlend'] as const) (e2e[kind] ??= []).push(await e2eRun(pack, kind, seconds));
+      (e2e.lipSync ??= []).push(await lipSyncProbe(pack, seconds));
     }
     const summary = (o: typeof render) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, summarise(v)]));
     const report = JSON.stringify({
