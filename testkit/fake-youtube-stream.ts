@@ -103,6 +103,11 @@ export class FakeYouTubeStream {
     pump();
   }
 
+  /** The broadcast ends: every open call gets a response with offline_at. */
+  goOffline(): void {
+    for (const call of this.open) call.write({ offlineAt: new Date().toISOString(), items: [], nextPageToken: `p${this.chat.pages.length}` });
+  }
+
   /** End every open call with OK (a server that closes streams now and then). */
   endAll(): void {
     for (const call of this.open) call.end();

@@ -125,6 +125,16 @@ describe('YouTube live chat through streamList (a loopback gRPC V3DataLiveChatMe
     expect(decided.filter((d) => d.decision === 'duplicate').map((d) => d.id).sort()).toEqual(['a', 'b', 'c']);
   });
 
+  it('offline_at ends the chat: the source stops reading it (no video id to look for a new one)', async () => {
+    chat.addPage(['a']);
+    start({ videoId: '', liveChatId: chat.liveChatId });
+    await until('a', () => events.length >= 1);
+    stream.goOffline();
+    await until('the chat given up', () => logs.some((l) => l.msg === 'youtube live chat unavailable' && l.reason === 'liveChatEnded'));
+    expect(src!.status().connected).toBe(false);
+    expect(stream.calls).toHaveLength(1);
+  });
+
   it('each StreamList call is charged to the daily quota: refused calls stop after the burst until the pace allows more', async () => {
     const units = 5 * (24 + STREAM_BURST); // one call an hour, the burst included
     stream.mode = 'permissionDenied';
@@ -135,23 +145,30 @@ describe('YouTube live chat through streamList (a loopback gRPC V3DataLiveChatMe
     expect(stream.calls).toHaveLength(STREAM_BURST + 1);
   });
 
-  it('figures: posted → ChatEvent latency over 50 messages, 3 runs (printed, not asserted)', async () => {
+  it('figures: posted → ChatEvent and → command processor decision, 50 messages, 3 runs (printed, not asserted)', async () => {
     const got = new Map<string, number>();
-    start({}, (e) => void got.set(e.id, performance.now()));
+    const decided = new Map<string, number>();
+    const { pipeline } = testPipeline(fleet);
+    start({}, (e) => {
+      got.set(e.id, performance.now());
+      void pipeline.accept(e).then(() => decided.set(e.id, performance.now()));
+    });
     await until('the stream open', () => stream.calls.length >= 1);
     const figures: string[] = [];
     for (let run = 0; run < 3; run++) {
-      const lat: number[] = [];
+      const toEvent: number[] = [];
+      const toDecision: number[] = [];
       for (let i = 0; i < 50; i++) {
         const id = `r${run}m${i}`;
-        chat.addPage([id]);
-        await eventually(async () => (got.has(id) ? true : undefined), id, 5000, 1);
-        lat.push(got.get(id)! - stream.sentAt.get(id)!);
+        chat.addPage([{ id, text: `hello number ${i} of run ${run}`, author: { channelId: `UCv${i}`, displayName: `Viewer ${i}` } }]);
+        await eventually(async () => (decided.has(id) ? true : undefined), id, 5000, 1);
+        toEvent.push(got.get(id)! - stream.sentAt.get(id)!);
+        toDecision.push(decided.get(id)! - stream.sentAt.get(id)!);
       }
-      lat.sort((x, y) => x - y);
-      figures.push(`run ${run + 1}: median ${lat[24]!.toFixed(2)} ms, p99 ${lat[49]!.toFixed(2)} ms`);
+      const fig = (xs: number[]) => (xs.sort((x, y) => x - y), `median ${xs[24]!.toFixed(2)} ms, p99 ${xs[49]!.toFixed(2)} ms`);
+      figures.push(`run ${run + 1}: → ChatEvent ${fig(toEvent)}; → decision ${fig(toDecision)}`);
     }
-    console.log(`youtube streamList posted → ChatEvent (50 messages each):\n${figures.join('\n')}`);
-    expect(got.size).toBe(150);
+    console.log(`youtube streamList posted → source (50 messages each):\n${figures.join('\n')}`);
+    expect(decided.size).toBe(150);
   });
 });
