@@ -83,6 +83,15 @@ describe('YouTube live chat through streamList (a loopback gRPC V3DataLiveChatMe
     expect(stream.calls.at(-1)!.pageToken).toBe('p2');
   });
 
+  it('a streaming endpoint that cannot be reached: after three failed opens, polls instead', async () => {
+    chat.addPage(['a']);
+    start({ grpcUrl: 'grpc://127.0.0.1:1', backoffBaseMs: 20, backoffCapMs: 50 });
+    await until('a, polled', () => events.length >= 1);
+    expect(ids()).toEqual(['a']);
+    expect(logs.filter((l) => l.msg === 'youtube chat read failed: backing off' && l.reason === 'UNAVAILABLE')).toHaveLength(2);
+    expect(logs.some((l) => l.msg === 'youtube streaming refused or failing: polling for now' && l.code === 'UNAVAILABLE')).toBe(true);
+  });
+
   it('a stream that accepts and never sends is dropped after streamIdleMs and reopened', async () => {
     stream.mode = 'silent';
     chat.addPage(['a']);

@@ -117,7 +117,15 @@ export class YouTubeStreamClient {
       call.on('data', (r: StreamResponse) => {
         responses++;
         arm();
-        if (req.onResponse(r)) call.cancel();
+        let over: boolean;
+        try {
+          over = req.onResponse(r);
+        } catch {
+          // A reader that threw must not leave the call half read: end it, the caller reconnects
+          // from the last token it kept.
+          over = true;
+        }
+        if (over) call.cancel();
       });
       // 'status' comes once, after data and end, for every way a call finishes; 'error' repeats it.
       call.on('error', () => undefined);

@@ -6,7 +6,7 @@ import type { Keyspace } from '../../redis';
 import type { ChatEvent, Role } from '../chat-event';
 import { reconnectDelay, type ChatSink, type ChatSource, type ChatSourceStatus } from '../chat-source';
 import { sleep } from '../../time';
-import { DEFAULT_GRPC_URL, YouTubeStreamClient, grpc, restItem, streamRefused, type StreamResponse } from './youtube-stream';
+import { DEFAULT_GRPC_URL, YouTubeStreamClient, grpc, restItem, streamRefused, type StreamEnd, type StreamResponse } from './youtube-stream';
 
 type YouTubeConfig = Config['chat']['youtube'];
 
@@ -253,12 +253,8 @@ export class YouTubeSource implements ChatSource {
     const { config, log } = this.opts;
     const wait = await this.paceStream();
     if (wait > 0) return wait;
-    this.stream ??= new YouTubeStreamClient(config.grpcUrl || DEFAULT_GRPC_URL, config.apiKey);
     let offline = false;
-    const end = await this.stream.open({
-      liveChatId: this.liveChatId, pageToken: this.pageToken, idleMs: config.streamIdleMs, signal: this.stopped.signal,
-      onResponse: (r) => (offline = this.onStreamResponse(r)),
-    });
+    const end = await this.openStream((r) => (offline = this.onStreamResponse(r)));
     if (this.stopping) return 0;
     if (offline) throw new ApiError(0, 'liveChatEnded');
     if (end.responses > 0) this.streamFailures = 0;
@@ -271,6 +267,17 @@ export class YouTubeSource implements ChatSource {
       return 0;
     }
     throw new ApiError(end.code, streamReason(end.code));
+  }
+
+  /** One StreamList call; a client that cannot be built (the .proto missing) counts as streaming refused. */
+  private async openStream(onResponse: (r: StreamResponse) => boolean): Promise<StreamEnd> {
+    const { config } = this.opts;
+    try {
+      this.stream ??= new YouTubeStreamClient(config.grpcUrl || DEFAULT_GRPC_URL, config.apiKey);
+    } catch (err) {
+      return { code: grpc.status.UNIMPLEMENTED, details: (err as Error).message, responses: 0, idle: false };
+    }
+    return this.stream.open({ liveChatId: this.liveChatId, pageToken: this.pageToken, idleMs: config.streamIdleMs, signal: this.stopped.signal, onResponse });
   }
 
   /** Deliver one streamed page; true when the broadcast has gone offline (the call is then dropped). */
