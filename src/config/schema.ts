@@ -614,7 +614,7 @@ export const configSchema = z
             transport: z.enum(['stream', 'poll', 'auto']).default('auto'),
             /** streamList's gRPC address: host:port over TLS (grpcs:// too), grpc://host:port in plaintext for loopback tests. */
             grpcUrl: z.string().default('youtube.googleapis.com:443'),
-            /** A stream that sends nothing this long is reopened (a quiet chat then costs one call per this). */
+            /** A stream that sends nothing this long is reopened (a quiet chat then costs one call per this); 0: never. */
             streamIdleMs: durationMs(300000),
             /** After streaming is refused (auto), poll this long before trying to stream again. */
             streamRetryMs: durationMs(600000),

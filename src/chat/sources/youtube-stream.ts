@@ -61,7 +61,7 @@ export interface StreamEnd {
 export interface StreamRequest {
   liveChatId: string;
   pageToken?: string;
-  /** Drop the call when nothing comes this long (a server that accepts and never sends). */
+  /** Drop the call when nothing comes this long (a server that accepts and never sends); 0: never. */
   idleMs: number;
   /** Returns true to end the call (the chat is over). */
   onResponse: (r: StreamResponse) => boolean;
@@ -100,7 +100,7 @@ export class YouTubeStreamClient {
       let timer: NodeJS.Timeout | undefined;
       const arm = (): void => {
         clearTimeout(timer);
-        timer = setTimeout(() => {
+        if (req.idleMs > 0) timer = setTimeout(() => {
           idle = true;
           call.cancel();
         }, req.idleMs);
