@@ -30,7 +30,7 @@ export function streamIntervalMs(dailyQuotaUnits: number): number {
   return Math.ceil(86_400_000 / Math.max(1, dailyQuotaUnits / POLL_COST_UNITS - STREAM_BURST));
 }
 
-/** Streamed responses that end the round without being an error. */
+/** Reasons (the REST API's, or a stream's mapped to them) that say the chat is over or not ours. */
 const CHAT_OVER = new Set(['liveChatEnded', 'liveChatNotFound', 'liveChatDisabled', 'noActiveLiveChat', 'forbidden']);
 
 /** Streaming failures in a row without a single response after which `auto` polls for a while. */
