@@ -154,6 +154,23 @@ describe('YouTube live chat through streamList (a loopback gRPC V3DataLiveChatMe
     expect(stream.calls).toHaveLength(STREAM_BURST + 1);
   });
 
+  it('the ingest process (built) streams chat into speech jobs and shuts down on SIGTERM with the stream open', async () => {
+    chat.addPage(['a', 'b']);
+    stream.dropAfter = 1;
+    fleet.configure({ chat: { youtube: { enabled: true, apiKey: 'secret-key', baseUrl: chat.url, videoId: chat.videoId, grpcUrl: stream.url, backoffBaseMs: 50, backoffCapMs: 500, dailyQuotaUnits: 50_000_000 } } });
+    const ingest = fleet.start(['ingest']);
+    await ingest.waitForLog('ingest ready');
+    await ingest.waitForLog('chat decision', { messageId: 'b' });
+    chat.addPage(['c']);
+    await ingest.waitForLog('chat decision', { messageId: 'c' });
+    const decisions = ingest.lines.filter((l) => l.msg === 'chat decision').map((l) => `${String(l.messageId)}:${String(l.decision)}`);
+    expect(decisions).toEqual(['a:spoken', 'b:spoken', 'c:spoken']);
+    expect(stream.calls.map((c) => c.pageToken ?? '-')).toEqual(['-', 'p1']);
+    ingest.kill('SIGTERM');
+    expect((await ingest.exited).code).toBe(0);
+    expect(JSON.stringify(ingest.lines)).not.toContain('secret-key');
+  });
+
   it('figures: posted → ChatEvent and → command processor decision, 50 messages, 3 runs (printed, not asserted)', async () => {
     const got = new Map<string, number>();
     const decided = new Map<string, number>();
