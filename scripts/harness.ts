@@ -53,6 +53,13 @@ export class LocalFleet {
   readonly decisions = new Map<string, { decision: string; reason: string }>();
   /** Airings per utterance id: on-air starts less those whose end says they were interrupted. */
   readonly aired = new Map<string, number>();
+  /**
+   * Airings per utterance id as the broadcasters log them (`on air`: the audio went out to the
+   * pushers with the lease held, and the job completed). The on-air start event is published on
+   * the live view's clock, about 2 s later: a host killed meanwhile takes that event with it,
+   * though the destination already carried the line, so the books take the larger of the two.
+   */
+  readonly airedLogged = new Map<string, number>();
   /** When each utterance first went on air (its on-air start on the stream's clock). */
   readonly airedAt = new Map<string, number>();
   /** Lines dropped before air, with why (stale, cleared, expired). */
@@ -214,6 +221,8 @@ export class LocalFleet {
     if (line.msg === 'chat decision' && typeof line.messageId === 'string') {
       const prev = this.decisions.get(line.messageId);
       if (!prev || line.decision !== 'duplicate') this.decisions.set(line.messageId, { decision: String(line.decision), reason: String(line.reason) });
+    } else if (line.msg === 'on air' && typeof line.utteranceId === 'string') {
+      this.airedLogged.set(line.utteranceId, (this.airedLogged.get(line.utteranceId) ?? 0) + 1);
     } else if (typeof line.utteranceId === 'string' && typeof line.msg === 'string' && /dropped/.test(line.msg)) {
       this.dropped.set(line.utteranceId, String(line.reason ?? line.msg));
     }
@@ -289,7 +298,8 @@ export class LocalFleet {
 
   /**
    * The books for messages sent in `ids`: accepted, spoken, shed with reasons, lost (accepted
-   * for speech but neither on air nor dropped with a reason), spoken twice.
+   * for speech but neither on air nor dropped with a reason), spoken twice, and aired without
+   * its on-air start event (a broadcaster killed before its live view's clock reached the line).
    */
   account(ids: string[]) {
     const shed: Record<string, number> = {};
@@ -298,6 +308,7 @@ export class LocalFleet {
     let spokenTwice = 0;
     let droppedWithReason = 0;
     let undecided = 0;
+    let unannounced = 0;
     const lost: string[] = [];
     for (const id of ids) {
       const d = this.decisions.get(id);
@@ -312,7 +323,9 @@ export class LocalFleet {
       }
       accepted++;
       const u = `twitch-${id}`.replace(/[^A-Za-z0-9_.-]/g, '_');
-      const airs = this.aired.get(u) ?? 0;
+      const events = this.aired.get(u) ?? 0;
+      const airs = Math.max(events, this.airedLogged.get(u) ?? 0);
+      if (airs > events) unannounced++;
       if (airs > 0) spoken++;
       if (airs > 1) spokenTwice++;
       if (airs === 0) {
@@ -320,7 +333,7 @@ export class LocalFleet {
         else lost.push(id);
       }
     }
-    return { sent: ids.length, accepted, spoken, droppedBeforeAir: droppedWithReason, shed, undecided, lost: lost.length, lostIds: lost.slice(0, 10), spokenTwice };
+    return { sent: ids.length, accepted, spoken, droppedBeforeAir: droppedWithReason, shed, undecided, lost: lost.length, lostIds: lost.slice(0, 10), spokenTwice, airedUnannounced: unannounced };
   }
 
   /**

@@ -61,6 +61,12 @@ export function processGroupOf(pid: number): number | undefined {
   return pgrp === undefined ? undefined : Number(pgrp);
 }
 
+/** Whether a process still runs (exists and is not a zombie waiting to be reaped). */
+export function isRunning(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z';
+}
+
 /** Resident memory in MB (one decimal). */
 export function rssMb(pid: number): number | undefined {
   try {
