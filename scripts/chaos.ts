@@ -226,7 +226,7 @@ async function runScenarios(fleet: LocalFleet, list: Scenario[]): Promise<number
 
 async function main(): Promise<void> {
   const only = opts.only?.split(',');
-  const chosen = scenarios.filter((s) => (!only || only.includes(s.name)));
+  const chosen = scenarios.filter((s) => !only || only.includes(s.name));
   let failed = 0;
   // The one-host scenarios share a fleet with a warm standby; the others get a fleet of their shape.
   for (const hosts of [...new Set(chosen.map((s) => s.hosts ?? 1))]) {

@@ -84,11 +84,6 @@ export class LocalFleet {
 
   constructor(private readonly opts: { standbys?: number; hosts?: number } = {}) {}
 
-  /** The first host's `idolcast up` (the whole fleet when it runs as one host). */
-  get up(): ChildProcess | undefined {
-    return this.hosts[0]?.up;
-  }
-
   async start(): Promise<void> {
     await Promise.all([this.twitch.ready, this.tts.ready, this.nginx.start()]);
     this.redisPort = await freeLoopbackPort();
@@ -132,7 +127,7 @@ export class LocalFleet {
 
   private hostConfig(dir: string, controlPort: number): Record<string, unknown> {
     return {
-      redis: { prefix: this.prefix, dataDir: path.join(dir, 'redis') },
+      redis: { prefix: this.prefix, dataDir: path.join(dir, 'data', 'redis') },
       control: { port: controlPort },
       channels: { main: { live: { dir: path.join(dir, 'live') }, destinations: { local: { url: this.nginx.url, keyEnv: 'HARNESS_STREAM_KEY' } } } },
       voices: { idol: { engine: 'cloud', voice: 'nova', fallback: ['backup'] }, backup: { engine: LOCAL_ENGINE, voice: 'en-us+f3' } },
