@@ -1,5 +1,5 @@
 import type { Payload } from '../queues/registry';
-import type { WorkerKind } from '../src/config/schema';
+import type { WorkerKind } from '../queues/catalog';
 import type { Deps } from '../src/deps';
 import * as audio from './audio.worker';
 import * as maintenance from './maintenance.worker';

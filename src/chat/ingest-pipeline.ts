@@ -3,7 +3,7 @@ import type { Payload } from '../../queues/registry';
 import { configured, isConfigured } from '../config/names';
 import { DegradationMonitor, LEVEL_NAMES, type Reading } from '../degradation';
 import type { ProcessContext } from '../process';
-import type { ChatEvent } from './chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
 import { chatBatchCheck, defineChatCheck, type ChatCheckRequest } from './chat-check';
 import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand, type CommandEffects } from './commands';
 import { stripEngineMarkup } from '../tts/text';

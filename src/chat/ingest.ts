@@ -4,7 +4,7 @@ import { onShutdown } from '../lifecycle';
 import { bootProcess } from '../process';
 import { startQueueWorker } from '../queue-worker';
 import { syncSchedules } from '../schedule/schedules';
-import type { ChatEvent } from './chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
 import type { ChatSource } from './chat-source';
 import { IngestPipeline } from './ingest-pipeline';
 import { createSources } from './sources';

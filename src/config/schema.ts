@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { WORKER_KINDS, type WorkerKind } from '../../queues/catalog';
 import { programmeAction } from '../../queues/routine.queue';
 import { aiSchema } from './ai.schema';
 
@@ -437,8 +438,6 @@ const overlaySchema = z
   })
   .prefault({});
 
-const workerKinds = ['tts', 'audio', 'scene', 'routine', 'maintenance'] as const;
-
 export const configSchema = z
   .strictObject({
     redis: redisSchema,
@@ -635,7 +634,7 @@ export const configSchema = z
       .strictObject({
         /** Default concurrency per worker kind (overridden by `--concurrency`). */
         concurrency: z
-          .strictObject(Object.fromEntries(workerKinds.map((k) => [k, z.number().int().min(1).max(256).default(k === 'tts' || k === 'audio' ? 4 : 1)])) as Record<(typeof workerKinds)[number], z.ZodDefault<z.ZodNumber>>)
+          .strictObject(Object.fromEntries(WORKER_KINDS.map((k) => [k, z.number().int().min(1).max(256).default(k === 'tts' || k === 'audio' ? 4 : 1)])) as Record<WorkerKind, z.ZodDefault<z.ZodNumber>>)
           .prefault({}),
         /** A job whose worker stops renewing its lock for this long is handed to another replica. */
         lockDurationMs: durationMs(30000),
@@ -757,5 +756,3 @@ export function degradationDepths(cfg: Pick<Config, 'chat' | 'degradation'>): [n
 }
 export type ChannelConfig = z.infer<typeof channelSchema>;
 export type VoiceConfig = z.infer<typeof voiceSchema>;
-export const WORKER_KINDS = workerKinds;
-export type WorkerKind = (typeof workerKinds)[number];

@@ -8,7 +8,8 @@ import { ExpressAdapter } from '@bull-board/express';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../config/load';
-import type { ChatEvent } from '../chat/chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
+import { MEMBER_KINDS } from '../../queues/catalog';
 import { listFleet } from '../fleet';
 import { onShutdown } from '../lifecycle';
 import { PROJECT_ROOT } from '../paths';
@@ -30,7 +31,7 @@ export const localChatSchema = z.strictObject({
 });
 
 /** Fleet members the control server expects for readiness: every worker kind, ingest, a broadcaster. */
-const REQUIRED_KINDS = ['ingest', 'broadcast', 'worker-tts', 'worker-audio', 'worker-scene', 'worker-routine', 'worker-maintenance'];
+const REQUIRED_KINDS = MEMBER_KINDS;
 
 type Next = () => void;
 const open = (_req: Request, _res: Response, next: Next) => next();
