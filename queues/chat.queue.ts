@@ -1,13 +1,19 @@
 import { chatEventSchema } from './chat-event.schema';
 import { defineQueue, keepCompleted, keepFailed } from './define';
 
-/** Chat events accepted from a source, waiting for the command processor in the ingest process. */
+/**
+ * Local chat (`POST /api/chat` on the control server), waiting for the ingest process's chat
+ * handler (workers/chat.worker.ts) and the command processor behind it. Platform chat (Twitch,
+ * YouTube, TikTok) does not come through this queue: its sources run inside the ingest process
+ * and hand events to the same handler directly, saving a Redis round trip per message on the
+ * busiest path; the command processor's dedupe (`seen` keys) makes either way exactly-once.
+ */
 export const chatQueue = defineQueue({
   name: 'chat',
   process: 'ingest',
   jobName: 'chat.process',
   schema: chatEventSchema,
   jobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 200 }, removeOnComplete: keepCompleted, removeOnFail: keepFailed },
-  // A platform message is processed once, even if two sources (or a retrying client) deliver it.
+  // A message is queued once, even if a retrying client posts it twice.
   jobId: (e) => `${e.platform}-${e.channel}-${e.id}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
 });

@@ -4,6 +4,7 @@ import { configured, isConfigured } from '../config/names';
 import { DegradationMonitor, LEVEL_NAMES, type Reading } from '../degradation';
 import type { ProcessContext } from '../process';
 import type { ChatEvent } from '../../queues/chat-event.schema';
+import type { ControlMessage } from '../../queues/live-events';
 import { chatBatchCheck, defineChatCheck, type ChatCheckRequest } from './chat-check';
 import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand, type CommandEffects } from './commands';
 import { stripEngineMarkup } from '../tts/text';
@@ -433,7 +434,11 @@ export class IngestPipeline {
     const channel = this.channelOf(i.event);
     if (fx.setVoice) await redis.set(keys.channelVoice(channel), fx.setVoice);
     if (fx.control === 'clear') await redis.set(keys.clearedAt(channel), String(Date.now()));
-    if (fx.control) await redis.publish(keys.control(channel), JSON.stringify({ action: fx.control === 'clear' ? 'skip' : fx.control, by: i.event.user.login }));
+    // !skip and !clear both stop the line on air; !clear also drops the backlog (the mark above).
+    if (fx.control) {
+      const control: ControlMessage = { action: 'skip', by: i.event.user.login };
+      await redis.publish(keys.control(channel), JSON.stringify(control));
+    }
     for (const text of fx.replies) await this.deps.reply(i.event, text).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'reply failed'));
   }
 

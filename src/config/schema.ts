@@ -735,7 +735,14 @@ export const configSchema = z
     }
   });
 
-export type Config = z.infer<typeof configSchema>;
+/** Resolved by the loader (src/config/load.ts) from the environment, never from the file. */
+export interface ResolvedEnv {
+  /** IDOLCAST_FAULT_INJECTION=1: chaos runs and tests may break things on purpose (an `inject` control). */
+  faultInjection: boolean;
+  /** Stream keys, by the variable a destination's `keyEnv` names (set ones only). */
+  streamKeys: Record<string, string>;
+}
+export type Config = z.infer<typeof configSchema> & { resolved?: ResolvedEnv };
 
 /** A voice and the voices it falls back to, in order, each once (following fallbacks of fallbacks). */
 export function voiceChain(voices: Record<string, { fallback: string[] }>, name: string): string[] {
