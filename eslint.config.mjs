@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/'] },
+  { ignores: ['dist/', 'dist-tools/', 'node_modules/', 'data/', 'test-artifacts/'] },
   // A disable comment that no longer suppresses anything is an error: no stale or untrue ones.
   { linterOptions: { reportUnusedDisableDirectives: 'error' } },
   js.configs.recommended,

@@ -14,6 +14,6 @@ export const chatQueue = defineQueue({
   jobName: 'chat.process',
   schema: chatEventSchema,
   jobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 200 }, removeOnComplete: keepCompleted, removeOnFail: keepFailed },
-  // A message is queued once, even if a retrying client posts it twice.
+  // The event's own id is the job id, so an event enqueued twice is processed once.
   jobId: (e) => `${e.platform}-${e.channel}-${e.id}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
 });

@@ -26,16 +26,17 @@ import { LOCAL_ENGINE } from '../src/config/schema';
 import { EspeakEngine } from '../src/tts/espeak.engine';
 import { remoteEngines } from '../src/tts/remote-engines';
 import { SpeechService } from '../src/tts/speech-service';
-import { FakeObs } from '../test/helpers/fake-obs';
-import { cpuSeconds } from '../test/helpers/procfs';
-import { NginxRtmp } from '../test/helpers/nginx-rtmp';
-import { RtmpViewer } from '../test/helpers/rtmp-pull';
-import { FAKE_KEY, FakeTts } from '../test/helpers/fake-tts';
+import { FakeObs } from '../testkit/fake-obs';
+import { cpuSeconds } from '../testkit/procfs';
+import { NginxRtmp } from '../testkit/nginx-rtmp';
+import { RtmpViewer } from '../testkit/rtmp-pull';
+import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
+import { sleep } from '../src/time';
+import { runMain } from './run-main';
 
 const N = 20_000;
 const BATCH = 500;
 const log = (...a: unknown[]) => console.error('[bench]', ...a);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function percentile(values: number[], p: number): number {
   if (!values.length) return NaN;
@@ -510,10 +511,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -1,5 +1,7 @@
 import { Command } from 'commander';
-import { LocalFleet, sleep } from './harness';
+import { LocalFleet } from './harness';
+import { sleep } from '../src/time';
+import { runMain } from './run-main';
 
 /**
  * `npm run chaos`: the whole fleet on this machine (see harness.ts) with chat at a steady rate,
@@ -188,10 +190,4 @@ async function main(): Promise<void> {
   process.exitCode = failed ? 1 : 0;
 }
 
-void main().then(
-  () => process.exit(process.exitCode ?? 0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

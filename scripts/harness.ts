@@ -12,12 +12,13 @@ import { channelEventSchema } from '../queues/live-events';
 import { parsePubSub } from '../src/pubsub';
 import { createRedis, keyspace, type Redis } from '../src/redis';
 import { startRedisServer, type LocalRedis } from '../src/supervisor/redis-server';
-import { FAKE_KEY, FakeTts } from '../test/helpers/fake-tts';
-import { FakeTwitch } from '../test/helpers/fake-twitch';
-import { NginxRtmp } from '../test/helpers/nginx-rtmp';
-import { descendantsOf, type ProcessInfo } from '../test/helpers/procfs';
+import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
+import { FakeTwitch } from '../testkit/fake-twitch';
+import { NginxRtmp } from '../testkit/nginx-rtmp';
+import { descendantsOf, type ProcessInfo } from '../testkit/procfs';
 import { freeLoopbackPort } from '../src/ports';
-import { RtmpViewer } from '../test/helpers/rtmp-pull';
+import { RtmpViewer } from '../testkit/rtmp-pull';
+import { sleep } from '../src/time';
 
 /**
  * The whole fleet on this machine for chaos runs and soaks: its own redis-server (AOF on), a
@@ -370,4 +371,3 @@ export class LocalFleet {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -10,6 +10,8 @@ import { createLogger } from '../src/logger';
 import { freeLoopbackPort } from '../src/ports';
 import { createRedis } from '../src/redis';
 import { startRedisServer } from '../src/supervisor/redis-server';
+import { sleep } from '../src/time';
+import { runMain } from './run-main';
 
 /**
  * How late the broadcast lock's renewal comes on a loaded machine: the real `Leadership` renewing
@@ -44,7 +46,7 @@ async function run(url: string, n: number) {
   pump.start();
   await lead.acquire(() => false);
   lead.keep();
-  await new Promise((r) => setTimeout(r, opts.seconds * 1000));
+  await sleep(opts.seconds * 1000);
   pump.stop();
   await lead.release();
   redis.disconnect();
@@ -73,10 +75,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

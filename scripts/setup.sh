@@ -2,8 +2,9 @@
 # Installs what idolcast needs when it is missing, then builds it:
 #   Debian packages (redis-server, ffmpeg, espeak-ng; for the tests also chromium, nginx and
 #   libnginx-mod-rtmp) with apt-get, npm packages with npm ci,
-#   and the TypeScript build in dist/; for the tests also the typecheck and the linter.
-#   Used by `npm run up` and `npm test`.
+#   and the TypeScript build in dist/ (for `test`, also the scripts and fakes in dist-tools/:
+#   the chaos test runs them, then the typecheck and the linter).
+#   Used by `npm run up`, `npm test`, and the bench/soak/chaos runs.
 # Usage: scripts/setup.sh [up|test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,8 @@ fi
 # Build (incremental: fast when nothing changed).
 node_modules/.bin/tsc -p tsconfig.build.json
 if [ "$mode" = test ]; then
+  # The scripts and loopback fakes, kept out of dist/ so that what ships holds no test code.
+  node_modules/.bin/tsc -p tsconfig.scripts.json
   # Type-check the tests too (jest transpiles them without checking).
   node_modules/.bin/tsc -p tsconfig.json
   # Lint (eslint.config.mjs): type-aware rules for what tsc lets through in async code, such as a

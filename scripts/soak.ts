@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { programOf, rssMb, type ProcessInfo } from '../test/helpers/procfs';
-import { LocalFleet, sleep } from './harness';
+import { programOf, rssMb, type ProcessInfo } from '../testkit/procfs';
+import { LocalFleet } from './harness';
+import { sleep } from '../src/time';
+import { runMain } from './run-main';
 
 /**
  * `npm run soak -- --minutes N --rate R`: the whole fleet with chat at R messages/s for N minutes.
@@ -165,10 +167,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -1,5 +1,6 @@
 import type { Config } from './config/schema';
 import type { Keyspace, Redis } from './redis';
+import { sleep } from './time';
 
 /** How often a wait for a part not yet encoded looks again. */
 const POLL_MS = 15;
@@ -53,7 +54,7 @@ export class SpeechStore {
     for (;;) {
       const pcm = await this.redis.getBuffer(key);
       if (pcm || Date.now() >= deadline) return pcm;
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await sleep(POLL_MS);
     }
   }
 

@@ -9,6 +9,7 @@ import type { RealtimePump } from '../src/broadcast/realtime-pump';
 import type { ProcessContext } from '../src/process';
 import { dropReason } from '../src/speech-drops';
 import type { SpeechStore } from '../src/speech-store';
+import { sleep } from '../src/time';
 
 /** How long the playout waits for a later part of a line before cutting the line short. */
 const PART_WAIT_MS = 30_000;
@@ -77,7 +78,7 @@ async function airLine(u: Payload<'playout'>, line: AiringLine, deps: PlayoutDep
   // The job completes once its audio has gone out to the pushers (a few ticks after the pump
   // handed its last sample to the encoder, well within the pump's lead, so lines stay back to
   // back), and only if our lease held throughout: a lapse means some of it was dropped.
-  await airs(new Promise((r) => setTimeout(r, ENCODER_SLACK_MS)));
+  await airs(sleep(ENCODER_SLACK_MS));
   if (!lead.heldSince(since)) throw new LineInterrupted('our lease lapsed while it was on air (output dropped)');
   finish(u, startAt, endAt, endAt - offset, deps);
   await deps.speech.dropPlayout(u.utteranceId, u.parts);

@@ -5,6 +5,7 @@ import ffmpeg from 'fluent-ffmpeg';
 import type { ChannelConfig } from '../config/schema';
 import { filterPath } from './caption-file';
 import type { Logger } from '../logger';
+import { sleep } from '../time';
 
 /** Escape a value for the tee muxer's `[opt=value]target` syntax. */
 function teeEscape(v: string): string {
@@ -100,7 +101,7 @@ export class HlsEncoder {
   private async measureOffset(run: ffmpeg.FfmpegCommand | undefined): Promise<void> {
     const deadline = Date.now() + 15000;
     while (run === this.command && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       let text: string;
       try {
         text = fs.readFileSync(this.playlist, 'utf8');

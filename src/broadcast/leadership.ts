@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger';
+import { sleep } from '../time';
 
 /** Take the lock if it is free; the new holder gets the next fencing token. */
 const ACQUIRE = `
@@ -105,7 +106,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
         this.validUntil = sentAt + this.ttlMs - this.margin;
         return token;
       }
-      await new Promise((r) => setTimeout(r, every));
+      await sleep(every);
     }
     return undefined;
   }

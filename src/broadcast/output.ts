@@ -13,6 +13,7 @@ import type { Leadership } from './leadership';
 import { MEMBERS_DIR, pointLiveView } from './live-view';
 import { type BedMix, RealtimePump } from './realtime-pump';
 import { FramePacer, VideoFeed, renderSlate } from './video-feed';
+import { sleep } from '../time';
 
 /** One pusher per enabled destination; the stream key is the one the config loader read from the variable `keyEnv` names. */
 function destinationRelays(channel: string, config: ChannelConfig, streamKeys: Record<string, string>, log: Logger, metrics: Metrics, gop: GopCache): DestinationRelay[] {
@@ -130,7 +131,7 @@ export async function openOutput(ctx: ProcessContext, channel: string, lead: Lea
   encoder.start();
   pump.start();
   // Air nothing until the output is out and its clock known, so on-air times are right from the first line.
-  await Promise.race([encoder.clockReady, new Promise((r) => setTimeout(r, 15000))]);
+  await Promise.race([encoder.clockReady, sleep(15000)]);
   log.info({ channel, dir: memberDir }, 'broadcaster warm: encoding, published nowhere yet');
 
   const stopInputs = () => {

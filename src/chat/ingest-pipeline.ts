@@ -10,6 +10,7 @@ import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand, ty
 import { stripEngineMarkup } from '../tts/text';
 import { bypassed, contentFilter, localFilter, type FilterCheck } from './filter';
 import { normaliseText, stripEmotes } from './normalise';
+import { sleep } from '../time';
 
 /** What happened to one chat event. */
 export type Decision = 'spoken' | 'command' | 'reaction' | 'rejected' | 'ignored' | 'shed' | 'duplicate';
@@ -108,7 +109,7 @@ export class IngestPipeline {
   async drain(): Promise<void> {
     while (this.pending.length || this.running) {
       if (!this.running) await this.run();
-      else await new Promise((r) => setTimeout(r, 10));
+      else await sleep(10);
     }
   }
 
@@ -459,7 +460,7 @@ export class IngestPipeline {
       } catch (err) {
         if (attempt >= ENQUEUE_ATTEMPTS) throw err;
         this.deps.log.warn({ err: (err as Error).message, attempt }, 'enqueue failed: retrying');
-        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        await sleep(100 * 2 ** attempt);
       }
     }
   }

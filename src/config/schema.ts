@@ -333,7 +333,6 @@ const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day like 
 
 /** What a scheduled routine does when it fires. */
 const routineActionSchema = z.union(programmeAction.options, { error: 'an action with one of: say, pool, scene, timeline, maintenance' });
-export type RoutineAction = z.infer<typeof routineActionSchema>;
 
 const routineSchema = z
   .strictObject({
@@ -349,14 +348,12 @@ const routineSchema = z
     ignoreQuietHours: z.boolean().default(false),
   })
   .refine((r) => (r.cron === undefined) !== (r.every === undefined), 'give exactly one of cron or every');
-export type RoutineConfig = z.infer<typeof routineSchema>;
 
 const timelineStepSchema = z.union([
   z.strictObject({ at: durationText, say: z.string().min(1).max(2000), voice: z.string().optional(), priority: z.number().int().min(0).max(9).optional() }),
   z.strictObject({ at: durationText, pool: z.string().min(1), voice: z.string().optional(), priority: z.number().int().min(0).max(9).optional() }),
   z.strictObject({ at: durationText, scene: z.string().min(1).max(100) }),
 ], { error: 'a step with `at` and one of: say, pool, scene' });
-export type TimelineStep = z.infer<typeof timelineStepSchema>;
 
 const scheduleSchema = z
   .strictObject({

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { DesiredState, SceneChange } from './state';
+import { sleep } from '../time';
 
 /** The part of obs-websocket-js's client that idolcast uses. */
 interface ObsClient {
@@ -54,12 +55,6 @@ class ObsRequestError extends Error {
     super(`${request}: ${comment || `OBS answered ${code}`}`);
   }
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 
 /**
  * One connection to OBS over obs-websocket v5, shared by a scene worker process. It connects

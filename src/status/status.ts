@@ -7,6 +7,7 @@ import { listFleet, type FleetMember } from '../fleet';
 import { redactUrl } from '../logger';
 import { redisTarget } from '../process';
 import { createRedis, keyspace, type Keyspace, type Redis } from '../redis';
+import { sleep } from '../time';
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
@@ -226,22 +227,18 @@ export async function runStatus(opts: { watchSeconds?: number; json?: boolean })
   };
   try {
     if (!opts.watchSeconds) return await draw();
-    let stopped = false;
-    let wake: () => void = () => {};
-    const stop = () => ((stopped = true), wake());
+    const stopped = new AbortController();
+    const stop = () => stopped.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    while (!stopped) {
+    while (!stopped.signal.aborted) {
       try {
         await draw();
       } catch (err) {
         const line = `Redis unreachable (${describeTarget(config)}): ${(err as Error).message}; retrying every ${opts.watchSeconds} s`;
         show(opts.json ? JSON.stringify({ at: Date.now(), error: line }) : `idolcast status  ${new Date().toISOString()}\n\n${line}`);
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, opts.watchSeconds! * 1000);
-        wake = () => (clearTimeout(timer), resolve());
-      });
+      await sleep(opts.watchSeconds * 1000, stopped.signal);
     }
   } catch (err) {
     process.stderr.write(`idolcast status: ${(err as Error).message}\n`);

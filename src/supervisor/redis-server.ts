@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { sleep } from '../time';
 
 /** A redis-server child started by idolcast (the local default, or a test's own). */
 export interface LocalRedis {
@@ -55,7 +56,7 @@ export async function startRedisServer(opts: { port: number; dir: string; append
   const ready = (async () => {
     while (Date.now() < deadline) {
       if (await answersPing(url)) return;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     throw new Error(`redis-server did not answer on ${url} within 15 s`);
   })();

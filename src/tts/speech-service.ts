@@ -11,6 +11,7 @@ import { BadAudioError, TtsError } from './remote-engines';
 import { SpeechCache } from './speech-cache';
 import { stripEngineMarkup } from './text';
 import { collectSpeech, type TtsEngine } from './tts-engine';
+import { sleep } from '../time';
 
 /** One part of a line, voiced. */
 export interface VoicedPart {
@@ -132,13 +133,6 @@ export class SpeechService {
     return b;
   }
 
-  /** Engines whose breaker some replica has opened (name → ms left). */
-  async openEngines(): Promise<Record<string, number>> {
-    const names = Object.keys(this.deps.config.tts.engines);
-    const ttls = await Promise.all(names.map((n) => this.deps.redis.pttl(this.sharedKey(n))));
-    return Object.fromEntries(names.flatMap((n, i) => (ttls[i]! > 0 ? [[n, ttls[i]!]] : [])));
-  }
-
   /** Ask a remote engine, retrying transient failures only while its first-audio deadline leaves time. */
   private async remote(engineName: string, text: string, voice: VoiceConfig, log: Logger) {
     const { retry, firstAudioDeadlineMs } = this.deps.config.tts;
@@ -159,7 +153,7 @@ export class SpeechService {
         const wait = Math.max(jittered, e.retryAfterMs ?? 0);
         if (Date.now() + wait >= deadlineAt) throw err;
         log.info({ engine: engineName, attempt, retryInMs: Math.round(wait), err: e.message }, 'tts retry');
-        await new Promise((r) => setTimeout(r, wait));
+        await sleep(wait);
       }
     }
   }

@@ -11,7 +11,7 @@ const SCENARIOS = ['kill-workers', 'redis-restart', 'tts-outage', 'twitch-reconn
  */
 describe('chaos (short): the fleet through eight failures, unattended', () => {
   it('loses nothing, speaks nothing twice, is never silent for more than 2 s, and recovers by itself', async () => {
-    const runner = spawn(process.execPath, [path.resolve('dist/scripts/chaos.js'), '--short'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const runner = spawn(process.execPath, [path.resolve('dist-tools/scripts/chaos.js'), '--short'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     runner.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -2,8 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { NginxRtmp } from '../helpers/nginx-rtmp';
-import { descendantsOf, listeningTcpPorts, programOf } from '../helpers/procfs';
+import { NginxRtmp } from '../../testkit/nginx-rtmp';
+import { descendantsOf, listeningTcpPorts, programOf } from '../../testkit/procfs';
 
 /** Mean luma of the first picture of the newest live-view segment. */
 function latestLuma(liveDir: string): number {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { utteranceIdFor } from '../../src/chat/ingest-pipeline';
 import { listSchedules } from '../../src/schedule/schedules';
 import { startRedisServer, type LocalRedis } from '../../src/supervisor/redis-server';
-import { FakeObs } from '../helpers/fake-obs';
+import { FakeObs } from '../../testkit/fake-obs';
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
 import { chatEvent } from '../helpers/pipeline';
 import { freeLoopbackPort } from '../../src/ports';

@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, eventually, runCli, type RunningProcess } from '../helpers/fleet';
 import { windowLevels } from '../helpers/hls';
-import { NginxRtmp } from '../helpers/nginx-rtmp';
-import { descendantsOf } from '../helpers/procfs';
-import { RtmpViewer } from '../helpers/rtmp-pull';
+import { NginxRtmp } from '../../testkit/nginx-rtmp';
+import { descendantsOf } from '../../testkit/procfs';
+import { RtmpViewer } from '../../testkit/rtmp-pull';
+import { sleep } from '../../src/time';
 
 const KEYS = { IDOLCAST_TEST_KEY_A: 'live_a_s3cr3t_key', IDOLCAST_TEST_KEY_B: 'live_b_s3cr3t_key' };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('broadcast to RTMP destinations (real ffmpeg, real nginx-rtmp)', () => {
   let fleet: TestFleet;

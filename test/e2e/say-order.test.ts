@@ -1,4 +1,4 @@
-import { FAKE_KEY, FakeTts } from '../helpers/fake-tts';
+import { FAKE_KEY, FakeTts } from '../../testkit/fake-tts';
 import { TestFleet, eventually } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
 

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
-import { NginxRtmp } from '../helpers/nginx-rtmp';
-import { descendantsOf } from '../helpers/procfs';
-import { RtmpViewer } from '../helpers/rtmp-pull';
+import { NginxRtmp } from '../../testkit/nginx-rtmp';
+import { descendantsOf } from '../../testkit/procfs';
+import { RtmpViewer } from '../../testkit/rtmp-pull';
+import { sleep } from '../../src/time';
 
 const KEY = { IDOLCAST_TEST_KEY: 'standby_s3cr3t' };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const at = (p: RunningProcess, msg: string) => p.lines.filter((l) => l.msg === msg).map((l) => Date.parse(String(l.time)));
 
 describe('hot standby broadcasters (real nginx-rtmp, real ffmpeg)', () => {

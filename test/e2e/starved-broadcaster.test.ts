@@ -1,6 +1,7 @@
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
-import { descendantsOf } from '../helpers/procfs';
+import { descendantsOf } from '../../testkit/procfs';
 import { channelEventSchema, type ChannelEvent } from '../../queues/live-events';
+import { sleep } from '../../src/time';
 
 /** The broadcaster process of a fleet, found in /proc as the node process running `broadcast`. */
 function broadcasterPid(): number {
@@ -43,7 +44,7 @@ describe('a starved broadcaster with no standby (SIGSTOP past the lock period, S
     const pid = broadcasterPid();
     expect(pid).toBe(broadcaster.child.pid);
     process.kill(pid, 'SIGSTOP');
-    await new Promise((r) => setTimeout(r, 3 * fleet.config.playout.leaderLockMs));
+    await sleep(3 * fleet.config.playout.leaderLockMs);
     process.kill(pid, 'SIGCONT');
 
     const lapse = await broadcaster.waitForLog('broadcast lease lapsed: output dropped meanwhile', {}, 15000);

@@ -1,6 +1,6 @@
 import { LOCAL_ENGINE } from '../../src/config/schema';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FAKE_KEY, FakeTts } from '../helpers/fake-tts';
+import { FAKE_KEY, FakeTts } from '../../testkit/fake-tts';
 
 const LINES = 8;
 

@@ -1,6 +1,7 @@
 import { LOCAL_ENGINE } from '../../src/config/schema';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FAKE_KEY, FakeTts } from '../helpers/fake-tts';
+import { FAKE_KEY, FakeTts } from '../../testkit/fake-tts';
+import { sleep } from '../../src/time';
 
 const OUTAGE_MS = 60_000;
 const RATE_PER_S = 2;
@@ -31,7 +32,7 @@ describe('a 60-second outage of the main TTS provider (worker processes, loopbac
     const start = Date.now();
     for (let i = 0; Date.now() - start < OUTAGE_MS; i++) {
       const due = start + (i * 1000) / RATE_PER_S;
-      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      if (due > Date.now()) await sleep(due - Date.now());
       const id = `outage-${i}`;
       outageIds.push(id);
       await say(id, `chat message number ${i} while the cloud voice is down`);
@@ -47,7 +48,7 @@ describe('a 60-second outage of the main TTS provider (worker processes, loopbac
     expect(fake.count('openai')).toBeLessThan(outageIds.length / 3);
 
     fake.faults.openai = 'ok';
-    await new Promise((r) => setTimeout(r, 5200));
+    await sleep(5200);
     await say('after-1', 'the cloud voice is back');
     await eventually(async () => ((await tts.getJob('after-1'))?.finishedOn ? true : undefined), 'the line after the outage');
     expect(((await tts.getJob('after-1'))!.returnvalue as { voices: string[] }).voices).toEqual(['idol']);

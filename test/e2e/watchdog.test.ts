@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { NginxRtmp } from '../helpers/nginx-rtmp';
-import { descendantsOf, programOf } from '../helpers/procfs';
+import { NginxRtmp } from '../../testkit/nginx-rtmp';
+import { descendantsOf, programOf } from '../../testkit/procfs';
+import { sleep } from '../../src/time';
 
 /** OBS stand-in pushing a still picture (a plain colour) over RTMP. */
 const publishStill = (url: string, colour: string): ChildProcess =>
@@ -36,7 +37,7 @@ describe('the broadcast watchdog (real ffmpeg output)', () => {
     fleet = new TestFleet({ playout: { bed: { source: 'generated' } } });
     const broadcast = fleet.start(['broadcast'], { IDOLCAST_FAULT_INJECTION: '1' });
     await broadcast.waitForLog('broadcaster ready', {}, 30000);
-    await new Promise((r) => setTimeout(r, 3000)); // a few segments with the bed on: no fault
+    await sleep(3000); // a few segments with the bed on: no fault
     expect(broadcast.lines.filter((l) => l.msg === 'watchdog: fault')).toHaveLength(0);
 
     const injectedAt = Date.now();
@@ -56,7 +57,7 @@ describe('the broadcast watchdog (real ffmpeg output)', () => {
     fleet = new TestFleet();
     const broadcast = fleet.start(['broadcast']);
     await broadcast.waitForLog('broadcaster ready', {}, 30000);
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     const encoderPid = encoderOf(broadcast.child.pid!);
     const frozenAt = Date.now();
     process.kill(encoderPid, 'SIGSTOP');
@@ -73,7 +74,7 @@ describe('the broadcast watchdog (real ffmpeg output)', () => {
     fleet = new TestFleet();
     const broadcast = fleet.start(['broadcast']);
     await broadcast.waitForLog('broadcaster ready', {}, 30000);
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     const encoderPid = encoderOf(broadcast.child.pid!);
     const playlist = path.join(fleet.dir, 'live', 'main', 'index.m3u8');
     const segmentsBefore = fs.readFileSync(playlist, 'utf8').match(/\.ts$/gm)!.length;

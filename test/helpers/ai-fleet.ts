@@ -6,7 +6,7 @@ import type { PromptInput } from '../../src/ai/prompt';
 import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';
 import { TestFleet } from './fleet';
-import { FAKE_LLM_KEY, type FakeLlm } from './fake-llm';
+import { FAKE_LLM_KEY, type FakeLlm } from '../../testkit/fake-llm';
 
 export const aiLog = createLogger('ai-test', 'silent');
 

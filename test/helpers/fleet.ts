@@ -10,7 +10,8 @@ import { DEFAULT_CONFIG_PATH, parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { CLI_ENTRY } from '../../src/paths';
 import { createRedis, keyspace, type Redis } from '../../src/redis';
-import { killProcessesUsing } from './procfs';
+import { killProcessesUsing } from '../../testkit/procfs';
+import { sleep } from '../../src/time';
 
 /** The redis-server the global set-up started. */
 export function redisUrl(): string {
@@ -168,7 +169,7 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
     const v = await probe();
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
 }
 

@@ -5,7 +5,7 @@ import { EspeakEngine } from '../../src/tts/espeak.engine';
 import { remoteEngines } from '../../src/tts/remote-engines';
 import { SpeechService } from '../../src/tts/speech-service';
 import { TestFleet } from './fleet';
-import { FAKE_KEY, type FakeTts, type Provider } from './fake-tts';
+import { FAKE_KEY, type FakeTts, type Provider } from '../../testkit/fake-tts';
 
 export const quietLog = createLogger('tts-test', 'silent');
 

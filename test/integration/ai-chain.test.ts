@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { toSentences } from '../../src/ai/sentences';
 import { buildPrompt } from '../../src/ai/prompt';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FakeLlm } from '../helpers/fake-llm';
+import { FakeLlm } from '../../testkit/fake-llm';
 import { aiFleet, aiReplica } from '../helpers/ai-fleet';
 
 type Replica = ReturnType<typeof aiReplica>;

@@ -1,6 +1,6 @@
 import { generateReply } from '../../src/ai/reply';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FakeLlm, type ModerationFault } from '../helpers/fake-llm';
+import { FakeLlm, type ModerationFault } from '../../testkit/fake-llm';
 import { aiFleet, aiReplica } from '../helpers/ai-fleet';
 
 type Replica = ReturnType<typeof aiReplica>;

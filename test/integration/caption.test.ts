@@ -6,8 +6,8 @@ import { CaptionFile, wrapCaption } from '../../src/broadcast/caption-file';
 import { HlsEncoder } from '../../src/broadcast/hls-encoder';
 import { parseConfig } from '../../src/config/load';
 import { createLogger } from '../../src/logger';
+import { sleep } from '../../src/time';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The first picture of the newest complete segment, as 8-bit grey pixels. */
 function latestFrame(liveDir: string): Buffer {

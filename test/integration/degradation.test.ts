@@ -10,9 +10,10 @@ import { SpeechService } from '../../src/tts/speech-service';
 import { handle as audioHandle } from '../../workers/audio.worker';
 import { handle as ttsHandle } from '../../workers/tts.worker';
 import type { Payload } from '../../queues/registry';
-import { FAKE_KEY, FakeTts } from '../helpers/fake-tts';
+import { FAKE_KEY, FakeTts } from '../../testkit/fake-tts';
 import { TestFleet } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
+import { sleep } from '../../src/time';
 
 const log = createLogger('degradation-test', 'silent');
 
@@ -120,7 +121,7 @@ describe('degradation on real Redis: shed plain chat, shorten its time-to-live, 
       const monitor = new DegradationMonitor({ ...fleet, redis: slow, log, metrics });
       let reading = await monitor.sample();
       for (let i = 0; i < 2; i++) {
-        await new Promise((r) => setTimeout(r, 260));
+        await sleep(260);
         reading = await monitor.sample();
       }
       expect(reading).toMatchObject({ level: 2, cause: 'redis_rtt', backlog: 0 });
@@ -142,11 +143,11 @@ describe('degradation on real Redis: shed plain chat, shorten its time-to-live, 
     await q.obliterate({ force: true });
     const levels: number[] = [];
     for (let i = 0; i < 4; i++) {
-      await new Promise((r) => setTimeout(r, 260)); // past the sample cache
+      await sleep(260); // past the sample cache
       levels.push((await monitor.sample()).level);
     }
     expect(levels).toEqual([1, 0, 0, 0]);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect(JSON.parse((await fleet.redis.get(fleet.keys.degradation))!)).toMatchObject({ level: 0 });
   });
 });

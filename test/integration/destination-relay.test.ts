@@ -13,9 +13,9 @@ import { RtmpPublisher, parseTarget } from '../../src/broadcast/rtmp-publisher';
 import { createLogger } from '../../src/logger';
 import { freeLoopbackPort } from '../../src/ports';
 import { eventually } from '../helpers/fleet';
-import { NginxRtmp } from '../helpers/nginx-rtmp';
-import { descendantsOf } from '../helpers/procfs';
-import { RtmpViewer } from '../helpers/rtmp-pull';
+import { NginxRtmp } from '../../testkit/nginx-rtmp';
+import { descendantsOf } from '../../testkit/procfs';
+import { RtmpViewer } from '../../testkit/rtmp-pull';
 
 const KEY = 'live_fake_s3cr3t_key_0123';
 

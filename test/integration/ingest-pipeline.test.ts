@@ -1,5 +1,6 @@
 import { TestFleet } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
+import { sleep } from '../../src/time';
 
 const mod = { login: 'mod', roles: ['moderator' as const] };
 
@@ -23,7 +24,7 @@ describe('command processor on real Redis', () => {
     fleet = new TestFleet({ chat: { load: { shedDepth: 1, summaryEveryMs: 60_000 } } });
     const { pipeline } = testPipeline(fleet);
     expect(await pipeline.accept(chatEvent('the first fills the backlog'))).toMatchObject({ decision: 'spoken' });
-    await new Promise((r) => setTimeout(r, 300)); // the backlog depth is cached for 250 ms
+    await sleep(300); // the backlog depth is cached for 250 ms
     // One message per batch, as a quiet but steady chat arrives.
     const shed = [];
     for (let i = 0; i < 5; i++) shed.push(await pipeline.accept(chatEvent(`trickle ${i}`, { user: { login: `t${i}` } })));
@@ -127,7 +128,7 @@ describe('command processor on real Redis', () => {
       expect(await pipeline.accept(chatEvent('!clear', { user: mod }))).toEqual({ decision: 'command', reason: 'clear' });
       expect(Number(await fleet.redis.get(fleet.keys.clearedAt('main')))).toBeGreaterThan(Date.now() - 5000);
       await pipeline.accept(chatEvent('!skip', { user: mod }));
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       expect(controls.map((c) => JSON.parse(c).action)).toEqual(['skip', 'skip']);
     } finally {
       await sub.quit();

@@ -1,5 +1,5 @@
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FakeTwitch } from '../helpers/fake-twitch';
+import { FakeTwitch } from '../../testkit/fake-twitch';
 
 describe('the ingest process with a Twitch source', () => {
   let fleet: TestFleet;

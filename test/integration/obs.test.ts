@@ -1,8 +1,9 @@
 import type { Job } from 'bullmq';
 import type { Payload } from '../../queues/registry';
-import { FakeObs } from '../helpers/fake-obs';
+import { FakeObs } from '../../testkit/fake-obs';
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
 import { freeLoopbackPort } from '../../src/ports';
+import { sleep } from '../../src/time';
 
 const PASSWORD = 'obs-secret-Zq81';
 
@@ -116,7 +117,7 @@ describe('scenes in OBS over obs-websocket v5 (a loopback OBS, the real scene wo
     const worker = await sceneWorker(fleet, fake, { authRetryMs: 60000, reconnectBaseMs: 50 }, 'a-wrong-password');
     const error = await worker.waitForLog('OBS rejected the password: check OBS_PASSWORD (obs.password) against OBS → Tools → WebSocket Server Settings');
     expect(error.level).toBe(50);
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
     expect(fake.connections).toBe(1);
     expect(fake.authFailures).toBe(1);
     expect(worker.lines.filter((l) => typeof l.level === 'number' && l.level >= 50)).toHaveLength(1);
@@ -155,7 +156,7 @@ describe('scenes in OBS over obs-websocket v5 (a loopback OBS, the real scene wo
     expect(second.data.sceneName).toBe('Starting');
     expect(second.at - first.at).toBeGreaterThanOrEqual(1500);
     expect(second.at - first.at).toBeLessThan(2500);
-    await new Promise((r) => setTimeout(r, 1800));
+    await sleep(1800);
     expect(fake.of('SetCurrentProgramScene', since).map((r) => r.data.sceneName)).toEqual(['Live', 'Starting']);
     expect(fake.programScene).toBe('Starting');
   });

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { HlsEncoder } from '../../src/broadcast/hls-encoder';
 import { parseConfig } from '../../src/config/load';
 import { createLogger } from '../../src/logger';
+import { sleep } from '../../src/time';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The newest complete segment of a live view. */
 const newestSegment = (dir: string) => path.join(dir, fs.readFileSync(path.join(dir, 'index.m3u8'), 'utf8').split('\n').filter((l) => l.endsWith('.ts')).at(-1)!);

@@ -1,5 +1,6 @@
 import { TestFleet } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
+import { sleep } from '../../src/time';
 
 type Line = { utteranceId: string; expiresAt?: number; degradable?: boolean; order?: number };
 
@@ -12,7 +13,7 @@ describe('chat !say under degradation (command processor on real Redis)', () => 
     fleet = new TestFleet({ chat: { load: { shedDepth: 1, summaryEveryMs: 60_000 } } });
     const { pipeline } = testPipeline(fleet);
     expect(await pipeline.accept(chatEvent('the first fills the backlog'))).toMatchObject({ decision: 'spoken' });
-    await new Promise((r) => setTimeout(r, 300)); // the backlog depth is cached for 250 ms
+    await sleep(300); // the backlog depth is cached for 250 ms
     const viewer = chatEvent('!say please read this', { user: { login: 'viewer' } });
     const mod = chatEvent('!say a moderator speaks', { user: { login: 'mod', roles: ['moderator'] } });
     const paid = chatEvent('!say paid words', { user: { login: 'fan' }, paid: { amount: 100, currency: 'bits' } });

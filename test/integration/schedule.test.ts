@@ -6,8 +6,8 @@ import { previewSchedule } from '../../src/schedule/preview';
 import { listSchedules, removeSchedule, syncSchedules } from '../../src/schedule/schedules';
 import { TestFleet, eventually, redisUrl, runCli, type RunningProcess } from '../helpers/fleet';
 import { createRedis } from '../../src/redis';
+import { sleep } from '../../src/time';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const logsOf = (p: RunningProcess, msg: string, routine?: string) => p.lines.filter((l) => l.msg === msg && (routine === undefined || l.routine === routine));
 
 /** Pending firings per scheduler: BullMQ must hold exactly one for each. */

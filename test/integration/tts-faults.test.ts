@@ -5,7 +5,7 @@ import { checkSpeech } from '../../src/tts/audio-check';
 import { SpeechCache } from '../../src/tts/speech-cache';
 import type { SpeechService } from '../../src/tts/speech-service';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FakeTts, tone, type BadAudioFault } from '../helpers/fake-tts';
+import { FakeTts, tone, type BadAudioFault } from '../../testkit/fake-tts';
 import { quietLog as log, speechService, ttsFleet } from '../helpers/tts-fleet';
 
 type Metrics = ReturnType<typeof createMetrics>;

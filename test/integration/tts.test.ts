@@ -4,10 +4,12 @@ import path from 'node:path';
 import { handle as ttsHandle } from '../../workers/tts.worker';
 import { LOCAL_ENGINE } from '../../src/config/schema';
 import { createMetrics } from '../../src/metrics';
+import { collectStatus } from '../../src/status/status';
 import type { SpeechService } from '../../src/tts/speech-service';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FakeTts, type Fault, type Provider } from '../helpers/fake-tts';
+import { FakeTts, type Fault, type Provider } from '../../testkit/fake-tts';
 import { quietLog, speechService, ttsFleet } from '../helpers/tts-fleet';
+import { sleep } from '../../src/time';
 
 const log = quietLog;
 const service = (fleet: TestFleet) => speechService(fleet);
@@ -52,7 +54,7 @@ describe('TTS engines, breakers and fallback (loopback providers speaking the re
     expect(await fleet.redis.exists(`${fleet.keys.prefix}:breaker:cloud`)).toBe(1);
 
     fake.faults.openai = 'ok';
-    await new Promise((r) => setTimeout(r, 1600));
+    await sleep(1600);
     const probe = await s.speakPart('after the reset timeout', 'idol', log);
     expect(probe).toMatchObject({ voice: 'idol', engine: 'cloud' });
     expect(s.breaker('cloud').closed).toBe(true);
@@ -103,7 +105,9 @@ describe('TTS engines, breakers and fallback (loopback providers speaking the re
     const before = fake.count('azure');
     expect((await b.speakPart('replica b speaks', 'idol', log)).voice).toBe('backup');
     expect(fake.count('azure')).toBe(before);
-    expect(await b.openEngines()).toEqual({ cloud: expect.any(Number) });
+    // What `idolcast status` shows: the engine open, with the time to its next probe.
+    const { breakers } = await collectStatus(fleet.config, fleet.redis, fleet.keys, fleet.queues);
+    expect(breakers).toEqual([{ engine: 'cloud', state: 'open', probeInMs: expect.any(Number) }]);
   });
 
   it('the cache serves a repeat without the provider, and eviction keeps it under its bound', async () => {

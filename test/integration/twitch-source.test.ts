@@ -5,7 +5,8 @@ import { parseConfig } from '../../src/config/load';
 import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';
 import { eventually } from '../helpers/fleet';
-import { FakeTwitch } from '../helpers/fake-twitch';
+import { FakeTwitch } from '../../testkit/fake-twitch';
+import { sleep } from '../../src/time';
 
 function source(server: string, extra: Record<string, unknown> = {}) {
   const config = parseConfig(JSON.stringify({ chat: { twitch: { enabled: true, server, channels: ['idolchan'], reconnectBaseMs: 50, reconnectCapMs: 400, ...extra } } }), 'x.yaml');
@@ -78,7 +79,7 @@ describe('Twitch chat source (tmi.js against a loopback Twitch IRC server)', () 
     await say(20);
 
     await eventually(async () => (events.length >= sent.length ? true : undefined), 'every message');
-    await new Promise((r) => setTimeout(r, 200)); // nothing more may arrive
+    await sleep(200); // nothing more may arrive
     expect(events.map((e) => e.id).sort()).toEqual([...sent].sort());
     expect(src.status()).toMatchObject({ connected: true, reconnects: 2 });
     expect((await metrics.sourceReconnects.get()).values[0]!.value).toBe(2);

@@ -2,7 +2,8 @@ import type { ChatEvent } from '../../queues/chat-event.schema';
 import { YouTubeSource, budgetIntervalMs } from '../../src/chat/sources/youtube.source';
 import { createLogger } from '../../src/logger';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FakeYouTube } from '../helpers/fake-youtube';
+import { FakeYouTube } from '../../testkit/fake-youtube';
+import { sleep } from '../../src/time';
 
 describe('YouTube live chat source (against a loopback Data API v3)', () => {
   let fleet: TestFleet;
@@ -106,7 +107,7 @@ describe('YouTube live chat source (against a loopback Data API v3)', () => {
     start({ videoId: '', liveChatId: fake.liveChatId });
     await eventually(async () => (src!.status().lastError?.includes('liveChatEnded') ? true : undefined), 'the ended chat to be noticed');
     const n = fake.polls().length;
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
     expect(fake.polls().length).toBe(n);
     expect(src!.status().connected).toBe(false);
   });

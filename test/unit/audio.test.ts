@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GeneratedBed, LoopedBed, decodeBed } from '../../src/broadcast/bed';
 import { RealtimePump } from '../../src/broadcast/realtime-pump';
+import { sleep } from '../../src/time';
 
 function tone(rate: number, seconds: number, hz = 440): Buffer {
   const n = Math.round(rate * seconds);
@@ -50,10 +51,10 @@ describe('realtime pump', () => {
     const written: Buffer[] = [];
     const pump = new RealtimePump(rate, 50, (b) => written.push(b), 10);
     pump.start();
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     const speech = tone(rate, 0.2);
     const times = await pump.play(speech);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     pump.stop();
     const all = Buffer.concat(written);
     const start = all.indexOf(speech.subarray(0, 64));
@@ -72,10 +73,10 @@ describe('realtime pump', () => {
     const bed = new GeneratedBed(rate);
     const pump = new RealtimePump(rate, 50, (b, dueAt) => ((firstDue ??= dueAt), written.push(b)), 10, { bed, level: 0.2, duckLevel: 0.05 });
     pump.start();
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     // "Speech" of pure silence: what is heard under it is the ducked bed alone.
     const times = await pump.play(Buffer.alloc(rate * 2));
-    await new Promise((r) => setTimeout(r, 700));
+    await sleep(700);
     pump.stop();
     const all = Buffer.concat(written);
     const byteAt = (wall: number) => Math.round(((wall - firstDue!) / 1000) * rate) * 2;
@@ -111,11 +112,11 @@ describe('realtime pump', () => {
     const written: Buffer[] = [];
     const pump = new RealtimePump(rate, 50, (b) => written.push(b), 10);
     pump.start();
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const before = pump.underruns; // a busy machine may already have been late once or twice
     const until = Date.now() + 300;
     while (Date.now() < until); // a stalled event loop
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     pump.stop();
     expect(pump.underruns).toBeGreaterThan(before);
     // No samples lost: the pump caught up, so the timeline still matches the clock.

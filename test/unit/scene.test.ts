@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { sceneQueue } from '../../queues/scene.queue';
 import { ConfigError, DEFAULT_CONFIG_PATH, parseConfig } from '../../src/config/load';
 import { parseState, stateFields } from '../../src/scene/state';
-import { obsAuth } from '../helpers/fake-obs';
+import { obsAuth } from '../../testkit/fake-obs';
 
 describe('scene config, jobs and state', () => {
   it('OBS is off by default and the overlay has a complete theme', () => {

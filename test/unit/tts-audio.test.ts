@@ -1,7 +1,7 @@
 import { checkSpeech, cutPcm, pcmSeconds } from '../../src/tts/audio-check';
 import { BadAudioError } from '../../src/tts/remote-engines';
 import { cutToSeconds, withoutStackedMarks } from '../../src/tts/speakable';
-import { tone } from '../helpers/fake-tts';
+import { tone } from '../../testkit/fake-tts';
 
 const format = { sampleRate: 24000, channels: 1 };
 

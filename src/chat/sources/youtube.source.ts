@@ -5,6 +5,7 @@ import type { Metrics } from '../../metrics';
 import type { Keyspace } from '../../redis';
 import type { ChatEvent, Role } from '../../../queues/chat-event.schema';
 import { reconnectDelay, type ChatSink, type ChatSource, type ChatSourceStatus } from '../chat-source';
+import { sleep } from '../../time';
 
 type YouTubeConfig = Config['chat']['youtube'];
 
@@ -97,8 +98,8 @@ export class YouTubeSource implements ChatSource {
   readonly platform = 'youtube' as const;
   private sink?: ChatSink;
   private stopping = false;
-  private timer?: NodeJS.Timeout;
-  private wake?: () => void;
+  /** Aborted by stop(): ends the wait between polls at once. */
+  private readonly stopped = new AbortController();
   private liveChatId: string;
   private attempt = 0;
   private reconnects = 0;
@@ -125,13 +126,6 @@ export class YouTubeSource implements ChatSource {
   async start(sink: ChatSink): Promise<void> {
     this.sink = sink;
     this.loop = this.run();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = resolve;
-      this.timer = setTimeout(resolve, ms);
-    });
   }
 
   private async get(path: string, params: Record<string, string>): Promise<Record<string, unknown>> {
@@ -168,7 +162,7 @@ export class YouTubeSource implements ChatSource {
         // The pace outlives the process: a restart waits out the interval its predecessor was given.
         const notYet = await redis.pttl(this.nextPollKey());
         if (notYet > 0) {
-          await this.sleep(notYet);
+          await sleep(notYet, this.stopped.signal);
           if (this.stopping) break;
         }
         pageToken ??= (await redis.get(this.tokenKey())) ?? undefined;
@@ -212,14 +206,13 @@ export class YouTubeSource implements ChatSource {
           log.warn({ status, reason, retryInMs: waitMs }, 'youtube poll failed: backing off');
         }
       }
-      if (!this.stopping) await this.sleep(waitMs);
+      if (!this.stopping) await sleep(waitMs, this.stopped.signal);
     }
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.timer);
-    this.wake?.();
+    this.stopped.abort();
     await this.loop;
     this.setConnected(false);
   }

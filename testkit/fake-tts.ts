@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { sleep } from '../src/time';
 
 export type Provider = 'openai' | 'elevenlabs' | 'azure';
 export type Fault = 'ok' | '500' | 'hang' | 'slow' | '429' | 'malformed' | '401' | BadAudioFault | 'trickle' | 'wav';
@@ -91,7 +92,7 @@ export class FakeTts {
       return this.json(res, 404, { error: 'not found' });
     }
     this.requests.push({ provider, at: Date.now(), text, voice, body });
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.delayMs) await sleep(this.delayMs);
     const fault = this.faults[provider];
     if (!authorised || fault === '401') return this.json(res, 401, { error: { message: 'Incorrect API key provided', code: 'invalid_api_key' } });
     if (fault === '500') return this.json(res, 500, { error: { message: 'The server had an error while processing your request.' } });
@@ -118,7 +119,7 @@ export class FakeTts {
     for (let off = 0; off < pcm.length; off += 4800) {
       if (res.destroyed) break;
       res.write(pcm.subarray(off, off + 4800));
-      if (fault === 'slow') await new Promise((r) => setTimeout(r, this.slowChunkMs));
+      if (fault === 'slow') await sleep(this.slowChunkMs);
     }
     res.end();
     this.open.delete(res);

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { freeLoopbackPort } from '../../src/ports';
+import { freeLoopbackPort } from '../src/ports';
+import { sleep } from '../src/time';
 
 export const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 
@@ -41,7 +42,7 @@ rtmp { server { listen 127.0.0.1:${this.port}; chunk_size 4096;
     const deadline = Date.now() + 10_000;
     while (!(await listening(this.port))) {
       if (Date.now() > deadline) throw new Error(`nginx did not listen on ${this.port}: ${fs.readFileSync(path.join(this.dir, 'error.log'), 'utf8').slice(-500)}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
 
@@ -53,7 +54,7 @@ rtmp { server { listen 127.0.0.1:${this.port}; chunk_size 4096;
     process.kill(-child.pid!, 'SIGKILL'); // a crashed ingest, not a polite one
     await exited;
     const deadline = Date.now() + 5000;
-    while ((await listening(this.port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while ((await listening(this.port)) && Date.now() < deadline) await sleep(50);
   }
 }
 

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { sleep } from '../src/time';
 
 export type LlmProvider = 'openai' | 'anthropic';
 /**
@@ -98,7 +99,7 @@ export class FakeLlm {
       if (fault === 'break' && i === this.breakAfter) return void res.destroy();
       if (fault === 'cut' && i === this.breakAfter) return void res.end();
       res.write(proto.delta(token));
-      await new Promise((r) => setTimeout(r, fault === 'trickle' ? this.trickleMs : 0));
+      await sleep(fault === 'trickle' ? this.trickleMs : 0);
     }
     if (res.destroyed) return;
     res.end(proto.end(input, tokens.length));
