@@ -3,7 +3,7 @@ import path from 'node:path';
 import { TestFleet, eventually, runCli, type RunningProcess } from '../helpers/fleet';
 import { windowLevels } from '../helpers/hls';
 import { NginxRtmp } from '../../testkit/nginx-rtmp';
-import { descendantsOf } from '../../testkit/procfs';
+import { descendantsOf, programOf } from '../../testkit/procfs';
 import { RtmpViewer } from '../../testkit/rtmp-pull';
 import { sleep } from '../../src/time';
 
@@ -71,7 +71,7 @@ describe('broadcast to RTMP destinations (real ffmpeg, real nginx-rtmp)', () => 
     // The keys were in the environment the broadcaster started with, which only its own user (and
     // root) can read; its ffmpeg children do not inherit them (the config loader took them out).
     expect(fs.statSync(`/proc/${broadcaster}/environ`).mode & 0o077).toBe(0);
-    const children = descendantsOf(broadcaster);
+    const children = descendantsOf(broadcaster).filter((p) => programOf(p) === 'ffmpeg');
     expect(children.length).toBeGreaterThan(0);
     const environs = children.map((p) => fs.readFileSync(`/proc/${p.pid}/environ`, 'utf8')).join('\n');
     expect(environs).toContain('PATH=');
