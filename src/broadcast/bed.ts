@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import type { Logger } from '../logger';
+import { ffmpegOutput } from './ffmpeg-process';
 
 /** Background sound under the playout: fills every gap so the stream is never silent by accident. */
 export interface Bed {
@@ -47,18 +48,12 @@ export class LoopedBed implements Bed {
 }
 
 /** Decode an audio file to mono 16-bit PCM at `sampleRate` with ffmpeg (at most `maxSeconds` of it). */
-export function decodeBed(file: string, sampleRate: number, maxSeconds = 600): Promise<Int16Array> {
-  return new Promise((resolve, reject) => {
-    const ff = spawn('ffmpeg', ['-loglevel', 'error', '-i', file, '-t', String(maxSeconds), '-ac', '1', '-ar', String(sampleRate), '-f', 's16le', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    ff.stdout.on('data', (d: Buffer) => out.push(d));
-    ff.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    ff.on('error', reject);
-    ff.on('close', (code) => {
-      const pcm = Buffer.concat(out);
-      if (code !== 0 || pcm.length < sampleRate * 2) return reject(new Error(`cannot use ${file} as the background bed: ${err.trim().slice(0, 300) || 'too short'}`));
-      resolve(new Int16Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 2)));
-    });
-  });
+export async function decodeBed(file: string, sampleRate: number, log: Logger, maxSeconds = 600): Promise<Int16Array> {
+  const args = ['-loglevel', 'error', '-i', file, '-t', String(maxSeconds), '-ac', '1', '-ar', String(sampleRate), '-f', 's16le', 'pipe:1'];
+  const { exit, stdout: pcm } = await ffmpegOutput({ role: 'bed decode', args, log });
+  if (exit.error) throw exit.error;
+  if (exit.code !== 0 || pcm.length < sampleRate * 2) {
+    throw new Error(`cannot use ${file} as the background bed: ${exit.said.slice(0, 300) || 'too short'}`);
+  }
+  return new Int16Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 2));
 }

@@ -1,6 +1,6 @@
-import { PassThrough } from 'node:stream';
-import ffmpeg from 'fluent-ffmpeg';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from '../logger';
+import { runFfmpeg, type FfmpegProcess } from './ffmpeg-process';
 import { FlvTagReader } from './flv-tags';
 import { RtmpPublisher, parseTarget, type RtmpTarget } from './rtmp-publisher';
 
@@ -27,7 +27,7 @@ export interface RelayEvents {
  */
 export class DestinationRelay {
   private input?: PassThrough;
-  private command?: ffmpeg.FfmpegCommand;
+  private command?: FfmpegProcess;
   private publisher?: RtmpPublisher;
   /** Why the current pusher's platform connection ended, for the log (ffmpeg's own exit says less). */
   private droppedWhy?: string;
@@ -94,7 +94,7 @@ export class DestinationRelay {
 
   /** The encoder started over (timestamps restart): reconnect so the platform gets a clean stream. */
   restart(): void {
-    if (this.command) this.command.kill('SIGKILL');
+    this.command?.kill();
   }
 
   private redact(text: string): string {
@@ -103,15 +103,13 @@ export class DestinationRelay {
 
   private spawn(): void {
     const input = new PassThrough({ highWaterMark: 256 * 1024 });
-    const flv = new PassThrough({ highWaterMark: 256 * 1024 });
-    const command = ffmpeg()
-      .input(input)
-      .inputFormat('mpegts')
+    const args = [
       // The stream starts on a keyframe (the primer), so a short probe finds everything; ffmpeg's
       // default 5 s would keep the platform waiting after every (re)connect.
-      .inputOptions(['-fflags', '+genpts+nobuffer', '-flags', 'low_delay', '-analyzeduration', '500000', '-probesize', '1000000'])
-      .outputOptions(['-map', '0', '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', '-flush_packets', '1', '-max_interleave_delta', '1', '-loglevel', 'error'])
-      .output(flv);
+      '-f', 'mpegts', '-fflags', '+genpts+nobuffer', '-flags', 'low_delay', '-analyzeduration', '500000', '-probesize', '1000000', '-i', 'pipe:0',
+      '-map', '0', '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', '-flush_packets', '1', '-max_interleave_delta', '1', '-loglevel', 'error', 'pipe:1',
+    ];
+    const command = runFfmpeg({ role: 'pusher', args, log: this.log, input, stdout: true, redact: (t) => this.redact(t) });
     // Bytes reaching the platform's connection mean it moves; none for a while means stuck.
     let stall: NodeJS.Timeout | undefined;
     const watch = () => {
@@ -120,14 +118,16 @@ export class DestinationRelay {
       stall = setTimeout(() => {
         if (command !== this.command) return;
         this.log.warn({ destination: this.name, stalledMs: STALL_MS }, 'destination stalled: reconnecting');
-        command.kill('SIGKILL');
+        command.kill();
       }, STALL_MS);
     };
     watch();
-    command.on('end', () => clearTimeout(stall));
-    command.on('error', () => clearTimeout(stall));
-    command.on('error', (err: Error) => this.exited(command, err.message));
-    command.on('end', () => this.exited(command, 'ended'));
+    void command.exited.then((exit) => {
+      clearTimeout(stall);
+      this.exited(command, exit.why);
+    });
+    // Through a 256 KiB buffer, as before: what ffmpeg may run ahead of a full platform connection.
+    const flv = command.stdout!.pipe(new PassThrough({ highWaterMark: 256 * 1024 }));
     this.pipeToPlatform(command, flv, watch);
     this.input = input;
     this.command = command;
@@ -142,11 +142,10 @@ export class DestinationRelay {
       watch();
     };
     if (this.armed) this.armCurrent();
-    command.run();
   }
 
   /** ffmpeg's FLV, tag by tag, to the platform: connected at the first tag, paused while the connection is full. */
-  private pipeToPlatform(command: ffmpeg.FfmpegCommand, flv: PassThrough, moving: () => void): void {
+  private pipeToPlatform(command: FfmpegProcess, flv: Readable, moving: () => void): void {
     const tags = new FlvTagReader((tag) => {
       if (command !== this.command) return;
       this.publisher ??= this.connect(command, flv, moving);
@@ -161,7 +160,7 @@ export class DestinationRelay {
     });
   }
 
-  private connect(command: ffmpeg.FfmpegCommand, flv: PassThrough, moving: () => void): RtmpPublisher | undefined {
+  private connect(command: FfmpegProcess, flv: Readable, moving: () => void): RtmpPublisher | undefined {
     if (typeof this.target === 'string') return void this.dropped(command, this.target);
     const publisher = new RtmpPublisher(this.target, {
       publishing: () => {
@@ -178,13 +177,13 @@ export class DestinationRelay {
   }
 
   /** The platform connection failed: this pusher is done, and `exited` restarts it. */
-  private dropped(command: ffmpeg.FfmpegCommand, why: string): void {
+  private dropped(command: FfmpegProcess, why: string): void {
     if (command !== this.command || this.stopping) return;
     this.droppedWhy ??= why;
-    command.kill('SIGKILL');
+    command.kill();
   }
 
-  private exited(command: ffmpeg.FfmpegCommand, ffmpegWhy: string): void {
+  private exited(command: FfmpegProcess, ffmpegWhy: string): void {
     if (command !== this.command) return;
     const why = this.droppedWhy ?? ffmpegWhy;
     this.command = undefined;
@@ -206,7 +205,7 @@ export class DestinationRelay {
   kill(): void {
     this.stopping = true;
     clearTimeout(this.retry);
-    this.command?.kill('SIGKILL');
+    this.command?.kill();
     this.publisher?.destroy();
   }
 
@@ -216,12 +215,7 @@ export class DestinationRelay {
     clearTimeout(this.retry);
     const command = this.command;
     if (!command) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => (command.kill('SIGKILL'), resolve()), 3000);
-      command.once('error', () => (clearTimeout(timer), resolve()));
-      command.once('end', () => (clearTimeout(timer), resolve()));
-      this.input?.end();
-    });
+    await command.stop(3000, 'eof');
     await this.publisher?.close();
   }
 }

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../logger';
 import type { Bed } from './bed';
+import { runFfmpeg, type FfmpegProcess } from './ffmpeg-process';
+import { feedInput } from './video-feed';
 
 /** Sound buffered before the feed's audio is played (absorbs the bursts packets arrive in). */
 const JITTER_MS = 200;
@@ -15,7 +16,7 @@ const MAX_BUFFER_MS = 1000;
  * never silent by accident.
  */
 export class FeedAudio implements Bed {
-  private proc?: ChildProcess;
+  private proc?: FfmpegProcess;
   private stopped = false;
   private delayMs = 500;
   private chunks: Int16Array[] = [];
@@ -34,10 +35,11 @@ export class FeedAudio implements Bed {
   ) {}
 
   start(): void {
-    const proc = spawn('ffmpeg', ['-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', '1000000', '-probesize', '500000', '-rw_timeout', '3000000', '-i', this.url, '-vn', '-map', '0:a:0', '-ac', '1', '-ar', String(this.sampleRate), '-f', 's16le', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const args = [...feedInput(this.url), '-vn', '-map', '0:a:0', '-ac', '1', '-ar', String(this.sampleRate), '-f', 's16le', 'pipe:1'];
+    const proc = runFfmpeg({ role: 'feed sound reader', args, log: this.log, stdout: true });
     this.proc = proc;
     let odd: Buffer | undefined;
-    proc.stdout.on('data', (d: Buffer) => {
+    proc.stdout!.on('data', (d: Buffer) => {
       const bytes = odd ? Buffer.concat([odd, d]) : d;
       const whole = bytes.length - (bytes.length % 2);
       odd = whole < bytes.length ? bytes.subarray(whole) : undefined;
@@ -47,7 +49,7 @@ export class FeedAudio implements Bed {
       this.push(samples);
       this.delayMs = 500;
     });
-    proc.on('exit', () => {
+    void proc.exited.then(() => {
       if (this.stopped || proc !== this.proc) return;
       // No sound track, or the feed is gone: retry, slower each time (a silent feed is normal).
       setTimeout(() => !this.stopped && this.start(), this.delayMs);
@@ -110,6 +112,6 @@ export class FeedAudio implements Bed {
 
   stop(): void {
     this.stopped = true;
-    this.proc?.kill('SIGKILL');
+    this.proc?.kill();
   }
 }

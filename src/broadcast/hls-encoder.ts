@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import ffmpeg from 'fluent-ffmpeg';
 import type { ChannelConfig } from '../config/schema';
 import { filterPath } from './caption-file';
 import type { Logger } from '../logger';
 import { sleep } from '../time';
+import { runFfmpeg, type FfmpegProcess } from './ffmpeg-process';
 
 /** Escape a value for the tee muxer's `[opt=value]target` syntax. */
 function teeEscape(v: string): string {
@@ -19,7 +19,7 @@ function teeEscape(v: string): string {
  */
 export class HlsEncoder {
   private input?: PassThrough;
-  private command?: ffmpeg.FfmpegCommand;
+  private command?: FfmpegProcess;
   private stopping = false;
   private restartDelayMs = 250;
   private startedAt = 0;
@@ -98,7 +98,7 @@ export class HlsEncoder {
     return this.offsetMs;
   }
 
-  private async measureOffset(run: ffmpeg.FfmpegCommand | undefined): Promise<void> {
+  private async measureOffset(run: FfmpegProcess | undefined): Promise<void> {
     const deadline = Date.now() + 15000;
     while (run === this.command && Date.now() < deadline) {
       await sleep(100);
@@ -121,10 +121,10 @@ export class HlsEncoder {
     }
   }
 
-  private spawn(resumed: boolean): void {
+  /** ffmpeg's arguments for one run: the PCM on stdin, the picture, the encode and the outputs. */
+  private args(resumed: boolean): string[] {
     const { video, live } = this.channel;
     const gop = Math.max(1, Math.round(video.fps * live.segmentSeconds));
-    const input = new PassThrough({ highWaterMark: this.sampleRate * 2 });
     const flags = ['delete_segments', 'omit_endlist', 'independent_segments', 'program_date_time'];
     if (resumed) flags.push('append_list', 'discont_start');
     const hls: [string, string][] = [
@@ -133,16 +133,7 @@ export class HlsEncoder {
       ['hls_flags', flags.join('+')],
       ['hls_segment_filename', path.join(this.liveDir, 'seg-%d.ts')],
     ];
-    const audioOnly = video.audioOnly;
-    const { width: w, height: h, fps } = video;
-    const filters: string[] = [];
-    // A still image or a looped video is fitted into the channel's frame (letterboxed in its colour).
-    if (!audioOnly && !this.frames && (video.image || video.loop)) {
-      filters.push(`scale=${w}:${h}:force_original_aspect_ratio=decrease`, `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=0x${video.background.slice(1)}`, `fps=${fps}`, 'format=yuv420p');
-    }
-    if (!audioOnly && this.captionPath) {
-      filters.push(`drawtext=textfile=${filterPath(this.captionPath)}:reload=1:expansion=none:fontcolor=white:fontsize=${Math.round(h / 16)}:line_spacing=6:box=1:boxcolor=black@0.55:boxborderw=10:x=(w-text_w)/2:y=h-text_h-${Math.round(h / 12)}`);
-    }
+    const filters = this.filters();
     const encode = [
       // -shortest: when our stdin closes (the broadcaster died), ffmpeg ends instead of encoding the endless picture alone.
       '-shortest',
@@ -150,7 +141,7 @@ export class HlsEncoder {
       // with the next video frame (here and in the pushers: ~150 ms of chat → audible).
       '-max_interleave_delta', '1',
       '-map', '0:a',
-      ...(audioOnly
+      ...(video.audioOnly
         ? []
         : [
             '-map', '1:v', ...(filters.length ? ['-vf', filters.join(',')] : []),
@@ -161,47 +152,62 @@ export class HlsEncoder {
       '-c:a', 'aac', '-b:a', `${video.audioBitrateKbps}k`, '-ar', '48000', '-ac', '2',
     ];
     // Encoded once: with destinations, the tee muxer also writes MPEG-TS to stdout for their pushers.
-    const outputOptions = this.onStream
-      ? [...encode, '-f', 'tee']
-      : [...encode, '-f', 'hls', ...hls.flatMap(([k, v]) => [`-${k}`, v])];
     const output = this.onStream
-      ? `[f=hls:${hls.map(([k, v]) => `${k}=${teeEscape(v)}`).join(':')}]${teeEscape(this.playlist)}|[f=mpegts:onfail=ignore:max_interleave_delta=1:flush_packets=1:max_delay=0:pes_payload_size=0]pipe:1`
-      : this.playlist;
-    const command = ffmpeg().input(input).inputFormat('s16le').inputOptions(['-ar', String(this.sampleRate), '-ac', '1']);
-    // No -re on the picture: the playout audio, written in real time, is the clock. Paced by the
-    // picture instead, ffmpeg would keep whatever audio queued in the pipe while it started (~2 s) as lasting delay.
-    if (audioOnly) {
-      /* the sound alone */
-    } else if (this.frames) {
+      ? ['-f', 'tee', `[f=hls:${hls.map(([k, v]) => `${k}=${teeEscape(v)}`).join(':')}]${teeEscape(this.playlist)}|[f=mpegts:onfail=ignore:max_interleave_delta=1:flush_packets=1:max_delay=0:pes_payload_size=0]pipe:1`]
+      : ['-f', 'hls', ...hls.flatMap(([k, v]) => [`-${k}`, v]), this.playlist];
+    // -y: the playlist is rewritten in place (without it ffmpeg would ask, on the stdin that carries our PCM).
+    return ['-f', 's16le', '-ar', String(this.sampleRate), '-ac', '1', '-i', 'pipe:0', ...this.pictureInput(), '-y', ...encode, ...output];
+  }
+
+  /** The picture's filters: fitting a still image or a looped video into the frame, and the caption. */
+  private filters(): string[] {
+    const { video } = this.channel;
+    const { width: w, height: h, fps } = video;
+    const filters: string[] = [];
+    if (video.audioOnly) return filters;
+    // A still image or a looped video is fitted into the channel's frame (letterboxed in its colour).
+    if (!this.frames && (video.image || video.loop)) {
+      filters.push(`scale=${w}:${h}:force_original_aspect_ratio=decrease`, `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=0x${video.background.slice(1)}`, `fps=${fps}`, 'format=yuv420p');
+    }
+    if (this.captionPath) {
+      filters.push(`drawtext=textfile=${filterPath(this.captionPath)}:reload=1:expansion=none:fontcolor=white:fontsize=${Math.round(h / 16)}:line_spacing=6:box=1:boxcolor=black@0.55:boxborderw=10:x=(w-text_w)/2:y=h-text_h-${Math.round(h / 12)}`);
+    }
+    return filters;
+  }
+
+  /**
+   * The picture's input. No -re on it: the playout audio, written in real time, is the clock. Paced
+   * by the picture instead, ffmpeg would keep whatever audio queued in the pipe while it started (~2 s) as lasting delay.
+   */
+  private pictureInput(): string[] {
+    const { video } = this.channel;
+    const { width: w, height: h, fps } = video;
+    if (video.audioOnly) return []; // the sound alone
+    if (this.frames) {
       // A run killed mid-way leaves its socket file behind, and ffmpeg cannot bind over it.
       fs.rmSync(this.frames.socketPath, { force: true });
-      command.input(`unix:${this.frames.socketPath}`).inputFormat('rawvideo').inputOptions(['-listen', '1', '-pix_fmt', 'yuv420p', '-video_size', `${w}x${h}`, '-framerate', String(fps)]);
-    } else if (video.image) {
-      command.input(path.resolve(video.image)).inputOptions(['-loop', '1', '-framerate', String(fps)]);
-    } else if (video.loop) {
-      command.input(path.resolve(video.loop)).inputOptions(['-stream_loop', '-1']);
-    } else {
-      command.input(`color=c=0x${video.background.slice(1)}:s=${w}x${h}:r=${fps}`).inputFormat('lavfi');
+      return ['-f', 'rawvideo', '-listen', '1', '-pix_fmt', 'yuv420p', '-video_size', `${w}x${h}`, '-framerate', String(fps), '-i', `unix:${this.frames.socketPath}`];
     }
-    command
-      .outputOptions(outputOptions)
-      .output(output);
-    command.on('start', () => {
-      this.frames?.onStart();
-      const proc = (command as unknown as { ffmpegProc?: { stdout?: NodeJS.ReadableStream } }).ffmpegProc;
-      if (this.onStream) proc?.stdout?.on('data', (chunk: Buffer) => command === this.command && this.onStream?.(chunk));
-      this.log.info({ playlist: this.playlist, resumed }, 'encoder started');
-    });
-    command.on('error', (err: Error) => this.exited(command, err.message));
-    command.on('end', () => this.exited(command, 'ended'));
+    if (video.image) return ['-loop', '1', '-framerate', String(fps), '-i', path.resolve(video.image)];
+    if (video.loop) return ['-stream_loop', '-1', '-i', path.resolve(video.loop)];
+    return ['-f', 'lavfi', '-i', `color=c=0x${video.background.slice(1)}:s=${w}x${h}:r=${fps}`];
+  }
+
+  private spawn(resumed: boolean): void {
+    const input = new PassThrough({ highWaterMark: this.sampleRate * 2 });
+    const command = runFfmpeg({ role: 'encoder', args: this.args(resumed), log: this.log, input, stdout: !!this.onStream });
     this.input = input;
     this.command = command;
     this.startedAt = Date.now(); // this run's age: the crash backoff's reset and the watchdog's first-segment grace
     this.runFirstSampleAt = undefined;
-    command.run();
+    void command.exited.then((exit) => this.exited(command, exit.why));
+    if (!command.running) return; // could not start: `exited` says why and schedules the retry
+    this.frames?.onStart();
+    if (this.onStream) command.stdout!.on('data', (chunk: Buffer) => command === this.command && this.onStream?.(chunk));
+    this.log.info({ playlist: this.playlist, resumed }, 'encoder started');
   }
 
-  private exited(command: ffmpeg.FfmpegCommand, why: string): void {
+  private exited(command: FfmpegProcess, why: string): void {
     if (command !== this.command) return;
     this.command = undefined;
     this.input?.destroy();
@@ -233,7 +239,7 @@ export class HlsEncoder {
     if (this.stopping) return;
     if (this.command) {
       this.restartAsked = true;
-      this.command.kill('SIGKILL');
+      this.command.kill();
     } else if (this.respawnTimer) {
       clearTimeout(this.respawnTimer);
       this.respawnTimer = undefined;
@@ -245,23 +251,18 @@ export class HlsEncoder {
   kill(): void {
     this.stopping = true;
     clearTimeout(this.respawnTimer);
-    this.command?.kill('SIGKILL');
+    this.command?.kill();
   }
 
-  /** Let ffmpeg finish its current segment and exit (SIGINT is ffmpeg's graceful stop). */
+  /**
+   * Let ffmpeg finish its current segment and exit: its input ends (the playout has stopped by
+   * now), so it encodes what it has, writes the last segment and exits by itself. A signal would
+   * not do: ffmpeg waiting on a silent stdin does not notice SIGTERM or SIGINT, and was SIGKILLed
+   * 5 s later without its last segment. SIGKILL after 5 s is still the backstop.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.respawnTimer);
-    const command = this.command;
-    if (!command) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        command.kill('SIGKILL');
-        resolve();
-      }, 5000);
-      command.once('error', () => (clearTimeout(timer), resolve()));
-      command.once('end', () => (clearTimeout(timer), resolve()));
-      command.kill('SIGINT');
-    });
+    await this.command?.stop(5000, 'eof');
   }
 }

@@ -38,7 +38,7 @@ async function loadBed(cfg: Config['playout']['bed'], rate: number, log: Logger)
   let bed: Bed = new GeneratedBed(rate);
   if (cfg.source !== 'generated') {
     try {
-      bed = new LoopedBed(await decodeBed(cfg.source, rate));
+      bed = new LoopedBed(await decodeBed(cfg.source, rate, log));
     } catch (err) {
       log.error({ err: (err as Error).message }, 'background bed file unusable: using the generated bed');
     }
@@ -53,7 +53,7 @@ async function feedPicture(memberDir: string, cfg: ChannelConfig, log: Logger) {
   const feedCfg = cfg.video.feed;
   if (!feedCfg) return undefined;
   const format = { width: cfg.video.width, height: cfg.video.height, fps: cfg.video.fps };
-  const slate = renderSlate(format, cfg.video.background, feedCfg.slateText, path.join(memberDir, 'slate.txt'), feedCfg.slateImage);
+  const slate = await renderSlate(format, cfg.video.background, feedCfg.slateText, path.join(memberDir, 'slate.txt'), log, feedCfg.slateImage);
   const feed = new VideoFeed(feedCfg.url, format, log);
   const pacer = new FramePacer(feed, slate, format, feedCfg.lossMs, feedCfg.frozenMs, log);
   feed.start();

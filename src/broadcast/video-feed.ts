@@ -1,15 +1,23 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../logger';
 import { filterPath } from './caption-file';
+import { ffmpegOutput, runFfmpeg, type FfmpegProcess } from './ffmpeg-process';
 
 export interface FrameFormat {
   width: number;
   height: number;
   fps: number;
+}
+
+/**
+ * How both feed readers (picture and sound) open the feed: little buffering and a short probe, so
+ * a feed coming back is on air soon, and a read timeout, so a feed gone silent ends the reader.
+ */
+export function feedInput(url: string): string[] {
+  return ['-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', '1000000', '-probesize', '500000', '-rw_timeout', '3000000', '-i', url];
 }
 
 const frameBytes = (f: FrameFormat) => (f.width * f.height * 3) / 2; // yuv420p
@@ -19,7 +27,7 @@ const frameBytes = (f: FrameFormat) => (f.width * f.height * 3) / 2; // yuv420p
  * raw frames at the channel's size and rate. Reconnects with capped backoff when the feed ends.
  */
 export class VideoFeed {
-  private proc?: ChildProcess;
+  private proc?: FfmpegProcess;
   private stopped = false;
   private delayMs = 500;
   private pending: Buffer[] = [];
@@ -39,9 +47,10 @@ export class VideoFeed {
   start(): void {
     const { width, height, fps } = this.format;
     const size = frameBytes(this.format);
-    const proc = spawn('ffmpeg', ['-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', '1000000', '-probesize', '500000', '-rw_timeout', '3000000', '-i', this.url, '-an', '-vf', `scale=${width}:${height},fps=${fps}`, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const args = [...feedInput(this.url), '-an', '-vf', `scale=${width}:${height},fps=${fps}`, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', 'pipe:1'];
+    const proc = runFfmpeg({ role: 'feed picture reader', args, log: this.log, stdout: true });
     this.proc = proc;
-    proc.stdout.on('data', (d: Buffer) => {
+    proc.stdout!.on('data', (d: Buffer) => {
       this.pending.push(d);
       this.pendingBytes += d.length;
       while (this.pendingBytes >= size) {
@@ -59,7 +68,7 @@ export class VideoFeed {
         this.pendingBytes = rest.length;
       }
     });
-    proc.on('exit', () => {
+    void proc.exited.then(() => {
       if (this.stopped || proc !== this.proc) return;
       this.pending = [];
       this.pendingBytes = 0;
@@ -70,18 +79,20 @@ export class VideoFeed {
 
   stop(): void {
     this.stopped = true;
-    this.proc?.kill('SIGKILL');
+    this.proc?.kill();
   }
 }
 
 /** One raw frame of the slate: the still image (or the channel colour) with its text, drawn by ffmpeg from a file. */
-export function renderSlate(format: FrameFormat, background: string, text: string, textFile: string, image?: string): Buffer {
+export async function renderSlate(format: FrameFormat, background: string, text: string, textFile: string, log: Logger, image?: string): Promise<Buffer> {
   fs.mkdirSync(path.dirname(textFile), { recursive: true });
   fs.writeFileSync(textFile, text);
   const { width, height } = format;
   const input = image ? ['-i', image] : ['-f', 'lavfi', '-i', `color=c=0x${background.slice(1)}:s=${width}x${height}`];
-  const out = spawnSync('ffmpeg', ['-loglevel', 'error', ...input, '-frames:v', '1', '-vf', `scale=${width}:${height},drawtext=textfile=${filterPath(textFile)}:expansion=none:fontcolor=white:fontsize=${Math.round(height / 10)}:x=(w-text_w)/2:y=(h-text_h)/2`, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', 'pipe:1'], { maxBuffer: 64 * 1024 * 1024 }).stdout ?? Buffer.alloc(0);
-  if (out.length !== frameBytes(format)) throw new Error(`could not render the slate (${image ?? 'colour'}): got ${out.length} bytes`);
+  const args = ['-loglevel', 'error', ...input, '-frames:v', '1', '-vf', `scale=${width}:${height},drawtext=textfile=${filterPath(textFile)}:expansion=none:fontcolor=white:fontsize=${Math.round(height / 10)}:x=(w-text_w)/2:y=(h-text_h)/2`, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', 'pipe:1'];
+  const { exit, stdout: out } = await ffmpegOutput({ role: 'slate', args, log });
+  const said = exit.error?.message ?? exit.said;
+  if (out.length !== frameBytes(format)) throw new Error(`could not render the slate (${image ?? 'colour'}): got ${out.length} bytes${said ? `: ${said.slice(0, 300)}` : ''}`);
   return out;
 }
 

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger';
+import { ffmpegOutput } from './ffmpeg-process';
 
 export type Fault = 'silence' | 'stalled' | 'black' | 'frozen';
 
@@ -92,7 +92,7 @@ export class Watchdog {
       for (const seg of this.newSegments()) {
         this.lastNewSegmentAt = Date.now();
         if (!this.opts.expectSound && !picture) continue;
-        const signals = await segmentSignals(path.join(this.liveDir, seg.file), !!picture);
+        const signals = await segmentSignals(path.join(this.liveDir, seg.file), !!picture, this.log);
         if (!signals) continue; // deleted or unreadable already: skip it
         const ms = seg.seconds * 1000;
         if (this.opts.expectSound) this.silentMs = signals.rms < SILENT_RMS ? this.silentMs + ms : 0;
@@ -215,25 +215,15 @@ function sameTopPicture(a: Buffer, b: Buffer): boolean {
  * asked, grey thumbnails of its picture a few times a second (on a second pipe). Undefined when
  * the segment cannot be read (deleted already).
  */
-function segmentSignals(file: string, withPicture: boolean): Promise<{ rms: number; thumbs: Buffer[] } | undefined> {
-  return new Promise((resolve) => {
-    const args = ['-loglevel', 'error', '-i', file, '-map', '0:a', '-ac', '1', '-ar', '8000', '-f', 's16le', 'pipe:1'];
-    if (withPicture) args.push('-map', '0:v', '-vf', `fps=${THUMB.fps},scale=${THUMB.width}:${THUMB.height},format=gray`, '-f', 'rawvideo', 'pipe:3');
-    const ff = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'ignore', 'pipe'] });
-    const audio: Buffer[] = [];
-    const video: Buffer[] = [];
-    ff.stdout!.on('data', (d: Buffer) => audio.push(d));
-    (ff.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => video.push(d));
-    ff.on('error', () => resolve(undefined));
-    ff.on('close', (code) => {
-      const pcm = Buffer.concat(audio);
-      if (code !== 0 || pcm.length < 2) return resolve(undefined);
-      let sum = 0;
-      for (let i = 0; i + 1 < pcm.length; i += 2) sum += (pcm.readInt16LE(i) / 32768) ** 2;
-      const frames = Buffer.concat(video);
-      const size = THUMB.width * THUMB.height;
-      const thumbs = Array.from({ length: Math.floor(frames.length / size) }, (_, i) => frames.subarray(i * size, (i + 1) * size));
-      resolve({ rms: Math.sqrt(sum / (pcm.length / 2)), thumbs });
-    });
-  });
+async function segmentSignals(file: string, withPicture: boolean, log: Logger): Promise<{ rms: number; thumbs: Buffer[] } | undefined> {
+  const args = ['-loglevel', 'error', '-i', file, '-map', '0:a', '-ac', '1', '-ar', '8000', '-f', 's16le', 'pipe:1'];
+  if (withPicture) args.push('-map', '0:v', '-vf', `fps=${THUMB.fps},scale=${THUMB.width}:${THUMB.height},format=gray`, '-f', 'rawvideo', 'pipe:3');
+  const { exit, stdout: pcm, pipes } = await ffmpegOutput({ role: 'watchdog probe', args, log, extraPipes: 1 });
+  if (exit.code !== 0 || pcm.length < 2) return undefined;
+  let sum = 0;
+  for (let i = 0; i + 1 < pcm.length; i += 2) sum += (pcm.readInt16LE(i) / 32768) ** 2;
+  const frames = pipes[0]!;
+  const size = THUMB.width * THUMB.height;
+  const thumbs = Array.from({ length: Math.floor(frames.length / size) }, (_, i) => frames.subarray(i * size, (i + 1) * size));
+  return { rms: Math.sqrt(sum / (pcm.length / 2)), thumbs };
 }

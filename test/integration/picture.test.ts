@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { HlsEncoder } from '../../src/broadcast/hls-encoder';
 import { parseConfig } from '../../src/config/load';
 import { createLogger } from '../../src/logger';
@@ -28,10 +29,10 @@ describe('the picture of a channel: a still image, a looped video, or none (real
   });
 
   /** Run an encoder for the channel's `video` settings until `segments` segments are out. */
-  async function run(video: Record<string, unknown>, segments = 3): Promise<string> {
+  async function run(video: Record<string, unknown>, segments = 3, log = createLogger('test', 'silent')): Promise<string> {
     const config = parseConfig(JSON.stringify({ channels: { main: { video: { captions: false, ...video } } } }), 'x.yaml');
     const liveDir = path.join(dir, 'hls');
-    encoder = new HlsEncoder(config.channels.main!, liveDir, 24000, createLogger('test', 'silent'));
+    encoder = new HlsEncoder(config.channels.main!, liveDir, 24000, log);
     encoder.start();
     feed = setInterval(() => encoder!.write(Buffer.alloc(480 * 2), Date.now()), 20); // silence in real time, as the playout feeds it
     await encoder.clockReady;
@@ -66,6 +67,19 @@ describe('the picture of a channel: a still image, a looped video, or none (real
   it('audio only: the stream carries no picture', async () => {
     const live = await run({ audioOnly: true });
     expect(streams(newestSegment(live))).toEqual(['audio']);
+  });
+
+  it('a graceful stop after the playout stops lets ffmpeg write its last segment and exit by itself (no SIGKILL)', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(...c.toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)), cb()) });
+    const live = await run({}, 2, createLogger('test', 'debug', sink));
+    const listed = () => fs.readFileSync(path.join(live, 'index.m3u8'), 'utf8').match(/\.ts$/gm)!.length;
+    clearInterval(feed); // the playout stops first, as in the broadcaster's stop: ffmpeg's stdin goes quiet
+    const before = listed();
+    await encoder!.stop();
+    const exit = lines.find((l) => l.msg === 'ffmpeg exited' && l.role === 'encoder');
+    expect({ code: exit?.code, signal: exit?.signal }).toEqual({ code: 0, signal: null });
+    expect(listed()).toBeGreaterThan(before);
   });
 
   it('two pictures at once is a config error naming the field', () => {

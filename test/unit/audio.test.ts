@@ -7,6 +7,7 @@ import path from 'node:path';
 import { GeneratedBed, LoopedBed, decodeBed } from '../../src/broadcast/bed';
 import { RealtimePump } from '../../src/broadcast/realtime-pump';
 import { sleep } from '../../src/time';
+import { createLogger } from '../../src/logger';
 
 function tone(rate: number, seconds: number, hz = 440): Buffer {
   const n = Math.round(rate * seconds);
@@ -96,14 +97,14 @@ describe('realtime pump', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-bed-'));
     const file = path.join(dir, 'bed.wav');
     spawnSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=f=330:d=1.5', file]);
-    const samples = await decodeBed(file, 8000);
+    const samples = await decodeBed(file, 8000, createLogger('test', 'silent'));
     expect(samples.length).toBe(12000);
     const bed = new LoopedBed(samples);
     bed.next(11000);
     const wrapped = bed.next(2000);
     expect(wrapped[1000]).toBeCloseTo(samples[0]! / 32768, 6);
     fs.writeFileSync(path.join(dir, 'junk.mp3'), 'not audio');
-    await expect(decodeBed(path.join(dir, 'junk.mp3'), 8000)).rejects.toThrow(/cannot use .*junk\.mp3 as the background bed/);
+    await expect(decodeBed(path.join(dir, 'junk.mp3'), 8000, createLogger('test', 'silent'))).rejects.toThrow(/cannot use .*junk\.mp3 as the background bed/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
