@@ -35,4 +35,9 @@ describe('code shape', () => {
     expect(files.length).toBeGreaterThan(50);
     expect(files.flatMap(longFunctions)).toEqual([]);
   });
+
+  it('only the speech store knows where speech audio lives in Redis', () => {
+    const files = ['src', 'workers', 'queues'].flatMap(sources).filter((f) => f !== 'src/speech-store.ts' && f !== 'src/redis.ts');
+    expect(files.filter((f) => /\.speech(Raw|Pcm)\(/.test(fs.readFileSync(path.join(ROOT, f), 'utf8')))).toEqual([]);
+  });
 });
