@@ -32,7 +32,6 @@ export const liveEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('chat-reply'), to: z.string().max(64), text: z.string().max(5000) }),
 ]);
 export type LiveEvent = z.infer<typeof liveEventSchema>;
-export type LiveEventType = LiveEvent['type'];
 
 /**
  * The fields of a live event that readers act on; other event types and fields pass through

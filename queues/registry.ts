@@ -5,7 +5,8 @@ import { bullPriority, type QueueDefinition } from './define';
 import type { Utterance } from './utterance.schema';
 import { keyspace } from '../src/redis';
 
-export { registry, WORKER_KINDS, type Payload, type QueueKey, type WorkerKind } from './catalog';
+// The catalog itself lives in catalog.ts (the config reads it without BullMQ); most code meets it here.
+export { registry, type Payload, type QueueKey } from './catalog';
 
 /** A payload rejected by its queue's schema. */
 export class PayloadError extends Error {
