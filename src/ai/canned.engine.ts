@@ -19,11 +19,12 @@ export class CannedEngine implements LlmEngine {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** The next line for a situation. */
+  /** The next line for a situation; '' for one without lines (`summary`: the caller keeps what it had). */
   pick(situation: Situation): string {
+    if (!Object.hasOwn(this.config.lines, situation)) return '';
     let deck = this.decks.get(situation);
     if (!deck?.length) {
-      deck = shuffle([...this.config.lines[situation]], this.random);
+      deck = shuffle([...this.config.lines[situation as keyof CannedConfig['lines']]], this.random);
       const previous = this.last.get(situation);
       if (deck.length > 1 && deck[deck.length - 1] === previous) [deck[0], deck[deck.length - 1]] = [deck[deck.length - 1]!, deck[0]!];
       this.decks.set(situation, deck);

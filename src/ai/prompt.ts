@@ -44,6 +44,7 @@ const SITUATION_TASK: Record<Situation, string> = {
   idle: 'Chat is quiet. Start a light topic of your own to get viewers talking.',
   paid: 'This viewer supported the stream with a paid message: thank them warmly and answer it.',
   blocked: 'Say briefly that you would rather talk about something else.',
+  summary: 'Update your notes about this viewer.', // the memory job builds its own prompt (src/ai/memory.ts)
 };
 
 /** The persona's system prompt, its style and limits, and the rules about chat text. */

@@ -60,10 +60,16 @@ export class SafetyGate {
     return verdict;
   }
 
+  /** The words list (and links) alone, for text that is stored rather than spoken (the memory job's summaries). */
+  checkWords(text: string): Verdict {
+    const content = contentFilter(stripEngineMarkup(text), this.deps.config.chat.filter, NO_SKIP);
+    return content.ok ? { ok: true, text: content.text } : { ok: false, kind: 'blocked', reason: content.reason };
+  }
+
   private async verdict(sentence: string, trusted: boolean): Promise<Verdict> {
-    const content = contentFilter(stripEngineMarkup(sentence), this.deps.config.chat.filter, NO_SKIP);
-    if (!content.ok) return { ok: false, kind: 'blocked', reason: content.reason };
-    if (!this.client || trusted) return { ok: true, text: content.text };
+    const words = this.checkWords(sentence);
+    if (!words.ok || !this.client || trusted) return words;
+    const content = { text: words.text };
     if (await this.breakers.isOpen(MODERATOR).catch(() => true)) return { ok: false, kind: 'unavailable', reason: 'moderator breaker open' };
     try {
       const flagged = await this.breakers.fire(MODERATOR, () => this.moderate(content.text));

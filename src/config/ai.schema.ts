@@ -3,8 +3,10 @@ import { z } from 'zod';
 /** The engine that never fails: configured lines. Every persona's model chain ends in one. */
 export const CANNED_KIND = 'canned';
 
-/** Situations a reply is made for; canned engines keep lines per situation. */
-export const SITUATIONS = ['reply', 'greeting', 'idle', 'paid', 'blocked'] as const;
+/** Situations a spoken reply is made for; canned engines keep lines per situation. */
+export const SPOKEN_SITUATIONS = ['reply', 'greeting', 'idle', 'paid', 'blocked'] as const;
+/** Every situation the model chain is run for: the spoken ones, and `summary` (the memory job's viewer notes, never spoken; a canned engine answering it means "keep the old notes"). */
+export const SITUATIONS = [...SPOKEN_SITUATIONS, 'summary'] as const;
 export type Situation = (typeof SITUATIONS)[number];
 
 /** Emotions a model may tag a sentence with (`[happy] …`); carried on the utterance. */
@@ -12,6 +14,75 @@ export const EMOTIONS = ['neutral', 'happy', 'sad', 'angry', 'surprised', 'think
 export type Emotion = (typeof EMOTIONS)[number];
 
 const ms = (def: number) => z.number().int().min(0).default(def);
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day like 07:30');
+
+/** Who gets a reply (src/ai/reply-policy.ts). */
+const replySchema = z
+  .strictObject({
+    /** Share (0–1) of plain messages (no paid, !ask, mention, question or first chat) answered. */
+    sampleRate: z.number().min(0).max(1).default(0.05),
+    /** Chat command that always asks the idol (subject to cooldowns). */
+    askCommand: z.string().regex(/^!?[a-z0-9_-]{1,32}$/).default('!ask'),
+    /** Answer messages that ask a question (contain "?"). */
+    answerQuestions: z.boolean().default(true),
+    /** Greet a viewer's first message in a channel. */
+    greetFirstTimers: z.boolean().default(true),
+    /** How long a viewer stays known (not greeted again), and how many a channel remembers. */
+    firstSeenTtlMs: ms(30 * 24 * 3600_000),
+    firstSeenMax: z.number().int().min(100).max(1_000_000).default(100_000),
+    /** A viewer answered waits this long before being answered again (paid messages excepted). */
+    userCooldownMs: ms(60_000),
+    /** Least time between the starts of two replies in a channel. */
+    channelCooldownMs: ms(4_000),
+    /** Replies being generated or spoken at once per channel; a slot frees itself after `slotTtlMs` if its worker died. */
+    maxInFlight: z.number().int().min(1).max(20).default(1),
+    slotTtlMs: z.number().int().min(1000).default(90_000),
+    /** Candidates older than this are not answered (skipped); paid ones wait however long it takes. */
+    pickWindowMs: z.number().int().min(100).default(5_000),
+    /** Most unpaid candidates waiting per channel; the lowest are skipped past it. */
+    maxCandidates: z.number().int().min(1).max(1000).default(50),
+  })
+  .prefault({});
+
+/** What the idol remembers (src/ai/memory.ts), all in Redis, per channel. */
+const memorySchema = z
+  .strictObject({
+    /** Conversation lines kept per channel (viewers' and the idol's)… */
+    turns: z.number().int().min(0).max(200).default(30),
+    /** …and at most about this many tokens of them (estimated as characters / 4). */
+    maxTokens: z.number().int().min(50).max(32_000).default(1_500),
+    /** A channel's conversation is forgotten after this long without a line. */
+    conversationTtlMs: ms(24 * 3600_000),
+    /** Longest viewer summary, in characters. */
+    summaryMaxChars: z.number().int().min(50).max(2000).default(300),
+    /** A viewer's summary and waiting lines are forgotten this long after they last chatted. */
+    summaryTtlMs: z.number().int().min(60_000).default(30 * 24 * 3600_000),
+    /** Viewers with a summary per channel; the longest unseen are forgotten past it. */
+    maxViewersPerChannel: z.number().int().min(10).max(100_000).default(5_000),
+    /** A viewer's lines kept for the next summary update (the newest). */
+    viewerLines: z.number().int().min(1).max(50).default(10),
+    /** Lines waiting that make a summary update due. */
+    summaryEvery: z.number().int().min(1).max(50).default(3),
+  })
+  .prefault({});
+
+/** Idle talk (src/ai/idle.ts): the idol starts a topic when chat is quiet. */
+const idleSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Chat quiet this long (and no idle line for as long) before the idol starts a topic. */
+    afterMs: z.number().int().min(5_000).default(120_000),
+    /** Most idle lines per channel in any hour. */
+    maxPerHour: z.number().int().min(0).max(120).default(6),
+    /** No idle talk between these times in `timezone` (the schedule's quiet hours when absent). */
+    quietHours: z.strictObject({ start: clock, end: clock }).optional(),
+    timezone: z.string().optional(),
+    /** Topics to start on, each used once before any repeats. */
+    topics: z.array(z.string().min(1).max(200)).default(['what everyone is doing today', 'favourite snacks', 'a song stuck in your head', 'the best game you played this year', 'plans for the weekend']),
+    /** Where topics come from, tried in turn: the list above, the programme's next entry, what a viewer told the idol. */
+    sources: z.array(z.enum(['topics', 'schedule', 'memory'])).min(1).default(['topics', 'schedule', 'memory']),
+  })
+  .prefault({});
 const name = z.string().regex(/^[a-z0-9_-]{1,32}$/, 'a name: a-z 0-9 _ -');
 
 /** A daily budget of one engine: tokens, or money from the configured prices. */
@@ -80,6 +151,11 @@ export type PersonaConfig = z.infer<typeof personaSchema>;
 
 export const aiSchema = z
   .strictObject({
+    /** AI replies on when the fleet starts for the first time; afterwards the kill switch's state in Redis rules (`idolcast ai off|on`). */
+    enabled: z.boolean().default(true),
+    reply: replySchema,
+    memory: memorySchema,
+    idle: idleSchema,
     /** Language model engines by name (keys and addresses from the environment by kind). */
     engines: z.record(name, llmEngineSchema).default({ cloud: llmEngineSchema.parse({ kind: 'openai' }), canned: llmEngineSchema.parse({ kind: CANNED_KIND }) }),
     /** Personas by name. */
@@ -124,6 +200,13 @@ export const aiSchema = z
       .prefault({}),
   })
   .superRefine((ai, ctx) => {
+    if (ai.idle.timezone !== undefined) {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: ai.idle.timezone });
+      } catch {
+        ctx.addIssue({ code: 'custom', path: ['idle', 'timezone'], message: `unknown time zone "${ai.idle.timezone}"` });
+      }
+    }
     if (!Object.hasOwn(ai.personas, ai.defaultPersona)) ctx.addIssue({ code: 'custom', path: ['defaultPersona'], message: `no persona named "${ai.defaultPersona}"` });
     for (const [p, persona] of Object.entries(ai.personas)) {
       persona.chain.forEach((e, i) => {

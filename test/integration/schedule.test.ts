@@ -1,6 +1,7 @@
 import { Queues } from '../../queues/registry';
 import fs from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { pickPhrase } from '../../src/schedule/phrase-pool';
 import { previewSchedule } from '../../src/schedule/preview';
 import { listSchedules, removeSchedule, syncSchedules } from '../../src/schedule/schedules';
@@ -225,13 +226,19 @@ describe('the scheduler (real Redis, BullMQ job schedulers)', () => {
   it('a bad cron pattern or an unknown action stops every command with exit code 2 and the field path', async () => {
     fleet = new TestFleet();
     const bad = path.join(fleet.dir, 'bad.yaml');
-    fs.writeFileSync(bad, `${fs.readFileSync(fleet.configPath, 'utf8')}\nschedule:\n  routines:\n    broken: { cron: "0 25 * * *", action: { scene: x } }\n`);
+    // The fleet's config (which has a schedule section of its own) with one more routine.
+    const withRoutine = (name: string, routine: unknown) => {
+      const cfg = YAML.parse(fs.readFileSync(fleet.configPath, 'utf8')) as { schedule?: { routines?: Record<string, unknown> } };
+      cfg.schedule = { ...cfg.schedule, routines: { ...cfg.schedule?.routines, [name]: routine } };
+      fs.writeFileSync(bad, YAML.stringify(cfg));
+    };
+    withRoutine('broken', { cron: '0 25 * * *', action: { scene: 'x' } });
     for (const command of [['schedule', 'sync'], ['ingest'], ['worker', 'routine']]) {
       const out = await runCli(command, fleet.env({ IDOLCAST_CONFIG: bad }));
       expect(out.code).toBe(2);
       expect(out.stderr).toMatch(/schedule\.routines\.broken\.cron: not a valid cron pattern/);
     }
-    fs.writeFileSync(bad, `${fs.readFileSync(fleet.configPath, 'utf8')}\nschedule:\n  routines:\n    odd: { every: 1h, action: { juggle: 3 } }\n`);
+    withRoutine('odd', { every: '1h', action: { juggle: 3 } });
     const odd = await runCli(['schedule', 'preview'], fleet.env({ IDOLCAST_CONFIG: bad }));
     expect(odd.code).toBe(2);
     expect(odd.stderr).toMatch(/schedule\.routines\.odd\.action: an action with one of: say, pool, scene, timeline, maintenance/);

@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { AiConfig, Situation } from '../config/ai.schema';
+import type { Config } from '../config/schema';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import { aiMetrics } from './ai-metrics';
+import { aiKeys, viewerPart, type AiKeys } from './keys';
+
+/** Why a message may get a reply, best first. */
+export type ReplyReason = 'paid' | 'ask' | 'mention' | 'question' | 'first' | 'sampled';
+
+/** Candidate order: paid > !ask > mention or question > first-timer > sampled. */
+export const PRIORITY: Record<ReplyReason, number> = { paid: 5, ask: 4, mention: 3, question: 3, first: 2, sampled: 1 };
+
+/** Scores are priority × SCORE_STEP + time (ms): within a priority the newest message wins. */
+const SCORE_STEP = 1e13;
+const PAID_FLOOR = PRIORITY.paid * SCORE_STEP;
+
+/** A chat message offered for a reply (after the chat filter). `viewer` is the platform user id (`platform:id`). */
+export interface ReplyMessage {
+  id: string;
+  viewer: string;
+  name: string;
+  text: string;
+  paid?: boolean;
+}
+
+/** A message picked to answer: its text (without `!ask`), why, and the situation the reply is for. */
+export interface Candidate extends ReplyMessage {
+  reason: ReplyReason;
+  situation: Situation;
+  at: number;
+}
+
+export type Offer = { accepted: true; reason: ReplyReason; skipped: number } | { accepted: false; why: 'not picked' | 'user cooldown' };
+export type Take = { candidate: Candidate; slot: string; skipped: number } | { candidate?: undefined; slot?: undefined; why: 'empty' | 'in flight' | 'cooldown'; skipped: number };
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Why a message should get a reply, or undefined: paid always; `!ask <text>`; the persona's name
+ * as a word (or @name); a question; a viewer's first message; else a sampled share.
+ */
+export function classify(msg: ReplyMessage, opts: { cfg: AiConfig['reply']; personaName: string; firstTime: boolean; random: () => number }): { reason: ReplyReason; text: string } | undefined {
+  const { cfg } = opts;
+  const text = msg.text.trim();
+  if (msg.paid) return { reason: 'paid', text };
+  const ask = new RegExp(`^${escapeRe(cfg.askCommand)}(?:\\s+|$)`, 'i');
+  if (ask.test(text)) {
+    const rest = text.replace(ask, '').trim();
+    return rest ? { reason: 'ask', text: rest } : undefined;
+  }
+  if (new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escapeRe(opts.personaName)}($|[^\\p{L}\\p{N}_])`, 'iu').test(text)) return { reason: 'mention', text };
+  if (cfg.answerQuestions && /[?？]/.test(text)) return { reason: 'question', text };
+  if (cfg.greetFirstTimers && opts.firstTime) return { reason: 'first', text };
+  if (opts.random() < cfg.sampleRate) return { reason: 'sampled', text };
+  return undefined;
+}
+
+/** The situation a reply is made for. */
+export function situationFor(reason: ReplyReason): Situation {
+  return reason === 'paid' ? 'paid' : reason === 'first' ? 'greeting' : 'reply';
+}
+
+// A viewer's first message in a channel: entries past the TTL or the cap (oldest first) go.
+const MARK_SEEN = `
+local now, ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
+local added = redis.call('ZADD', KEYS[1], 'NX', now, ARGV[4])
+local n = redis.call('ZCARD', KEYS[1])
+if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
+redis.call('PEXPIRE', KEYS[1], ttl)
+return added`;
+
+// Add a candidate; past the cap the lowest unpaid ones go (skipped). Paid ones are never dropped.
+const ADD = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local unpaid = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[3])
+local over = unpaid - tonumber(ARGV[4])
+if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1) else over = 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return over`;
+
+// Take the best candidate: unpaid ones older than the window are skipped; expired slots (a
+// worker that died) are freed; with every slot busy or the channel cooling down nothing is
+// taken; else the best is popped, the other unpaid ones are skipped (paid ones wait), a slot
+// and the channel cooldown are taken. Returns {member or false, why, skipped}.
+const TAKE = `
+local now, window, floor = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local skipped = 0
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. floor)) do
+  local ok, c = pcall(cjson.decode, m)
+  if not ok or tonumber(c.at) < now - window then skipped = skipped + redis.call('ZREM', KEYS[1], m) end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return {false, 'in flight', skipped} end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {false, 'cooldown', skipped} end
+local best = redis.call('ZPOPMAX', KEYS[1])
+if #best == 0 then return {false, 'empty', skipped} end
+skipped = skipped + redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. floor)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[7])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+if tonumber(ARGV[6]) > 0 then redis.call('SET', KEYS[3], '1', 'PX', ARGV[6]) end
+return {best[1], '', skipped}`;
+
+/**
+ * Who gets a reply, shared by every replica through Redis. Chat ingest `offer`s each filtered
+ * message: it is classified (see `classify`; a viewer's first message in the channel is known
+ * from a bounded first-seen set) and, unless the viewer is cooling down, kept as a candidate. The
+ * reply worker `take`s the best candidate of the last `pickWindowMs` when a slot is free
+ * (`maxInFlight` per channel, each slot expiring after `slotTtlMs` so a crashed worker cannot
+ * leak one) and the channel is not cooling down; the unpaid candidates it passed over are
+ * skipped and counted. Paid messages are never skipped nor cooled down: they wait for a slot.
+ */
+export class ReplyPolicy {
+  readonly keys: AiKeys;
+
+  private readonly skippedTotal?: ReturnType<typeof aiMetrics>['skipped'];
+
+  /** With `metrics`, skipped candidates are counted in `idolcast_ai_skipped_total` too. */
+  constructor(private readonly deps: { config: Config; redis: Redis; log: Logger; metrics?: Metrics; random?: () => number; now?: () => number }) {
+    this.keys = aiKeys(deps.config.redis.prefix);
+    this.skippedTotal = deps.metrics ? aiMetrics(deps.metrics).skipped : undefined;
+  }
+
+  private countSkipped(channel: string, n: number): void {
+    if (n > 0) this.skippedTotal?.inc({ channel }, n);
+  }
+
+  private get cfg() {
+    return this.deps.config.ai.reply;
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  private checkChannel(channel: string): void {
+    if (!Object.hasOwn(this.deps.config.channels, channel)) throw new Error(`no channel named "${channel}"`);
+  }
+
+  /** Whether this is the viewer's first message in the channel (and remember them). */
+  private async firstTime(channel: string, viewer: string): Promise<boolean> {
+    const added = await this.deps.redis.eval(MARK_SEEN, 1, this.keys.firstSeen(channel), this.now(), this.cfg.firstSeenTtlMs, this.cfg.firstSeenMax, viewerPart(viewer));
+    return Number(added) === 1;
+  }
+
+  /** Offer a filtered chat message for a reply. `skipped`: lower candidates dropped to make room. */
+  async offer(channel: string, msg: ReplyMessage, personaName = this.deps.config.ai.personas[this.deps.config.ai.defaultPersona]!.name): Promise<Offer> {
+    this.checkChannel(channel);
+    const firstTime = await this.firstTime(channel, msg.viewer);
+    const picked = classify(msg, { cfg: this.cfg, personaName, firstTime, random: this.deps.random ?? Math.random });
+    if (!picked) return { accepted: false, why: 'not picked' };
+    if (picked.reason !== 'paid' && (await this.deps.redis.exists(this.keys.userCooldown(channel, msg.viewer)))) return { accepted: false, why: 'user cooldown' };
+    const at = this.now();
+    const candidate: Candidate = { ...msg, text: picked.text, reason: picked.reason, situation: situationFor(picked.reason), at };
+    const score = PRIORITY[picked.reason] * SCORE_STEP + at;
+    // The key lives while candidates arrive; paid ones wait far past the window, so a day.
+    const skipped = await this.deps.redis.eval(ADD, 1, this.keys.candidates(channel), score, JSON.stringify(candidate), PAID_FLOOR, this.cfg.maxCandidates, 24 * 3600_000);
+    this.countSkipped(channel, Number(skipped));
+    return { accepted: true, reason: picked.reason, skipped: Number(skipped) };
+  }
+
+  /** Take the best candidate and a reply slot (give it back with `release`), or say why not. */
+  async take(channel: string): Promise<Take> {
+    this.checkChannel(channel);
+    const k = this.keys;
+    const slot = randomUUID();
+    const [member, why, skipped] = (await this.deps.redis.eval(TAKE, 3, k.candidates(channel), k.inFlight(channel), k.channelCooldown(channel), this.now(), this.cfg.pickWindowMs, PAID_FLOOR, this.cfg.maxInFlight, this.cfg.slotTtlMs, this.cfg.channelCooldownMs, slot)) as [string | null, string, number];
+    this.countSkipped(channel, skipped);
+    if (!member) return { why: why as 'empty' | 'in flight' | 'cooldown', skipped };
+    const candidate = JSON.parse(member) as Candidate;
+    if (this.cfg.userCooldownMs > 0 && candidate.reason !== 'paid') await this.deps.redis.set(k.userCooldown(channel, candidate.viewer), '1', 'PX', this.cfg.userCooldownMs);
+    if (skipped) this.deps.log.info({ channel, skipped, picked: candidate.reason }, 'reply candidates skipped for a better one');
+    return { candidate, slot, skipped };
+  }
+
+  /** Give back a reply slot once the reply has aired (or failed). */
+  async release(channel: string, slot: string): Promise<void> {
+    this.checkChannel(channel);
+    await this.deps.redis.zrem(this.keys.inFlight(channel), slot);
+  }
+
+  /** Replies in flight in a channel (slots not expired), and candidates waiting. */
+  async depth(channel: string): Promise<{ inFlight: number; waiting: number }> {
+    this.checkChannel(channel);
+    const [inFlight, waiting] = await Promise.all([this.deps.redis.zcount(this.keys.inFlight(channel), this.now(), '+inf'), this.deps.redis.zcard(this.keys.candidates(channel))]);
+    return { inFlight, waiting };
+  }
+}
