@@ -3,7 +3,7 @@ import { Memory } from '../../src/ai/memory';
 import { updateSummary } from '../../src/ai/memory-summary';
 import { createRedis } from '../../src/redis';
 import { TestFleet, eventually } from '../helpers/fleet';
-import { FakeLlm } from '../helpers/fake-llm';
+import { FakeLlm } from '../../testkit/fake-llm';
 import { aiFleet, aiLog, aiReplica } from '../helpers/ai-fleet';
 
 const texts = async (m: Memory, channel: string, viewer: string) => (await m.waitingLines(channel, viewer)).texts;
