@@ -6,7 +6,7 @@ import { defineQueue, keepCompleted, keepFailed } from './define';
  * handler (workers/chat.worker.ts) and the command processor behind it. Platform chat (Twitch,
  * YouTube, TikTok) does not come through this queue: its sources run inside the ingest process
  * and hand events to the same handler directly, saving a Redis round trip per message on the
- * busiest path; the command processor's dedupe (`seen` keys) makes either way exactly-once.
+ * busiest path; the command processor's dedupe (`seen` keys) processes a message once either way.
  */
 export const chatQueue = defineQueue({
   name: 'chat',
