@@ -7,8 +7,10 @@ export interface RecordedRequest {
   hasKey: boolean;
 }
 
-interface Item {
+export interface Item {
   id: string;
+  /** Served as given instead of built from the fields below (malformed items). */
+  raw?: Record<string, unknown>;
   type?: string;
   text?: string;
   author?: { channelId: string; displayName: string; isChatOwner?: boolean; isChatModerator?: boolean; isChatSponsor?: boolean };
@@ -29,6 +31,8 @@ export class FakeYouTube {
   readonly failures: ('quotaExceeded' | 'rateLimitExceeded' | 'server' | 'liveChatEnded')[] = [];
   private readonly server: http.Server;
   readonly ready: Promise<void>;
+  /** Told of each page added (the streaming fake pushes it at once). */
+  private readonly pageListeners = new Set<(index: number) => void>();
 
   constructor(readonly liveChatId = 'LIVECHAT123', readonly videoId = 'VIDEO123') {
     this.server = http.createServer((req, res) => this.handle(req, res));
@@ -43,6 +47,25 @@ export class FakeYouTube {
   /** Add a page of chat: each id becomes a textMessageEvent unless given fully. */
   addPage(items: (string | Item)[]): void {
     this.pages.push(items.map((i) => (typeof i === 'string' ? { id: i, text: `message ${i}` } : i)));
+    for (const l of this.pageListeners) l(this.pages.length - 1);
+  }
+
+  onPage(listener: (index: number) => void): () => unknown {
+    this.pageListeners.add(listener);
+    return () => this.pageListeners.delete(listener);
+  }
+
+  /** One item as liveChatMessages.list returns it (REST JSON, camelCase). */
+  restItem(i: Item): Record<string, unknown> {
+    if (i.raw) return i.raw;
+    return {
+      kind: 'youtube#liveChatMessage', etag: 'e', id: i.id,
+      snippet: {
+        type: i.type ?? 'textMessageEvent', liveChatId: this.liveChatId, authorChannelId: i.author?.channelId ?? `UC${i.id}`, publishedAt: new Date().toISOString(), hasDisplayContent: true,
+        displayMessage: i.text ?? '', ...(i.type === 'superChatEvent' ? { superChatDetails: { ...i.superChat, amountDisplayString: '$5.00', userComment: i.text ?? '', tier: 2 } } : { textMessageDetails: { messageText: i.text ?? '' } }),
+      },
+      authorDetails: { channelId: i.author?.channelId ?? `UC${i.id}`, channelUrl: 'http://x', displayName: i.author?.displayName ?? `Viewer ${i.id}`, profileImageUrl: 'http://x', isVerified: false, isChatOwner: false, isChatSponsor: false, isChatModerator: false, ...i.author },
+    };
   }
 
   private reply(res: http.ServerResponse, status: number, body: unknown): void {
@@ -78,14 +101,7 @@ export class FakeYouTube {
     this.reply(res, 200, {
       kind: 'youtube#liveChatMessageListResponse', etag: 'e', pollingIntervalMillis: this.pollingIntervalMillis, nextPageToken: next,
       pageInfo: { totalResults: items.length, resultsPerPage: items.length },
-      items: items.map((i) => ({
-        kind: 'youtube#liveChatMessage', etag: 'e', id: i.id,
-        snippet: {
-          type: i.type ?? 'textMessageEvent', liveChatId: this.liveChatId, authorChannelId: i.author?.channelId ?? `UC${i.id}`, publishedAt: new Date().toISOString(), hasDisplayContent: true,
-          displayMessage: i.text ?? '', ...(i.type === 'superChatEvent' ? { superChatDetails: { ...i.superChat, amountDisplayString: '$5.00', userComment: i.text ?? '', tier: 2 } } : { textMessageDetails: { messageText: i.text ?? '' } }),
-        },
-        authorDetails: { channelId: i.author?.channelId ?? `UC${i.id}`, channelUrl: 'http://x', displayName: i.author?.displayName ?? `Viewer ${i.id}`, profileImageUrl: 'http://x', isVerified: false, isChatOwner: false, isChatSponsor: false, isChatModerator: false, ...i.author },
-      })),
+      items: items.map((i) => this.restItem(i)),
     });
   }
 

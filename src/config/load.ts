@@ -35,6 +35,7 @@ const ENV_OVERRIDES: [variable: string, path: string[], type?: 'number' | 'list'
   ['TWITCH_IRC_URL', ['chat', 'twitch', 'server']],
   ['TWITCH_OAUTH_TOKEN', ['chat', 'twitch', 'oauthToken']],
   ['YOUTUBE_API_URL', ['chat', 'youtube', 'baseUrl']],
+  ['YOUTUBE_GRPC_URL', ['chat', 'youtube', 'grpcUrl']],
   ['YOUTUBE_API_KEY', ['chat', 'youtube', 'apiKey']],
   ['TIKTOK_SIGN_API_KEY', ['chat', 'tiktok', 'signApiKey']],
   ['OBS_URL', ['obs', 'url']],

@@ -592,7 +592,7 @@ export const configSchema = z
             reconnectCapMs: durationMs(30000),
           })
           .prefault({}),
-        /** YouTube live chat via the Data API v3 (liveChatMessages.list polling). */
+        /** YouTube live chat via the Data API v3 (liveChatMessages.streamList, liveChatMessages.list polling as the fallback). */
         youtube: z
           .strictObject({
             enabled: z.boolean().default(false),
@@ -609,6 +609,14 @@ export const configSchema = z
             channel: z.string().optional(),
             backoffBaseMs: durationMs(2000),
             backoffCapMs: durationMs(300000),
+            /** stream: liveChatMessages.streamList (gRPC) only; poll: liveChatMessages.list only; auto: stream, polling while streaming is refused. */
+            transport: z.enum(['stream', 'poll', 'auto']).default('auto'),
+            /** streamList's gRPC address: host:port over TLS (grpcs:// too), grpc://host:port in plaintext for loopback tests. */
+            grpcUrl: z.string().default('youtube.googleapis.com:443'),
+            /** A stream that sends nothing this long is reopened (a quiet chat then costs one call per this); 0: never. */
+            streamIdleMs: durationMs(300000),
+            /** After streaming is refused (auto), poll this long before trying to stream again. */
+            streamRetryMs: durationMs(600000),
           })
           .prefault({}),
         /** TikTok LIVE via tiktok-live-connector (needs its signing service). */

@@ -24,7 +24,7 @@ describe('YouTube live chat source (against a loopback Data API v3)', () => {
   });
 
   function start(over: Record<string, unknown> = {}) {
-    const config = { ...fleet.config.chat.youtube, enabled: true, baseUrl: fake.url, apiKey: 'secret-key', videoId: fake.videoId, backoffBaseMs: 300, backoffCapMs: 2000, dailyQuotaUnits: 5_000_000, ...over };
+    const config = { ...fleet.config.chat.youtube, enabled: true, transport: 'poll' as const, baseUrl: fake.url, apiKey: 'secret-key', videoId: fake.videoId, backoffBaseMs: 300, backoffCapMs: 2000, dailyQuotaUnits: 5_000_000, ...over };
     src = new YouTubeSource({ config, channel: 'main', log: createLogger('yt-test', 'silent'), redis: fleet.redis, keys: fleet.keys });
     void src.start((e) => events.push(e));
     return src;

@@ -1,0 +1,112 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Animator, levelDb, seededRandom, DEFAULT_MOUTH } from '../src/avatar/animator';
+import type { AvatarPack } from '../src/avatar/pack';
+import { AvatarRenderer } from '../src/avatar/renderer';
+
+const FPS = 30, RATE = 48_000, SPF = RATE / FPS;
+const OUT = { width: 1280, height: 720 }, AT = { x: 400, y: 120 };
+
+/** Syllables of random length and pauses (seeded): frame i is loud when `plan[i]`. */
+function speechPlan(frames: number, random: () => number): boolean[] {
+  const plan: boolean[] = [];
+  let loud = false;
+  while (plan.length < frames) {
+    const len = loud ? 3 + Math.floor(random() * 8) : 4 + Math.floor(random() * 10);
+    for (let i = 0; i < len && plan.length < frames; i++) plan.push(loud);
+    loud = !loud;
+  }
+  return plan;
+}
+
+function chunk(loud: boolean, frame: number): Int16Array {
+  return Int16Array.from({ length: SPF }, (_, i) => {
+    const t = (frame * SPF + i) / RATE;
+    return loud ? Math.round(7000 * Math.sin(2 * Math.PI * 220 * t) + 2500 * Math.sin(2 * Math.PI * 660 * t)) : 0;
+  });
+}
+
+/**
+ * Encodes `plan` as speech with the avatar's mouth driven by the same samples, into a file. The
+ * audio goes in as a file written first (two live pipes into one ffmpeg can stall each other).
+ */
+async function encode(pack: AvatarPack, plan: boolean[], file: string): Promise<void> {
+  const renderer = new AvatarRenderer(pack);
+  const anim = new Animator({ random: seededRandom(5) });
+  const chunks = plan.map((loud, i) => chunk(loud, i));
+  const pcmFile = `${file}.s16le`;
+  fs.writeFileSync(pcmFile, Buffer.concat(chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))));
+  const proc = spawn('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `color=c=0x1e3250:s=${OUT.width}x${OUT.height}:r=${FPS}`,
+    '-f', 'rawvideo', '-pix_fmt', 'rgba', '-s', `${pack.width}x${pack.height}`, '-r', String(FPS), '-i', 'pipe:0',
+    '-f', 's16le', '-ar', String(RATE), '-ac', '1', '-i', pcmFile,
+    '-filter_complex', `[0:v][1:v]overlay=x=${AT.x}:y=${AT.y}:shortest=1:format=yuv420,format=yuv420p[v]`,
+    '-map', '[v]', '-map', '2:a', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '60',
+    '-c:a', 'aac', '-b:a', '128k', '-f', 'mpegts', file], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const closed = new Promise<number | null>((r) => proc.on('close', r));
+  for (let i = 0; i < plan.length; i++) {
+    const frame = renderer.render(anim.frame((i * 1000) / FPS, chunks[i]!, RATE));
+    if (!proc.stdin.write(frame)) await new Promise((r) => proc.stdin.once('drain', r));
+  }
+  proc.stdin.end();
+  if ((await closed) !== 0) throw new Error(`ffmpeg could not encode the lip-sync probe: ${stderr.slice(-500)}`);
+}
+
+/**
+ * From the encoded file: is the mouth open in each frame. Counts dark pixels (lips, mouth inside) in
+ * the mouth box, which does not change when breathing moves the face a few rows; open is more than
+ * twice frame 0's closed mouth.
+ */
+function mouthOpenFrames(pack: AvatarPack, file: string): boolean[] {
+  const m = pack.anchors.mouth, bob = Math.ceil(pack.manifest.breathing.amplitudePx * pack.manifest.scale);
+  const w = m.width, h = m.height + bob;
+  const out = spawnSync('ffmpeg', ['-loglevel', 'error', '-i', file, '-map', '0:v', '-fps_mode', 'passthrough',
+    '-vf', `format=gray,crop=${w}:${h}:${AT.x + m.x}:${AT.y + m.y}`, '-f', 'rawvideo', 'pipe:1'], { maxBuffer: 1 << 26 }).stdout;
+  const size = w * h, frames = Math.floor(out.length / size);
+  const dark = Array.from({ length: frames }, (_, f) => out.subarray(f * size, (f + 1) * size).reduce((n, v) => n + (v < 150 ? 1 : 0), 0));
+  return dark.map((d) => d > 2 * dark[0]!);
+}
+
+/** From the encoded file: is speech heard in each frame's span of audio. */
+function speechFrames(file: string): boolean[] {
+  const out = spawnSync('ffmpeg', ['-loglevel', 'error', '-i', file, '-map', '0:a', '-ac', '1', '-ar', String(RATE), '-f', 's16le', 'pipe:1'], { maxBuffer: 1 << 26 }).stdout;
+  const pcm = new Int16Array(out.buffer, out.byteOffset, Math.floor(out.length / 2));
+  return Array.from({ length: Math.floor(pcm.length / SPF) }, (_, f) => levelDb(pcm.subarray(f * SPF, (f + 1) * SPF)) > DEFAULT_MOUTH.gateDb);
+}
+
+/** Frame offsets of each rising edge in `b` from the nearest rising edge in `a` (positive: b later). */
+function onsetOffsets(a: boolean[], b: boolean[]): number[] {
+  const rises = (x: boolean[]) => x.flatMap((v, i) => (v && !x[i - 1] && i > 0 ? [i] : []));
+  const ra = rises(a), rb = rises(b);
+  return ra.flatMap((i) => {
+    const j = rb.reduce((best, k) => (Math.abs(k - i) < Math.abs(best - i) ? k : best), Infinity);
+    return Math.abs(j - i) <= 5 ? [j - i] : [];
+  });
+}
+
+/**
+ * Lip-sync offset as a viewer gets it: speech and the mouth it drives are encoded together, then
+ * read back from the file (mouth pixels, audio level); the median onset offset in frames (positive:
+ * the mouth opens late) and how many syllables were matched.
+ */
+export async function lipSyncProbe(pack: AvatarPack, seconds = 10): Promise<{ offsetFrames: number; worstFrames: number; syllables: number; matched: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-lipsync-'));
+  try {
+    const plan = speechPlan(seconds * FPS, seededRandom(11));
+    plan.fill(false, 0, 5); // frame 0 is the closed-mouth reference
+    const file = path.join(dir, 'probe.ts');
+    await encode(pack, plan, file);
+    const offsets = onsetOffsets(speechFrames(file), mouthOpenFrames(pack, file)).sort((x, y) => x - y);
+    const syllables = plan.filter((v, i) => v && !plan[i - 1]).length;
+    return {
+      offsetFrames: offsets[offsets.length >> 1] ?? NaN,
+      worstFrames: Math.max(...offsets.map(Math.abs)),
+      syllables, matched: offsets.length,
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
