@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { LocalFleet } from './harness';
 import { sleep } from '../src/time';
 import { runMain } from './run-main';
+import { isRunning } from '../testkit/procfs';
 
 /**
  * `npm run chaos`: the whole fleet on this machine (see harness.ts) with chat at a steady rate,
@@ -10,7 +11,8 @@ import { runMain } from './run-main';
  * until chat sent after the failure was heard again, and whether it passed:
  * lost = 0 (except in the Redis crash, where up to the AOF's last second may go: counted),
  * spoken twice = 0, longest unintended silence ≤ 2 s, and recovered without a human.
- * `--short` cuts every scenario to seconds (what `npm test` runs).
+ * `--short` cuts every scenario to seconds (what `npm test` runs). The one-host scenarios share
+ * one fleet (with a warm standby); `kill-host` then starts a fleet of two hosts of its own.
  */
 const opts = new Command()
   .option('--short', 'each scenario cut to seconds')
@@ -28,12 +30,17 @@ const LEADER_LOCK_MS = 1000;
 interface Scenario {
   name: string;
   /** Break something while chat flows; resolves when the failure is over (the fleet should heal from then). */
-  run(fleet: LocalFleet, chat: (ms: number) => Promise<string[]>): Promise<{ ids: string[]; notes?: Record<string, unknown> }>;
+  run(fleet: LocalFleet, chat: (ms: number) => Promise<string[]>): Promise<{ ids: string[]; notes?: Record<string, unknown>; ok?: boolean }>;
   /** Silence that is the scenario's point (the destination itself is down), not counted. */
   silenceExempt?: boolean;
   /** Messages may be lost in this one (Redis's AOF window), counted and reported. */
   mayLose?: boolean;
+  /** Runs on a fleet of this many hosts (each with every worker kind and a broadcaster), not the usual one. */
+  hosts?: number;
 }
+
+/** Wall time of a fleet log line (pino's `time`), or now when it has none. */
+const logTime = (l: Record<string, unknown>) => (typeof l.time === 'number' ? l.time : Date.parse(String(l.time))) || Date.now();
 
 const seconds = (long: number, short: number) => (SHORT ? short : long) * 1000;
 const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)]!;
@@ -156,20 +163,47 @@ const scenarios: Scenario[] = [
       return { ids, notes: { stoppedActive: Boolean(active), stoppedMs: 3 * LEADER_LOCK_MS, why, interruptedLines: fleet.interruptions() } };
     },
   },
+  {
+    // A whole machine lost at once: every process of the host holding the channel (its
+    // supervisor, control, ingest, every worker, the broadcaster and their ffmpegs) SIGKILLed in
+    // one sweep. The other host's warm broadcaster takes the channel when the lock lapses, its
+    // workers take over the dead host's jobs when their locks lapse, and its ingest (joined to the
+    // same chat all along) keeps deciding. The takeover is measured from the kill to the
+    // survivor's lock (`takeoverLockMs`) and to its push reaching nginx (`takeoverOnAirMs`).
+    name: 'kill-host',
+    hosts: 2,
+    async run(fleet, chat) {
+      const ids = [...(await chat(seconds(3, 2)))];
+      const pid = await fleet.activeBroadcasterPid();
+      const active = pid === undefined ? undefined : fleet.hostOf(pid);
+      const victim = active ?? fleet.hosts[0]!;
+      const survivor = fleet.hosts.find((h) => h !== victim)!;
+      const bySurvivor = (msg: string) => (l: Record<string, unknown>) => l.msg === msg && fleet.hostOf(Number(l.pid)) === survivor;
+      const took = fleet.waitForLog(bySurvivor('broadcaster active'), 30_000, "the other host's broadcaster taking the channel").catch(() => undefined);
+      const onAir = fleet.waitForLog(bySurvivor('destination on air'), 30_000, "the other host's broadcaster on air").catch(() => undefined);
+      const during = chat(seconds(8, 5));
+      await sleep(500);
+      const { killedAt, pids } = fleet.killHost(victim);
+      const [lock, air] = await Promise.all([took, onAir]);
+      ids.push(...(await during));
+      const leftRunning = pids.filter(isRunning).length;
+      const since = (l?: Record<string, unknown>) => (l ? logTime(l) - killedAt : null);
+      const notes = { killedHost: victim.name, killedActiveHost: Boolean(active), killedProcesses: pids.length, leftRunning, takeoverLockMs: since(lock), takeoverOnAirMs: since(air) };
+      return { ids, notes, ok: Boolean(active && lock && air) && leftRunning === 0 };
+    },
+  },
 ];
 
-async function main(): Promise<void> {
-  const only = opts.only?.split(',');
-  const chosen = scenarios.filter((s) => !only || only.includes(s.name));
-  const fleet = new LocalFleet({ standbys: 1 });
+/** Runs `list` one after another on one fleet; returns how many failed. */
+async function runScenarios(fleet: LocalFleet, list: Scenario[]): Promise<number> {
   let failed = 0;
   try {
     await fleet.start();
     const chat = (ms: number) => fleet.drive(opts.rate, ms);
-    for (const s of chosen) {
+    for (const s of list) {
       await chat(2000); // steady before
       const from = Date.now();
-      const { ids, notes } = await s.run(fleet, chat);
+      const { ids, notes, ok = true } = await s.run(fleet, chat);
       const over = Date.now();
       // Recovered: a line sent through the whole pipeline after the failure, ahead of the chat
       // backlog, is on air (the time it took is the time to recover).
@@ -180,12 +214,24 @@ async function main(): Promise<void> {
       await sleep(1500);
       const books = fleet.account(ids);
       const silence = fleet.longestSilenceMs(s.silenceExempt ? over + 3000 : from, Date.now());
-      const pass = (books.lost === 0 || Boolean(s.mayLose)) && books.spokenTwice === 0 && silence <= MAX_SILENCE_MS && recoverMs !== null;
+      const pass = ok && (books.lost === 0 || Boolean(s.mayLose)) && books.spokenTwice === 0 && silence <= MAX_SILENCE_MS && recoverMs !== null;
       if (!pass) failed++;
       console.log(JSON.stringify({ scenario: s.name, seconds: Math.round((over - from) / 100) / 10, ...books, longestSilenceMs: Math.round(silence), recoverMs, ...notes, pass }));
     }
   } finally {
     await fleet.stop();
+  }
+  return failed;
+}
+
+async function main(): Promise<void> {
+  const only = opts.only?.split(',');
+  const chosen = scenarios.filter((s) => !only || only.includes(s.name));
+  let failed = 0;
+  // The one-host scenarios share a fleet with a warm standby; the others get a fleet of their shape.
+  for (const hosts of [...new Set(chosen.map((s) => s.hosts ?? 1))]) {
+    const list = chosen.filter((s) => (s.hosts ?? 1) === hosts);
+    failed += await runScenarios(new LocalFleet(hosts > 1 ? { hosts } : { standbys: 1 }), list);
   }
   process.exitCode = failed ? 1 : 0;
 }

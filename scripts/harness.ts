@@ -15,10 +15,17 @@ import { startRedisServer, type LocalRedis } from '../src/supervisor/redis-serve
 import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
 import { FakeTwitch } from '../testkit/fake-twitch';
 import { NginxRtmp } from '../testkit/nginx-rtmp';
-import { descendantsOf, type ProcessInfo } from '../testkit/procfs';
+import { descendantsOf, listProcesses, processGroupOf, type ProcessInfo } from '../testkit/procfs';
 import { freeLoopbackPort } from '../src/ports';
 import { RtmpViewer } from '../testkit/rtmp-pull';
 import { sleep } from '../src/time';
+
+/** One "machine" of the fleet: its own directory, ports and `idolcast up` process group. */
+export interface Host {
+  name: string;
+  dir: string;
+  up: ChildProcess;
+}
 
 /**
  * The whole fleet on this machine for chaos runs and soaks: its own redis-server (AOF on), a
@@ -42,12 +49,18 @@ export class LocalFleet {
   redis!: Redis;
   queues!: Queues;
   private events!: Redis;
-  up?: ChildProcess;
   viewer?: RtmpViewer;
   /** Decision per chat message id (the last one logged: a redelivered duplicate keeps the first). */
   readonly decisions = new Map<string, { decision: string; reason: string }>();
   /** Airings per utterance id: on-air starts less those whose end says they were interrupted. */
   readonly aired = new Map<string, number>();
+  /**
+   * Airings per utterance id as the broadcasters log them (`on air`: the audio went out to the
+   * pushers with the lease held, and the job completed). The on-air start event is published on
+   * the live view's clock, about 2 s later: a host killed meanwhile takes that event with it,
+   * though the destination already carried the line, so the books take the larger of the two.
+   */
+  readonly airedLogged = new Map<string, number>();
   /** When each utterance first went on air (its on-air start on the stream's clock). */
   readonly airedAt = new Map<string, number>();
   /** Lines dropped before air, with why (stale, cleared, expired). */
@@ -67,7 +80,10 @@ export class LocalFleet {
   }
 
 
-  constructor(private readonly opts: { standbys?: number } = {}) {}
+  /** One `idolcast up` per host; `hosts` > 1 runs the fleet as that many machines sharing Redis. */
+  readonly hosts: Host[] = [];
+
+  constructor(private readonly opts: { standbys?: number; hosts?: number } = {}) {}
 
   async start(): Promise<void> {
     await Promise.all([this.twitch.ready, this.tts.ready, this.nginx.start()]);
@@ -75,49 +91,92 @@ export class LocalFleet {
     await this.startRedis();
     this.redis = createRedis(this.redisUrl);
     this.queues = new Queues(this.redis, this.prefix);
-    const configPath = path.join(this.dir, 'config.yaml');
-    fs.writeFileSync(
-      configPath,
-      YAML.stringify({
-        redis: { prefix: this.prefix },
-        control: { port: await freeLoopbackPort() },
-        channels: { main: { live: { dir: path.join(this.dir, 'live') }, destinations: { local: { url: this.nginx.url, keyEnv: 'HARNESS_STREAM_KEY' } } } },
-        voices: { idol: { engine: 'cloud', voice: 'nova', fallback: ['backup'] }, backup: { engine: LOCAL_ENGINE, voice: 'en-us+f3' } },
-        defaultVoice: 'idol',
-        // A small speech cache, so a soak sees it reach its bound (every chat line is new text) within the hour.
-        tts: { engines: { cloud: { kind: 'openai', baseUrl: `${this.tts.url}/v1`, apiKey: FAKE_KEY } }, breaker: { timeoutMs: 1500, volumeThreshold: 3, resetTimeoutMs: 5000 }, cache: { maxBytes: 32 * 1024 * 1024 } },
-        chat: { twitch: { enabled: true, server: this.twitch.url, channels: [this.channel] }, filter: { rateLimit: { capacity: 1000, perSecond: 1000 }, repeatWindowMs: 0 } },
-        playout: { bed: { source: 'generated' }, standbys: this.opts.standbys ?? 0 },
-        // A killed worker's job goes back to the queue within seconds, not BullMQ's default half minute.
-        workers: { heartbeatMs: 1000, lockDurationMs: 4000, stalledIntervalMs: 2000 },
-        log: { level: 'info' },
-      }),
-    );
     this.events = createRedis(this.redisUrl);
-    this.events.on('message', (c: string, message: string) => {
-      const e = parsePubSub(channelEventSchema, message, { warn: (_f, msg) => console.error(msg) }, c);
-      if (!e?.utteranceId) return;
-      // An airing cut off (its broadcaster lost the lease) is aired again: it does not count.
-      const count = e.type === 'onair-start' ? 1 : e.type === 'onair-end' && e.interrupted ? -1 : 0;
-      if (!count) return;
-      this.aired.set(e.utteranceId, (this.aired.get(e.utteranceId) ?? 0) + count);
-      if (count > 0 && !this.airedAt.has(e.utteranceId)) this.airedAt.set(e.utteranceId, e.startAt ?? Date.now());
-    });
+    this.events.on('message', (c: string, message: string) => this.bookEvent(c, message));
     await this.events.subscribe(this.keys.events('main'));
 
-    const env = { ...process.env, IDOLCAST_CONFIG: configPath, REDIS_URL: this.redisUrl, HARNESS_STREAM_KEY: this.streamKey };
-    const up = spawn(process.execPath, [CLI_ENTRY, 'up'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    this.up = up;
-    this.readLogs(up);
-    // On air, and every standby warm.
+    const count = this.opts.hosts ?? 1;
+    for (let n = 0; n < count; n++) this.hosts.push(await this.startHost(count > 1 ? `host-${n + 1}` : ''));
+    // On air, and every broadcaster (each host's, standbys included) warm.
     let warm = 0;
     await Promise.all([
       this.waitForLog((l) => l.msg === 'destination on air', 60_000, 'the broadcaster on air'),
-      this.waitForLog((l) => l.msg === 'broadcaster warm: encoding, published nowhere yet' && ++warm > (this.opts.standbys ?? 0), 60_000, 'warm standbys'),
+      this.waitForLog((l) => l.msg === 'broadcaster warm: encoding, published nowhere yet' && ++warm >= count * (1 + (this.opts.standbys ?? 0)), 60_000, 'warm standbys'),
     ]);
     await this.twitch.joined(this.channel, 30_000);
     this.watchStream();
     for (let i = 0; i < 300 && this.viewer!.seconds < 2; i++) await sleep(100);
+  }
+
+  /**
+   * One host: its own data directory (config, live view, Redis data dir) and control port, and
+   * its own `idolcast up` in a process group of its own, supervising every worker kind, ingest,
+   * control and the channel's broadcaster(s). Hosts share Redis, nginx and the loopback fakes.
+   */
+  private async startHost(name: string): Promise<Host> {
+    const dir = path.join(this.dir, name);
+    fs.mkdirSync(dir, { recursive: true });
+    const configPath = path.join(dir, 'config.yaml');
+    fs.writeFileSync(configPath, YAML.stringify(this.hostConfig(dir, await freeLoopbackPort())));
+    const env = { ...process.env, IDOLCAST_CONFIG: configPath, REDIS_URL: this.redisUrl, HARNESS_STREAM_KEY: this.streamKey };
+    // Hosts of a multi-host fleet get process groups of their own (one host, as before, stays in
+    // the runner's group, so a terminal's Ctrl-C reaches it too).
+    const up = spawn(process.execPath, [CLI_ENTRY, 'up'], { env, stdio: ['ignore', 'pipe', 'inherit'], detached: Boolean(name) });
+    this.readLogs(up);
+    return { name: name || 'host', dir, up };
+  }
+
+  private hostConfig(dir: string, controlPort: number): Record<string, unknown> {
+    return {
+      redis: { prefix: this.prefix, dataDir: path.join(dir, 'data', 'redis') },
+      control: { port: controlPort },
+      channels: { main: { live: { dir: path.join(dir, 'live') }, destinations: { local: { url: this.nginx.url, keyEnv: 'HARNESS_STREAM_KEY' } } } },
+      voices: { idol: { engine: 'cloud', voice: 'nova', fallback: ['backup'] }, backup: { engine: LOCAL_ENGINE, voice: 'en-us+f3' } },
+      defaultVoice: 'idol',
+      // A small speech cache, so a soak sees it reach its bound (every chat line is new text) within the hour.
+      tts: { engines: { cloud: { kind: 'openai', baseUrl: `${this.tts.url}/v1`, apiKey: FAKE_KEY } }, breaker: { timeoutMs: 1500, volumeThreshold: 3, resetTimeoutMs: 5000 }, cache: { maxBytes: 32 * 1024 * 1024 } },
+      chat: { twitch: { enabled: true, server: this.twitch.url, channels: [this.channel] }, filter: { rateLimit: { capacity: 1000, perSecond: 1000 }, repeatWindowMs: 0 } },
+      playout: { bed: { source: 'generated' }, standbys: this.opts.standbys ?? 0 },
+      // A killed worker's job goes back to the queue within seconds, not BullMQ's default half minute.
+      workers: { heartbeatMs: 1000, lockDurationMs: 4000, stalledIntervalMs: 2000 },
+      log: { level: 'info' },
+    };
+  }
+
+  private bookEvent(c: string, message: string): void {
+    const e = parsePubSub(channelEventSchema, message, { warn: (_f, msg) => console.error(msg) }, c);
+    if (!e?.utteranceId) return;
+    // An airing cut off (its broadcaster lost the lease) is aired again: it does not count.
+    const count = e.type === 'onair-start' ? 1 : e.type === 'onair-end' && e.interrupted ? -1 : 0;
+    if (!count) return;
+    this.aired.set(e.utteranceId, (this.aired.get(e.utteranceId) ?? 0) + count);
+    if (count > 0 && !this.airedAt.has(e.utteranceId)) this.airedAt.set(e.utteranceId, e.startAt ?? Date.now());
+  }
+
+  /**
+   * A whole host lost at once, as a machine losing power: every process of it SIGKILLed in one
+   * sweep. `idolcast up` and each child it supervises lead process groups of their own (the
+   * supervisor detaches its children), and a child's ffmpeg stays in its parent's group, so
+   * killing every group found under the host also takes whatever was spawned mid-sweep.
+   */
+  killHost(host: Host): { killedAt: number; pids: number[] } {
+    const pids = host.up.pid ? [host.up.pid, ...descendantsOf(host.up.pid).map((p) => p.pid)] : [];
+    const ours = processGroupOf(process.pid);
+    const groups = new Set(pids.map((pid) => processGroupOf(pid)).filter((g): g is number => g !== undefined && g !== ours));
+    const killedAt = Date.now();
+    for (const target of [...[...groups].map((g) => -g), ...pids]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    return { killedAt, pids };
+  }
+
+  /** The host a fleet process runs on (by its pid), if any. */
+  hostOf(pid: number): Host | undefined {
+    return this.hosts.find((h) => h.up.pid === pid || (h.up.pid && descendantsOf(h.up.pid).some((p) => p.pid === pid)));
   }
 
   /** Every viewer started, oldest first: the stream's history survives a viewer's reconnect. */
@@ -158,6 +217,8 @@ export class LocalFleet {
     if (line.msg === 'chat decision' && typeof line.messageId === 'string') {
       const prev = this.decisions.get(line.messageId);
       if (!prev || line.decision !== 'duplicate') this.decisions.set(line.messageId, { decision: String(line.decision), reason: String(line.reason) });
+    } else if (line.msg === 'on air' && typeof line.utteranceId === 'string') {
+      this.airedLogged.set(line.utteranceId, (this.airedLogged.get(line.utteranceId) ?? 0) + 1);
     } else if (typeof line.utteranceId === 'string' && typeof line.msg === 'string' && /dropped/.test(line.msg)) {
       this.dropped.set(line.utteranceId, String(line.reason ?? line.msg));
     }
@@ -215,9 +276,10 @@ export class LocalFleet {
     return ids;
   }
 
-  /** The fleet's processes: every descendant of `idolcast up`, with its command line. */
+  /** The fleet's processes: every descendant of each host's `idolcast up`, with its command line. */
   processes(): ProcessInfo[] {
-    return this.up?.pid ? descendantsOf(this.up.pid) : [];
+    const all = listProcesses();
+    return this.hosts.flatMap((h) => (h.up.pid ? descendantsOf(h.up.pid, all) : []));
   }
 
   /** Lines that did not finish airing and were queued again (each broadcaster's log says so). */
@@ -232,7 +294,8 @@ export class LocalFleet {
 
   /**
    * The books for messages sent in `ids`: accepted, spoken, shed with reasons, lost (accepted
-   * for speech but neither on air nor dropped with a reason), spoken twice.
+   * for speech but neither on air nor dropped with a reason), spoken twice, and aired without
+   * its on-air start event (a broadcaster killed before its live view's clock reached the line).
    */
   account(ids: string[]) {
     const shed: Record<string, number> = {};
@@ -241,6 +304,7 @@ export class LocalFleet {
     let spokenTwice = 0;
     let droppedWithReason = 0;
     let undecided = 0;
+    let unannounced = 0;
     const lost: string[] = [];
     for (const id of ids) {
       const d = this.decisions.get(id);
@@ -255,7 +319,9 @@ export class LocalFleet {
       }
       accepted++;
       const u = `twitch-${id}`.replace(/[^A-Za-z0-9_.-]/g, '_');
-      const airs = this.aired.get(u) ?? 0;
+      const events = this.aired.get(u) ?? 0;
+      const airs = Math.max(events, this.airedLogged.get(u) ?? 0);
+      if (airs > events) unannounced++;
       if (airs > 0) spoken++;
       if (airs > 1) spokenTwice++;
       if (airs === 0) {
@@ -263,7 +329,7 @@ export class LocalFleet {
         else lost.push(id);
       }
     }
-    return { sent: ids.length, accepted, spoken, droppedBeforeAir: droppedWithReason, shed, undecided, lost: lost.length, lostIds: lost.slice(0, 10), spokenTwice };
+    return { sent: ids.length, accepted, spoken, droppedBeforeAir: droppedWithReason, shed, undecided, lost: lost.length, lostIds: lost.slice(0, 10), spokenTwice, airedUnannounced: unannounced };
   }
 
   /**
@@ -349,17 +415,19 @@ export class LocalFleet {
     return out;
   }
 
+  private async stopHost({ up }: Host): Promise<void> {
+    if (up.exitCode !== null || up.signalCode !== null) return;
+    const exited = new Promise((r) => up.once('exit', r));
+    up.kill('SIGTERM');
+    await Promise.race([exited, sleep(30_000)]);
+    for (const p of up.pid ? descendantsOf(up.pid) : []) process.kill(p.pid, 'SIGKILL');
+    if (up.exitCode === null) up.kill('SIGKILL');
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.viewerCheck);
     for (const v of this.viewers) v.stop();
-    const up = this.up;
-    if (up && up.exitCode === null && up.signalCode === null) {
-      const exited = new Promise((r) => up.once('exit', r));
-      up.kill('SIGTERM');
-      await Promise.race([exited, sleep(30_000)]);
-      for (const p of this.processes()) process.kill(p.pid, 'SIGKILL');
-      if (up.exitCode === null) up.kill('SIGKILL');
-    }
+    await Promise.all(this.hosts.map((h) => this.stopHost(h)));
     await this.queues?.close().catch(() => {});
     this.redis?.disconnect();
     this.events?.disconnect();

@@ -9,7 +9,7 @@ export interface ProcessInfo {
   args: string;
 }
 
-/** The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1], utime [11], stime [12]). */
+/** The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1], pgrp [2], utime [11], stime [12]). */
 function statFields(pid: number): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -53,6 +53,18 @@ export function descendantsOf(root: number, all = listProcesses()): ProcessInfo[
     }
   }
   return all.filter((p) => p.pid !== root && inside.has(p.pid));
+}
+
+/** The process group a process belongs to (/proc/<pid>/stat's pgrp), undefined once it is gone. */
+export function processGroupOf(pid: number): number | undefined {
+  const pgrp = statFields(pid)?.[2];
+  return pgrp === undefined ? undefined : Number(pgrp);
+}
+
+/** Whether a process still runs (exists and is not a zombie waiting to be reaped). */
+export function isRunning(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z';
 }
 
 /** Resident memory in MB (one decimal). */

@@ -2,14 +2,22 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const SCENARIOS = ['kill-workers', 'redis-restart', 'tts-outage', 'twitch-reconnect', 'rtmp-down', 'flood', 'kill-broadcaster', 'starved-broadcaster'];
+const SCENARIOS = ['kill-workers', 'redis-restart', 'tts-outage', 'twitch-reconnect', 'rtmp-down', 'flood', 'kill-broadcaster', 'starved-broadcaster', 'kill-host'];
+
+/** What `kill-host` adds to its line (takeover times from the SIGKILL, in ms). */
+interface KillHostNotes {
+  killedActiveHost?: boolean;
+  leftRunning?: number;
+  takeoverOnAirMs?: number | null;
+}
 
 /**
  * The chaos runner's short version: the whole fleet on real parts (its own Redis with AOF,
  * nginx-rtmp, ffmpeg, espeak-ng; loopback Twitch and cloud TTS) through every failure, each cut
- * to seconds. Its own pass rule is checked here, scenario by scenario.
+ * to seconds, the last (one of two hosts SIGKILLed whole) on a fleet of two hosts. Its own pass
+ * rule is checked here, scenario by scenario.
  */
-describe('chaos (short): the fleet through eight failures, unattended', () => {
+describe('chaos (short): the fleet through nine failures, unattended (the last on a fleet of two hosts)', () => {
   it('loses nothing, speaks nothing twice, is never silent for more than 2 s, and recovers by itself', async () => {
     const runner = spawn(process.execPath, [path.resolve('dist-tools/scripts/chaos.js'), '--short'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -20,7 +28,7 @@ describe('chaos (short): the fleet through eight failures, unattended', () => {
     const results = out
       .split('\n')
       .filter((l) => l.startsWith('{"scenario"'))
-      .map((l) => JSON.parse(l) as { scenario: string; lost: number; spokenTwice: number; longestSilenceMs: number; recoverMs: number | null; pass: boolean; sent: number; accepted: number });
+      .map((l) => JSON.parse(l) as { scenario: string; lost: number; spokenTwice: number; longestSilenceMs: number; recoverMs: number | null; pass: boolean; sent: number; accepted: number } & KillHostNotes);
     fs.mkdirSync('test-artifacts', { recursive: true });
     fs.writeFileSync('test-artifacts/chaos.json', `${JSON.stringify(results, null, 1)}\n`);
     if (results.length !== SCENARIOS.length) throw new Error(`chaos runner exited ${code}; stderr: ${err.slice(-3000)}`);
@@ -30,6 +38,9 @@ describe('chaos (short): the fleet through eight failures, unattended', () => {
       if (r.scenario !== 'redis-restart') expect({ scenario: r.scenario, lost: r.lost }).toEqual({ scenario: r.scenario, lost: 0 });
       expect(r.accepted).toBeGreaterThan(0);
     }
+    // The host holding the channel went whole (nothing of it still running) and the other host's broadcaster went on air.
+    const host = results.find((r) => r.scenario === 'kill-host')!;
+    expect({ killedActiveHost: host.killedActiveHost, leftRunning: host.leftRunning, otherHostOnAir: host.takeoverOnAirMs !== null }).toEqual({ killedActiveHost: true, leftRunning: 0, otherHostOnAir: true });
     expect(code).toBe(0);
   }, 480_000);
 });
