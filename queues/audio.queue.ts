@@ -5,6 +5,7 @@ import { pcmFormatSchema, utteranceSchema } from './utterance.schema';
 /** Synthesised speech (raw engine PCM in Redis) to encode for the channel's playout. */
 export const audioQueue = defineQueue({
   name: 'audio',
+  process: 'worker',
   jobName: 'audio.encode',
   schema: utteranceSchema.extend({
     /** Which part of the line this is (0-based), of how many: long lines are voiced part by part. */

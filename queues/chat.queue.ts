@@ -1,14 +1,16 @@
-import { chatEventSchema } from '../src/chat/chat-event';
+import { chatEventSchema } from './chat-event.schema';
 import { defineQueue, keepCompleted, keepFailed } from './define';
 
 /**
- * Chat posted through the control API (`POST /api/chat`), waiting for the command processor in
- * the ingest process. Platform chat (Twitch, YouTube, TikTok) does not pass through this queue:
- * each source hands its events to the ingest pipeline directly, in the ingest process
- * (src/chat/ingest.ts).
+ * Local chat (`POST /api/chat` on the control server), waiting for the ingest process's chat
+ * handler (workers/chat.worker.ts) and the command processor behind it. Platform chat (Twitch,
+ * YouTube, TikTok) does not come through this queue: its sources run inside the ingest process
+ * and hand events to the same handler directly, saving a Redis round trip per message on the
+ * busiest path; the command processor's dedupe (`seen` keys) processes a message once either way.
  */
 export const chatQueue = defineQueue({
   name: 'chat',
+  process: 'ingest',
   jobName: 'chat.process',
   schema: chatEventSchema,
   jobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 200 }, removeOnComplete: keepCompleted, removeOnFail: keepFailed },

@@ -5,9 +5,17 @@ import type { z } from 'zod';
  * One entry of the job catalog: everything a producer or a worker needs to know about a queue.
  * `perChannel` queues exist once per broadcast channel (the playout), named `<name>-<channel>`.
  */
-export interface QueueDefinition<S extends z.ZodType = z.ZodType> {
+/**
+ * Which fleet process consumes a queue: `worker` (its own `idolcast worker <queue>` process),
+ * `ingest` (the chat process) or `broadcast` (the channel's broadcaster).
+ */
+export type ProcessKind = 'worker' | 'ingest' | 'broadcast';
+
+export interface QueueDefinition<S extends z.ZodType = z.ZodType, P extends ProcessKind = ProcessKind> {
   /** BullMQ queue name. */
   name: string;
+  /** The process that runs this queue's handler (workers/<name>.worker.ts). */
+  process: P;
   /** Job name inside the queue, `domain.action`. */
   jobName: string;
   /** Payload schema: validated at enqueue and again by the worker. */
@@ -20,7 +28,7 @@ export interface QueueDefinition<S extends z.ZodType = z.ZodType> {
   perChannel?: boolean;
 }
 
-export function defineQueue<S extends z.ZodType>(def: QueueDefinition<S>): QueueDefinition<S> {
+export function defineQueue<S extends z.ZodType, P extends ProcessKind>(def: QueueDefinition<S, P>): QueueDefinition<S, P> {
   return def;
 }
 

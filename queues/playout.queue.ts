@@ -5,6 +5,7 @@ import { utteranceSchema } from './utterance.schema';
 /** Playout-ready speech of one channel, consumed in priority order by its broadcaster. */
 export const playoutQueue = defineQueue({
   name: 'playout',
+  process: 'broadcast',
   jobName: 'playout.air',
   perChannel: true,
   // Queued as soon as the first part is encoded; the broadcaster plays the parts in order as they come.

@@ -1,30 +1,12 @@
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { z } from 'zod';
-import { audioQueue } from './audio.queue';
-import { chatQueue } from './chat.queue';
+import { registry, type Payload, type QueueKey } from './catalog';
 import { bullPriority, type QueueDefinition } from './define';
-import { maintenanceQueue } from './maintenance.queue';
-import { playoutQueue } from './playout.queue';
-import { routineQueue } from './routine.queue';
-import { sceneQueue } from './scene.queue';
-import { ttsQueue } from './tts.queue';
 import type { Utterance } from './utterance.schema';
 import { keyspace } from '../src/redis';
 
-/** The job catalog: the only place queue names, payload schemas and job defaults live. */
-export const registry = {
-  chat: chatQueue,
-  tts: ttsQueue,
-  audio: audioQueue,
-  playout: playoutQueue,
-  scene: sceneQueue,
-  routine: routineQueue,
-  maintenance: maintenanceQueue,
-} as const;
-
-export type QueueKey = keyof typeof registry;
-export type Payload<K extends QueueKey> = z.infer<(typeof registry)[K]['schema']>;
+// The catalog itself lives in catalog.ts (the config reads it without BullMQ); most code meets it here.
+export { registry, type Payload, type QueueKey } from './catalog';
 
 /** A payload rejected by its queue's schema. */
 export class PayloadError extends Error {

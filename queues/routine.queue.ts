@@ -27,6 +27,7 @@ export type ProgrammeAction = z.infer<typeof programmeAction>;
  */
 export const routineQueue = defineQueue({
   name: 'routine',
+  process: 'worker',
   jobName: 'routine.run',
   schema: z.discriminatedUnion('type', [
     z.strictObject({ type: z.literal('routine'), name, channel, action: programmeAction, ignoreQuietHours: z.boolean() }),

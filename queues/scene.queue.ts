@@ -4,6 +4,7 @@ import { defineQueue, keepCompleted, keepFailed } from './define';
 /** A desired scene state of a channel; applying it twice is harmless. */
 export const sceneQueue = defineQueue({
   name: 'scene',
+  process: 'worker',
   jobName: 'scene.apply',
   schema: z
     .strictObject({

@@ -12,7 +12,7 @@ import { Queue, QueueEvents, Worker, type JobsOptions } from 'bullmq';
 import YAML from 'yaml';
 import { bullPriority } from '../queues/define';
 import { Queues, queueName, type Payload } from '../queues/registry';
-import type { ChatEvent } from '../src/chat/chat-event';
+import type { ChatEvent } from '../queues/chat-event.schema';
 import { IngestPipeline } from '../src/chat/ingest-pipeline';
 import { parseConfig } from '../src/config/load';
 import { createLogger } from '../src/logger';

@@ -5,7 +5,8 @@ import { isConfigured } from './config/names';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import type { Keyspace } from './redis';
-import { voiceChain } from './tts/voice-chain';
+import { degradationDepths } from './config/degradation.schema';
+import { voiceChain } from './config/tts.schema';
 
 /**
  * How far the fleet has degraded, in the stated order; each level keeps what the ones below do:
@@ -26,13 +27,6 @@ export interface Thresholds {
   recoverRatio: number;
   /** …and it has held this long. */
   holdMs: number;
-}
-
-/** Speech backlog depths at which degradation levels 1, 2 and 3 start. */
-export function degradationDepths(cfg: Pick<Config, 'chat' | 'degradation'>): [number, number, number] {
-  const shed = cfg.chat.load.shedDepth;
-  const ttl = cfg.degradation.ttlDepth ?? shed * 2;
-  return [shed, ttl, cfg.degradation.voiceDepth ?? ttl * 2];
 }
 
 export function thresholdsFrom(config: Pick<Config, 'chat' | 'degradation'>): Thresholds {

@@ -1,3 +1,4 @@
+import type { LiveEvent } from '../queues/live-events';
 import { Queues } from '../queues/registry';
 import { loadConfig } from './config/load';
 import type { Config } from './config/schema';
@@ -16,7 +17,8 @@ export interface ProcessContext {
   metrics: Metrics;
   id: string;
   heartbeat: Heartbeat;
-  publish: (channel: string, event: Record<string, unknown>) => Promise<void>;
+  /** A live event on the channel's pub/sub events (queues/live-events.ts), stamped with `at`. */
+  publish: (channel: string, event: LiveEvent) => Promise<void>;
   /** Close queues and Redis (after the process's own parts have stopped). */
   close: () => Promise<void>;
 }
@@ -46,7 +48,7 @@ export function bootProcess(kind: string, opts: { blocking: boolean; detail?: ()
   const queues = new Queues(redis, config.redis.prefix);
   const metrics = createMetrics(kind, id);
   const heartbeat = new Heartbeat(redis, keys, id, kind, config.workers.heartbeatMs, log, metrics, opts.detail);
-  const publish = async (channel: string, event: Record<string, unknown>) => {
+  const publish = async (channel: string, event: LiveEvent) => {
     await redis.publish(keys.events(channel), JSON.stringify({ ...event, at: Date.now() }));
   };
   const close = async () => {

@@ -1,7 +1,8 @@
 import type { Job } from 'bullmq';
 import type { Payload } from '../queues/registry';
 import { handlers } from '../workers';
-import { LOCAL_ENGINE, type WorkerKind } from './config/schema';
+import type { WorkerKind } from '../queues/catalog';
+import { LOCAL_ENGINE } from './config/schema';
 import type { Deps } from './deps';
 import { onShutdown } from './lifecycle';
 import { bootProcess } from './process';

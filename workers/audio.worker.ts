@@ -4,6 +4,7 @@ import { toPlayoutPcm } from '../src/audio/pcm';
 import { isConfigured } from '../src/config/names';
 import type { Deps } from '../src/deps';
 import { dropReason } from '../src/speech-drops';
+import { SpeechStore } from '../src/speech-store';
 
 /**
  * Encode one voiced part into the channel's playout format. The first part puts the line in the
@@ -12,26 +13,25 @@ import { dropReason } from '../src/speech-drops';
 export async function handle(a: Payload<'audio'>, deps: Deps) {
   const { config, redis, keys, queues, metrics } = deps;
   const rate = config.playout.sampleRate;
-  const rawKey = keys.speechRaw(a.utteranceId, a.part);
-  const pcmKey = keys.speechPcm(a.utteranceId, a.part);
+  const store = new SpeechStore(redis, keys, config);
   // No playout queue for a channel that is not configured (nothing would ever consume it).
   const dropped = isConfigured(config.channels, a.channel) ? await dropReason(a, redis, keys, config.degradation.shortTtlMs) : 'unknown channel';
   if (dropped) {
     metrics.speechDropped.inc({ stage: 'audio', reason: dropped });
-    await redis.del(rawKey);
+    await store.dropRaw(a.utteranceId, a.part);
     deps.log.info({ utteranceId: a.utteranceId, reason: dropped }, 'line dropped before encoding');
     return { dropped };
   }
 
-  const raw = await redis.getBuffer(rawKey);
+  const raw = await store.readRaw(a.utteranceId, a.part);
   let bytes: number;
   if (raw) {
     const pcm = toPlayoutPcm(raw, a.format, rate);
-    await redis.multi().set(pcmKey, pcm, 'PX', config.playout.audioTtlMs).del(rawKey).exec();
+    await store.putPlayout(a.utteranceId, a.part, pcm);
     bytes = pcm.length;
   } else {
     // A retry after the encode already happened: the playout copy is there.
-    bytes = await redis.strlen(pcmKey);
+    bytes = await store.playoutBytes(a.utteranceId, a.part);
     if (bytes === 0) throw new UnrecoverableError('speech audio is gone (expired before it was encoded)');
   }
   if (a.part === 0) {

@@ -3,6 +3,7 @@ import { cheaperVoice, sharedLevel } from '../src/degradation';
 import { isConfigured } from '../src/config/names';
 import type { Deps } from '../src/deps';
 import { dropReason } from '../src/speech-drops';
+import { SpeechStore } from '../src/speech-store';
 import { cutPcm, pcmSeconds } from '../src/tts/audio-check';
 import { cutToSeconds, withoutStackedMarks } from '../src/tts/speakable';
 import { prepareText, splitForSpeech, stripEngineMarkup } from '../src/tts/text';
@@ -24,9 +25,8 @@ function partsOf(u: Payload<'tts'>, deps: Deps): string[] {
 
 /** Seconds a part already handed over (by an earlier attempt) speaks; raw engine audio is counted at the playout rate. */
 async function handedOverSeconds(u: Payload<'tts'>, part: number, deps: Deps): Promise<number | undefined> {
-  const { redis, keys, config } = deps;
-  const [pcm, raw] = await Promise.all([redis.strlen(keys.speechPcm(u.utteranceId, part)), redis.strlen(keys.speechRaw(u.utteranceId, part))]);
-  return pcm || raw ? (pcm || raw) / 2 / config.playout.sampleRate : undefined;
+  const bytes = await new SpeechStore(deps.redis, deps.keys, deps.config).handedOverBytes(u.utteranceId, part);
+  return bytes ? bytes / 2 / deps.config.playout.sampleRate : undefined;
 }
 
 /**
@@ -61,6 +61,7 @@ export async function handle(u: Payload<'tts'>, deps: Deps) {
     metrics.cheaperVoice.inc({ voice: asked, cheaper: voice });
     log.info({ utteranceId: u.utteranceId, voice: asked, cheaper: voice, degradationLevel: level }, 'degraded: a cheaper voice speaks this line');
   }
+  const store = new SpeechStore(redis, keys, config);
   const started = performance.now();
   const spokeWith: string[] = [];
   let left = config.tts.maxLineSeconds;
@@ -75,7 +76,7 @@ export async function handle(u: Payload<'tts'>, deps: Deps) {
     if (part === 0) metrics.timeToFirstAudio.observe({ engine: voiced.engine }, (performance.now() - started) / 1000);
     left -= pcmSeconds(voiced.pcm, voiced.format);
     spokeWith.push(voiced.voice);
-    await redis.set(keys.speechRaw(u.utteranceId, part), voiced.pcm, 'PX', config.playout.audioTtlMs);
+    await store.putRaw(u.utteranceId, part, voiced.pcm);
     await queues.enqueue('audio', { ...u, part, parts: parts.length, engine: voiced.engine, format: voiced.format });
   }
   metrics.lineSynthesis.observe((performance.now() - started) / 1000);

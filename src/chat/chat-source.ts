@@ -1,4 +1,4 @@
-import type { ChatEvent } from './chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
 
 /** Where a source hands each normalised event; the ingest dedupes, filters and processes it. */
 export type ChatSink = (event: ChatEvent) => void;

@@ -1,6 +1,6 @@
 import type { Payload } from '../../queues/registry';
 import { BUILTIN_COMMANDS, PERMISSIONS, type Config, type Permission } from '../config/schema';
-import type { ChatEvent, Role } from './chat-event';
+import type { ChatEvent, Role } from '../../queues/chat-event.schema';
 import { normaliseText, splitArgs } from './normalise';
 
 type BuiltinName = (typeof BUILTIN_COMMANDS)[number];

@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema';
-import type { ChatEvent } from './chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
 
 type FilterConfig = Config['chat']['filter'];
 export type FilterCheck = FilterConfig['bypass'][keyof FilterConfig['bypass']] extends (infer C)[] | undefined ? C : never;

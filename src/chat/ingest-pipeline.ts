@@ -4,7 +4,9 @@ import { currentVoices, markCleared, setVoice } from '../channel-state';
 import { configured, isConfigured } from '../config/names';
 import { DegradationMonitor, LEVEL_NAMES, type Reading } from '../degradation';
 import type { ProcessContext } from '../process';
-import type { ChatEvent } from './chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
+import type { ControlMessage } from '../../queues/live-events';
+import { announce } from './announce';
 import { chatBatchCheck, defineChatCheck, type ChatCheckRequest } from './chat-check';
 import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand, type CommandEffects } from './commands';
 import { stripEngineMarkup } from '../tts/text';
@@ -52,8 +54,6 @@ interface Plan {
   backlog: number;
 }
 
-/** The overlay's banner kind of each platform event. */
-const BANNER_KINDS = { follow: 'follow', subscription: 'sub', raid: 'raid', gift: 'gift', superchat: 'superchat' } as const;
 const ENQUEUE_ATTEMPTS = 5;
 const BATCHES_IN_FLIGHT = 2;
 
@@ -188,7 +188,7 @@ export class IngestPipeline {
     }
     this.degradation.observe(backlog);
     for (const { item, fx } of effects) await this.applyEffects(item, fx);
-    await this.announce(items);
+    await announce(items, (e) => this.channelOf(e), this.deps);
     for (const i of items) this.finish(i);
   }
 
@@ -255,25 +255,6 @@ export class IngestPipeline {
     plan.tts.push({ payload: this.plainLine(e, i.text, voice, level) });
     plan.backlog++;
     i.outcome = { decision: 'spoken', reason: i.truncated ? 'plain message (truncated)' : 'plain message' };
-  }
-
-  /**
-   * Platform events (follow, sub, raid, gift, Super Chat) become `banner` events and paid
-   * messages `highlight` events on the channel's live events, for the overlay. Never fails a batch.
-   */
-  private async announce(items: Item[]): Promise<void> {
-    const out: Promise<void>[] = [];
-    for (const i of items) {
-      const d = i.outcome?.decision;
-      if (d === 'duplicate' || d === 'rejected') continue;
-      const e = i.event;
-      const paid = e.paid && { amount: e.paid.amount, currency: e.paid.currency };
-      if (e.kind !== 'message') out.push(this.deps.publish(this.channelOf(e), { type: 'banner', kind: BANNER_KINDS[e.kind], user: e.user.displayName, ...paid, ...(e.kind === 'superchat' && i.text && { text: i.text }) }));
-      else if (e.paid) out.push(this.deps.publish(this.channelOf(e), { type: 'highlight', user: e.user.displayName, text: i.text, ...paid }));
-    }
-    if (!out.length) return;
-    const failed = (await Promise.allSettled(out)).filter((r) => r.status === 'rejected');
-    if (failed.length) this.deps.log.warn({ failed: failed.length, err: String((failed[0] as PromiseRejectedResult).reason) }, 'could not announce chat events to the overlay');
   }
 
   /** Local filter and command lookup; sets `outcome` when the event stops here, `check` for Redis. */
@@ -429,7 +410,8 @@ export class IngestPipeline {
     const channel = this.channelOf(i.event);
     if (fx.setVoice) await setVoice(this.deps, channel, fx.setVoice);
     if (fx.control === 'clear') await markCleared(this.deps, channel);
-    if (fx.control) await redis.publish(keys.control(channel), JSON.stringify({ action: fx.control === 'clear' ? 'skip' : fx.control, by: i.event.user.login }));
+    // !skip and !clear both stop the line on air (!clear also set the mark above: the backlog is dropped).
+    if (fx.control) await redis.publish(keys.control(channel), JSON.stringify({ action: 'skip', by: i.event.user.login } satisfies ControlMessage));
     for (const text of fx.replies) await this.deps.reply(i.event, text).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'reply failed'));
   }
 

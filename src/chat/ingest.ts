@@ -1,17 +1,18 @@
+import { handlers } from '../../workers';
 import { isConfigured } from '../config/names';
 import { DegradationMonitor } from '../degradation';
 import { onShutdown } from '../lifecycle';
 import { bootProcess } from '../process';
 import { startQueueWorker } from '../queue-worker';
 import { syncSchedules } from '../schedule/schedules';
-import type { ChatEvent } from './chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
 import type { ChatSource } from './chat-source';
 import { IngestPipeline } from './ingest-pipeline';
 import { createSources } from './sources';
 
 /**
- * The ingest process: reads every configured chat platform and the local chat queue, runs each
- * event through the command processor (dedupe, filter, commands, shedding) and enqueues what
+ * The ingest process: reads every configured chat platform and the local `chat` queue, runs each
+ * event through the chat handler (workers/chat.worker.ts) into the command processor (dedupe, filter, commands, shedding) and enqueues what
  * follows. Also keeps the fleet's housekeeping and the config's programme scheduled.
  */
 export async function runIngest(): Promise<void> {
@@ -38,13 +39,16 @@ export async function runIngest(): Promise<void> {
     },
   });
 
-  const { stop: stopLocal } = startQueueWorker(ctx, 'chat', { concurrency: 64 }, (event) => pipeline.accept(event));
+  // Local chat (`POST /api/chat`) arrives on the `chat` queue; platform chat straight from its
+  // source, in this process. Both go through the chat handler into the one pipeline.
+  const chat = (event: ChatEvent) => handlers.chat(event, { pipeline });
+  const { stop: stopLocal } = startQueueWorker(ctx, 'chat', { concurrency: 64 }, chat);
 
   sources = createSources(ctx);
   for (const source of sources) {
     byPlatform.set(source.platform, source);
     // A source's events are accepted in the background; a failed batch is logged with its cause.
-    await source.start((event) => void pipeline.accept(event).catch((err: Error) => log.error({ platform: event.platform, messageId: event.id, err: err.message }, 'chat event could not be processed')));
+    await source.start((event) => void chat(event).catch((err: Error) => log.error({ platform: event.platform, messageId: event.id, err: err.message }, 'chat event could not be processed')));
   }
   ctx.heartbeat.start();
   log.info({ sources: sources.map((s) => s.platform), dedupe: keys.seen('<platform>', '<room>', '<id>') }, 'ingest ready');

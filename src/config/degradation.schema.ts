@@ -25,3 +25,10 @@ export const degradationSchema = z
     sampleMs: z.number().int().min(50).default(1000),
   })
   .prefault({});
+
+/** Speech backlog depths at which degradation levels 1, 2 and 3 start. */
+export function degradationDepths(cfg: { chat: { load: { shedDepth: number } }; degradation: { ttlDepth?: number; voiceDepth?: number } }): [number, number, number] {
+  const shed = cfg.chat.load.shedDepth;
+  const ttl = cfg.degradation.ttlDepth ?? shed * 2;
+  return [shed, ttl, cfg.degradation.voiceDepth ?? ttl * 2];
+}

@@ -4,7 +4,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { PROJECT_ROOT } from '../paths';
 import { applyAiEnv } from './ai.schema';
-import { configSchema, type Config } from './schema';
+import { configSchema, type Config, type ResolvedEnv } from './schema';
 
 /** The built-in configuration shipped with idolcast (the embedded default). */
 export const DEFAULT_CONFIG_PATH = path.join(PROJECT_ROOT, 'src', 'config', 'default.yaml');
@@ -97,9 +97,32 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   applyEnv(raw as Record<string, unknown>, env);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(file, parsed.error.issues.map(formatIssue));
-  applyEngineEnv(parsed.data, env, file);
-  applyAiEnv(parsed.data.ai, env);
-  return parsed.data;
+  const config: Config = parsed.data;
+  applyEngineEnv(config, env, file);
+  applyAiEnv(config.ai, env);
+  config.resolved = resolveEnv(config, env);
+  return config;
+}
+
+/** What the processes would otherwise read from the environment deep inside: read once, here. */
+function resolveEnv(config: Config, env: NodeJS.ProcessEnv): ResolvedEnv {
+  const streamKeys: Record<string, string> = {};
+  for (const channel of Object.values(config.channels)) {
+    for (const d of Object.values(channel.destinations)) {
+      const key = d.keyEnv ? env[d.keyEnv] : undefined;
+      if (d.keyEnv && key) streamKeys[d.keyEnv] = key;
+    }
+  }
+  return { faultInjection: env.IDOLCAST_FAULT_INJECTION === '1', streamKeys };
+}
+
+/**
+ * Take the stream keys out of the environment once the config holds them, so the processes the
+ * broadcaster starts (ffmpeg encoder, relays, probes) do not inherit them. Only the broadcaster
+ * does this: the supervisor passes its environment on to the broadcasters it starts.
+ */
+export function forgetStreamKeys(config: Config, env: NodeJS.ProcessEnv = process.env): void {
+  for (const variable of Object.keys(config.resolved?.streamKeys ?? {})) delete env[variable];
 }
 
 /** Load the configuration named by IDOLCAST_CONFIG, or the built-in default. */

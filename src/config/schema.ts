@@ -1,18 +1,17 @@
 import { z } from 'zod';
-import { degradationDepths } from '../degradation';
-import { voiceChain } from '../tts/voice-chain';
+import { WORKER_KINDS, type WorkerKind } from '../../queues/catalog';
 import { aiSchema } from './ai.schema';
 import { channelSchema } from './channel.schema';
 import { chatSchema } from './chat.schema';
 import { controlSchema } from './control.schema';
-import { degradationSchema } from './degradation.schema';
+import { degradationDepths, degradationSchema } from './degradation.schema';
 import { durationMs } from './fields';
 import { obsSchema } from './obs.schema';
 import { overlaySchema } from './overlay.schema';
 import { playoutSchema } from './playout.schema';
 import { redisSchema } from './redis.schema';
 import { cronProblem, scheduleSchema } from './schedule.schema';
-import { LOCAL_ENGINE, ttsSchema, voiceSchema } from './tts.schema';
+import { LOCAL_ENGINE, ttsSchema, voiceChain, voiceSchema } from './tts.schema';
 
 /**
  * The whole idolcast configuration, assembled from one schema per section (`*.schema.ts` beside
@@ -21,8 +20,6 @@ import { LOCAL_ENGINE, ttsSchema, voiceSchema } from './tts.schema';
  * differs from these. Objects are strict: a misspelt key is an error with its path, not a silently
  * ignored setting.
  */
-
-const workerKinds = ['tts', 'audio', 'scene', 'routine', 'maintenance'] as const;
 
 /** Every section, by its key in the file. */
 const sections = z.strictObject({
@@ -49,7 +46,7 @@ const sections = z.strictObject({
     .strictObject({
       /** Default concurrency per worker kind (overridden by `--concurrency`). */
       concurrency: z
-        .strictObject(Object.fromEntries(workerKinds.map((k) => [k, z.number().int().min(1).max(256).default(k === 'tts' || k === 'audio' ? 4 : 1)])) as Record<(typeof workerKinds)[number], z.ZodDefault<z.ZodNumber>>)
+        .strictObject(Object.fromEntries(WORKER_KINDS.map((k) => [k, z.number().int().min(1).max(256).default(k === 'tts' || k === 'audio' ? 4 : 1)])) as Record<WorkerKind, z.ZodDefault<z.ZodNumber>>)
         .prefault({}),
       /** A job whose worker stops renewing its lock for this long is handed to another replica. */
       lockDurationMs: durationMs(30000),
@@ -84,7 +81,14 @@ export const configSchema = sections.superRefine((cfg, ctx) => {
   checkPersonas(cfg, issue);
 });
 
-export type Config = z.infer<typeof configSchema>;
+/** Resolved by the loader (src/config/load.ts) from the environment, never from the file. */
+export interface ResolvedEnv {
+  /** IDOLCAST_FAULT_INJECTION=1: chaos runs and tests may break things on purpose (an `inject` control). */
+  faultInjection: boolean;
+  /** Stream keys, by the variable a destination's `keyEnv` names (set ones only). */
+  streamKeys: Record<string, string>;
+}
+export type Config = z.infer<typeof configSchema> & { resolved?: ResolvedEnv };
 
 /** Records one problem at its path. */
 type Issue = (path: (string | number)[], message: string) => void;
@@ -193,5 +197,3 @@ function checkPersonas(cfg: Parsed, issue: Issue): void {
 export type { ChannelConfig } from './channel.schema';
 export { BUILTIN_COMMANDS, PERMISSIONS, type Permission } from './chat.schema';
 export { LOCAL_ENGINE, type EngineConfig, type VoiceConfig } from './tts.schema';
-export const WORKER_KINDS = workerKinds;
-export type WorkerKind = (typeof workerKinds)[number];

@@ -8,7 +8,8 @@ import { ExpressAdapter } from '@bull-board/express';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../config/load';
-import type { ChatEvent } from '../chat/chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
+import { MEMBER_KINDS } from '../../queues/catalog';
 import { listFleet } from '../fleet';
 import { onShutdown } from '../lifecycle';
 import { PROJECT_ROOT } from '../paths';
@@ -30,8 +31,6 @@ export const localChatSchema = z.strictObject({
   channel: z.string().regex(/^[a-z0-9_-]{1,32}$/).optional(),
 });
 
-/** Fleet members the control server expects for readiness: every worker kind, ingest, a broadcaster. */
-const REQUIRED_KINDS = ['ingest', 'broadcast', 'worker-tts', 'worker-audio', 'worker-scene', 'worker-routine', 'worker-maintenance'];
 
 type Next = () => void;
 const open = (_req: Request, _res: Response, next: Next) => next();
@@ -101,7 +100,8 @@ function mountHealth(app: express.Express, ctx: ProcessContext): void {
       checks.redis = { ok: false, detail: (err as Error).message };
     }
     const members = checks.redis.ok ? await listFleet(redis, keys, config.workers.heartbeatMs).catch(() => []) : [];
-    for (const kind of REQUIRED_KINDS) {
+    // Readiness needs a member of every process that runs a queue (ingest, a broadcaster, each worker kind).
+    for (const kind of MEMBER_KINDS) {
       const alive = members.filter((m) => m.kind === kind);
       checks[kind] = { ok: alive.length > 0, detail: { replicas: alive.length } };
     }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config/load';
-import { WORKER_KINDS } from '../config/schema';
+import { WORKER_KINDS } from '../../queues/catalog';
 import { createLogger } from '../logger';
 import { startRedisServer, type LocalRedis } from './redis-server';
 import { Supervisor, type ChildSpec } from './supervisor';

@@ -12,7 +12,7 @@ import { BadAudioError, TtsError } from './remote-engines';
 import { SpeechCache } from './speech-cache';
 import { stripEngineMarkup } from './text';
 import { collectSpeech, type TtsEngine } from './tts-engine';
-import { voiceChain } from './voice-chain';
+import { voiceChain } from '../config/tts.schema';
 import { sleep } from '../time';
 
 /** One part of a line, voiced. */

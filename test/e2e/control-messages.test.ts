@@ -1,4 +1,5 @@
 import { TestFleet, eventually } from '../helpers/fleet';
+import { SpeechStore } from '../../src/speech-store';
 
 /**
  * Anyone who can reach Redis can publish on the broadcaster's control channel: a message that is
@@ -37,7 +38,7 @@ describe('malformed control messages on pub/sub', () => {
     // Its whole audio (every part the broadcaster holds until the line is over).
     let bytes = 0;
     for (let i = 0; ; i++) {
-      const part = await fleet.redis.strlen(fleet.keys.speechPcm('long', i));
+      const part = await new SpeechStore(fleet.redis, fleet.keys, fleet.config).playoutBytes('long', i);
       if (!part) break;
       bytes += part;
     }

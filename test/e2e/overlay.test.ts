@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import type { ChatEvent } from '../../src/chat/chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
 import { PROJECT_ROOT } from '../../src/paths';
 import { TestFleet, runCli } from '../helpers/fleet';
 import { freeLoopbackPort } from '../../src/ports';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { TestFleet, eventually, runCli, type RunningProcess } from '../helpers/fleet';
 import { windowLevels } from '../helpers/hls';
 import { NginxRtmp } from '../../testkit/nginx-rtmp';
-import { descendantsOf } from '../../testkit/procfs';
+import { descendantsOf, programOf } from '../../testkit/procfs';
 import { RtmpViewer } from '../../testkit/rtmp-pull';
 import { sleep } from '../../src/time';
 
@@ -68,8 +68,17 @@ describe('broadcast to RTMP destinations (real ffmpeg, real nginx-rtmp)', () => 
     const cmdlines = [broadcaster, ...descendantsOf(broadcaster).map((p) => p.pid)].map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).join('\n');
     expect(cmdlines).toContain('-f\0flv');
     for (const key of Object.values(KEYS)) expect(cmdlines).not.toContain(key);
-    // The keys are in the broadcaster's environment, which only its own user (and root) can read.
+    // The keys were in the environment the broadcaster started with, which only its own user (and
+    // root) can read; its ffmpeg children do not inherit them (the config loader took them out).
     expect(fs.statSync(`/proc/${broadcaster}/environ`).mode & 0o077).toBe(0);
+    const children = descendantsOf(broadcaster).filter((p) => programOf(p) === 'ffmpeg');
+    expect(children.length).toBeGreaterThan(0);
+    const environs = children.map((p) => fs.readFileSync(`/proc/${p.pid}/environ`, 'utf8')).join('\n');
+    expect(environs).toContain('PATH=');
+    for (const [variable, key] of Object.entries(KEYS)) {
+      expect(environs).not.toContain(key);
+      expect(environs).not.toContain(`${variable}=`);
+    }
   });
 
   it('one destination going down never interrupts the other, and the dropped one comes back on its own', async () => {

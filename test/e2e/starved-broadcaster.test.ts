@@ -1,6 +1,6 @@
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
 import { descendantsOf } from '../../testkit/procfs';
-import { channelEventSchema, type ChannelEvent } from '../../src/pubsub';
+import { channelEventSchema, type ChannelEvent } from '../../queues/live-events';
 import { sleep } from '../../src/time';
 
 /** The broadcaster process of a fleet, found in /proc as the node process running `broadcast`. */

@@ -1,4 +1,4 @@
-import type { ChatEvent } from '../../src/chat/chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
 import { IngestPipeline } from '../../src/chat/ingest-pipeline';
 import { createLogger } from '../../src/logger';
 import { createMetrics } from '../../src/metrics';

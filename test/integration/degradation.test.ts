@@ -14,6 +14,7 @@ import { FAKE_KEY, FakeTts } from '../../testkit/fake-tts';
 import { TestFleet } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
 import { sleep } from '../../src/time';
+import { SpeechStore } from '../../src/speech-store';
 
 const log = createLogger('degradation-test', 'silent');
 
@@ -105,10 +106,11 @@ describe('degradation on real Redis: shed plain chat, shorten its time-to-live, 
     expect(await ttsHandle(old, deps)).toEqual({ dropped: 'stale' });
     expect((await workerMetrics.speechDropped.get()).values).toEqual([expect.objectContaining({ labels: { stage: 'tts', reason: 'stale' }, value: 1 })]);
     // So at the later stages: a line voiced before the fleet degraded is not encoded either.
-    await fleet.redis.set(fleet.keys.speechRaw('chat-voiced', 0), Buffer.alloc(4800));
+    const store = new SpeechStore(fleet.redis, fleet.keys, fleet.config);
+    await store.putRaw('chat-voiced', 0, Buffer.alloc(4800));
     const voiced = { ...line('chat-voiced', { degradable: true, acceptedAt: Date.now() - 3000, expiresAt: Date.now() + 27_000 }), part: 0, parts: 1, engine: LOCAL_ENGINE, format: { sampleRate: 24000, channels: 1 } };
     expect(await audioHandle(voiced, deps)).toEqual({ dropped: 'stale' });
-    expect(await fleet.redis.exists(fleet.keys.speechRaw('chat-voiced', 0))).toBe(0);
+    expect(await store.handedOverBytes('chat-voiced', 0)).toBe(0);
   });
 
   it('a slow Redis alone raises the level (round trip measured by PING), with an empty backlog', async () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { registry } from '../../queues/registry';
-import { WORKER_KINDS } from '../../src/config/schema';
+import { WORKER_KINDS } from '../../queues/catalog';
 import { PROJECT_ROOT } from '../../src/paths';
 import { TestFleet } from '../helpers/fleet';
 

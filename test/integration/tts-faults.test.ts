@@ -7,6 +7,7 @@ import type { SpeechService } from '../../src/tts/speech-service';
 import { TestFleet, eventually } from '../helpers/fleet';
 import { FakeTts, tone, type BadAudioFault } from '../../testkit/fake-tts';
 import { quietLog as log, speechService, ttsFleet } from '../helpers/tts-fleet';
+import { SpeechStore } from '../../src/speech-store';
 
 type Metrics = ReturnType<typeof createMetrics>;
 
@@ -116,7 +117,7 @@ describe('TTS provider faults: broken audio, hung and trickling providers, over-
     let bytes = 0;
     for (const job of audio) {
       await audioHandle(job.data, deps);
-      bytes += await fleet.redis.strlen(fleet.keys.speechPcm('zalgo-1', job.data.part));
+      bytes += await new SpeechStore(fleet.redis, fleet.keys, fleet.config).playoutBytes('zalgo-1', job.data.part);
     }
     // The slow voice spoke that sentence for 3.4 s: the audio itself was cut at the limit.
     const seconds = bytes / 2 / fleet.config.playout.sampleRate;

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import type { ChatEvent } from '../../src/chat/chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
 import { TwitchSource } from '../../src/chat/sources/twitch.source';
 import { parseConfig } from '../../src/config/load';
 import { createLogger } from '../../src/logger';

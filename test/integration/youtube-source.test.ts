@@ -1,4 +1,4 @@
-import type { ChatEvent } from '../../src/chat/chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
 import { YouTubeSource, budgetIntervalMs } from '../../src/chat/sources/youtube.source';
 import { createLogger } from '../../src/logger';
 import { TestFleet, eventually } from '../helpers/fleet';

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import type { ChatEvent } from '../../src/chat/chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
 import { YouTubeSource, STREAM_BURST, streamIntervalMs } from '../../src/chat/sources/youtube.source';
 import { createLogger } from '../../src/logger';
 import { TestFleet, eventually } from '../helpers/fleet';

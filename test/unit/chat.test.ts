@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { ChatEvent } from '../../src/chat/chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
 import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand } from '../../src/chat/commands';
 import { bypassed, localFilter } from '../../src/chat/filter';
 import { normaliseText, splitArgs, stripEmotes } from '../../src/chat/normalise';

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { ConfigError, DEFAULT_CONFIG_PATH, parseConfig } from '../../src/config/load';
+import { ConfigError, DEFAULT_CONFIG_PATH, forgetStreamKeys, parseConfig } from '../../src/config/load';
 
 describe('configuration', () => {
   it('the built-in default is valid and needs no accounts or keys', () => {
@@ -17,6 +17,18 @@ describe('configuration', () => {
     expect(c.control.host).toBe('0.0.0.0');
     expect(c.control.adminToken).toBe('s3cret');
     expect(c.redis.url).toBe('redis://10.0.0.5:6379');
+  });
+
+  it('stream keys and the fault-injection switch are read once, at load; the broadcaster then takes the keys out of its environment', () => {
+    const yaml = 'channels: { main: { destinations: { a: { url: "rtmp://127.0.0.1/live", keyEnv: KEY_A }, b: { url: "rtmp://127.0.0.1/live", keyEnv: KEY_B } } } }';
+    const env: NodeJS.ProcessEnv = { KEY_A: 'live_secret_a', IDOLCAST_FAULT_INJECTION: '1', OTHER: 'kept' };
+    const c = parseConfig(yaml, 'x.yaml', env);
+    // KEY_B is not set: that destination pushes without a key (and the broadcaster says so).
+    expect(c.resolved).toEqual({ faultInjection: true, streamKeys: { KEY_A: 'live_secret_a' } });
+    expect(parseConfig(yaml, 'x.yaml', { IDOLCAST_FAULT_INJECTION: 'yes' }).resolved?.faultInjection).toBe(false);
+    forgetStreamKeys(c, env);
+    expect(env).toEqual({ IDOLCAST_FAULT_INJECTION: '1', OTHER: 'kept' });
+    expect(c.resolved?.streamKeys.KEY_A).toBe('live_secret_a');
   });
 
   it('names every bad field by its path and says why', () => {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { ChatEvent } from '../../src/chat/chat-event';
+import type { ChatEvent } from '../../queues/chat-event.schema';
 import { SIGNER_RATE_LIMIT_BACKOFF_MS, TikTokSource, type TikTokConnectorLike } from '../../src/chat/sources/tiktok.source';
 import { parseConfig } from '../../src/config/load';
 import { createLogger } from '../../src/logger';

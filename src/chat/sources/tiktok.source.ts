@@ -1,7 +1,7 @@
 import type { Config } from '../../config/schema';
 import type { Logger } from '../../logger';
 import type { Metrics } from '../../metrics';
-import type { ChatEvent, Role } from '../chat-event';
+import type { ChatEvent, Role } from '../../../queues/chat-event.schema';
 import { reconnectDelay, type ChatSink, type ChatSource, type ChatSourceStatus } from '../chat-source';
 
 type TikTokConfig = Config['chat']['tiktok'];

@@ -3,7 +3,7 @@ import type { Config } from '../../config/schema';
 import type { Logger } from '../../logger';
 import type { Metrics } from '../../metrics';
 import type { Keyspace } from '../../redis';
-import type { ChatEvent, Role } from '../chat-event';
+import type { ChatEvent, Role } from '../../../queues/chat-event.schema';
 import { reconnectDelay, type ChatSink, type ChatSource, type ChatSourceStatus } from '../chat-source';
 import { sleep } from '../../time';
 import { DEFAULT_GRPC_URL, YouTubeStreamClient, grpc, restItem, streamRefused, type StreamEnd, type StreamResponse } from './youtube-stream';

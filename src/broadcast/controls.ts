@@ -1,0 +1,30 @@
+import { controlMessageSchema, type ControlMessage } from '../../queues/live-events';
+import type { ProcessContext } from '../process';
+import { parsePubSub } from '../pubsub';
+
+type Fault = Extract<ControlMessage, { action: 'inject' }>['fault'];
+
+/** What the active broadcaster does for each operator control. */
+export interface ControlActions {
+  skip: (by: string | undefined) => void;
+  /** A fault injected by a chaos run or a test (only when the config allows fault injection). */
+  inject: (fault: Fault) => void;
+}
+
+/**
+ * The controls the active broadcaster listens to: operator messages (!skip, !clear) on the
+ * channel's control pub/sub, sent by the ingest. Anything else there is logged and ignored.
+ * Resolves once subscribed, so a control sent after the playout starts is never missed.
+ */
+export async function listenToControls(ctx: Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'log'>, channel: string, actions: ControlActions): Promise<{ stop: () => Promise<void> }> {
+  const { config, log } = ctx;
+  const sub = ctx.redis.duplicate();
+  sub.on('message', (redisChannel: string, raw: string) => {
+    const message = parsePubSub(controlMessageSchema, raw, log, redisChannel);
+    // Chaos runs and tests break things on purpose; never honoured unless the process was started for it.
+    if (message?.action === 'inject' && config.resolved?.faultInjection) actions.inject(message.fault);
+    else if (message?.action === 'skip') actions.skip(message.by);
+  });
+  await sub.subscribe(ctx.keys.control(channel));
+  return { stop: () => sub.quit().then(() => undefined, () => sub.disconnect()) };
+}

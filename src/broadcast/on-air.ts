@@ -1,0 +1,20 @@
+/**
+ * What the active broadcaster knows of the line on air, shared by the playout handler
+ * (workers/playout.worker.ts, which sets it), the operator's controls (a skip) and the status.
+ */
+export class OnAir {
+  /** The utterance viewers hear now, if any. */
+  utteranceId: string | null = null;
+  /** The line whose caption is on the picture. */
+  captionFor?: string;
+  /** The line being played into the pump (first part to last), and whether it was skipped. */
+  current?: { utteranceId: string; skipped: boolean };
+
+  /** The operator skipped the line being played: no more of its parts go into the pump. */
+  skip(): void {
+    if (this.current) this.current.skipped = true;
+  }
+}
+
+/** A line that did not finish airing (the lease lapsed or the channel was taken): it is aired again, never counted as aired. */
+export class LineInterrupted extends Error {}
