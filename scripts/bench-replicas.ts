@@ -1,0 +1,138 @@
+/**
+ * `BENCH_ONLY=replicas`: tts jobs/s with 1, 2 and 4 tts worker processes (concurrency fixed)
+ * against the loopback cloud TTS answering every request after a fixed 300 ms, and each figure's
+ * ratio to linear scaling (jobs/s(n) / (n × jobs/s(1))). This is what the KEDA scaling of the tts
+ * workers (docker/k8s) relies on. Its own file: bench.ts is past the length a file should have.
+ */
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { Queues, type Payload } from '../queues/registry';
+import { keyspace, type Redis } from '../src/redis';
+import { sleep } from '../src/time';
+import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
+import { cpuSeconds, listProcesses } from '../testkit/procfs';
+
+/** What the section needs of the bench: its Redis, its config file and its process spawner. */
+export interface ReplicaBench {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly prefix: string;
+  readonly url: string;
+  readonly redis: Redis;
+  spawn(args: string[], env?: NodeJS.ProcessEnv): ChildProcess;
+  stopChildren(): Promise<void>;
+  flush(): Promise<void>;
+}
+
+const REQUEST_MS = 300;
+const CONCURRENCY = 4;
+const REPLICAS = [1, 2, 4] as const;
+/** Jobs per replica slot in a measured run: 20 waves of 300 ms requests, about 6 s at linear scaling. */
+const WAVES = 20;
+const log = (...a: unknown[]) => console.error('[bench]', ...a);
+
+/** A distinct line per job (one part, under tts.firstPartMaxChars), so no answer could come from any cache. */
+function payload(i: number, run: string): Payload<'tts'> {
+  return { utteranceId: `${run}-${i}`, channel: 'main', text: `Replica line ${run} number ${i}, thank you for watching.`, voice: 'cloud', priority: 2, acceptedAt: Date.now(), origin: { platform: 'bench', user: `u${i % 500}` } };
+}
+
+/**
+ * The bench config plus a cloud voice on the fake, the cache off, and a first-audio deadline and
+ * breaker timeout far above the fake's 300 ms, so neither can cut a request short in a busy run.
+ */
+function writeConfig(b: ReplicaBench, fakeUrl: string): string {
+  const file = path.join(b.dir, 'replicas.yaml');
+  const base = YAML.parse(fs.readFileSync(b.configPath, 'utf8')) as { tts?: Record<string, unknown> };
+  const tts = { ...base.tts, cache: { enabled: false }, firstAudioDeadlineMs: 20_000, breaker: { timeoutMs: 30_000 }, engines: { loopback: { kind: 'openai', baseUrl: `${fakeUrl}/v1`, model: 'tts' } } };
+  const voices = { default: { engine: 'espeak-ng' }, cloud: { engine: 'loopback', voice: 'alloy', fallback: ['default'] } };
+  fs.writeFileSync(file, YAML.stringify({ ...base, voices, tts }));
+  return file;
+}
+
+/** Enqueue `n` lines at once and wait (bounded) until all are completed; seconds from enqueue to the last finish. */
+async function drain(queues: Queues, n: number, run: string): Promise<{ seconds: number; completed: number; byCloud: number }> {
+  const tts = queues.queue('tts');
+  // Counts include the runs before this one (the warm-up): wait for `n` more.
+  const finished = async () => {
+    const c = await tts.getJobCounts('completed', 'failed');
+    return (c.completed ?? 0) + (c.failed ?? 0);
+  };
+  const before = await finished();
+  const t0 = Date.now();
+  await queues.enqueueBulk('tts', Array.from({ length: n }, (_, i) => ({ payload: payload(i, run) })));
+  const deadline = Date.now() + 60_000;
+  while ((await finished()) - before < n && Date.now() < deadline) await sleep(20);
+  // The jobs' own finish times, not the poll's: the figure does not carry the 20 ms poll step.
+  const jobs = (await tts.getJobs(['completed'], 0, n)).filter((j) => j?.id?.startsWith(`${run}-`));
+  const last = Math.max(...jobs.map((j) => j.finishedOn ?? 0));
+  const byCloud = jobs.filter((j) => (j.returnvalue as { voices?: string[] } | undefined)?.voices?.every((v) => v === 'cloud')).length;
+  return { seconds: (last - t0) / 1000, completed: jobs.length, byCloud };
+}
+
+/**
+ * CPU spent per job during a run, by whom: the tts workers, this process (the fake TTS answering
+ * and the polling), and redis-server; with the wall time, it tells a CPU-bound run from a waiting one.
+ */
+function cpuMeter(b: ReplicaBench, workers: number[]): (jobs: number) => Record<string, number> {
+  const port = new URL(b.url).port;
+  const redisPid = listProcesses().find((p) => p.args.startsWith('redis-server') && p.args.includes(`:${port}`))?.pid;
+  const read = () => ({ workers: workers.reduce((a, pid) => a + cpuSeconds(pid), 0), benchAndFake: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6, redis: redisPid ? cpuSeconds(redisPid) : NaN });
+  const from = read();
+  return (jobs) => {
+    const to = read();
+    return Object.fromEntries(Object.entries(to).map(([k, v]) => [k, Math.round(((v - from[k as keyof typeof from]) / jobs) * 1e4) / 10]));
+  };
+}
+
+/** One replica count: spawn the workers, wait for their heartbeats, warm up, then measure. */
+async function measure(b: ReplicaBench, fake: FakeTts, configFile: string, replicas: number) {
+  await b.flush();
+  const keys = keyspace(b.prefix);
+  const pids = Array.from({ length: replicas }, () => b.spawn(['worker', 'tts', '--concurrency', String(CONCURRENCY)], { IDOLCAST_CONFIG: configFile, OPENAI_API_KEY: FAKE_KEY }).pid!);
+  for (let i = 0; i < 400 && (await b.redis.zcard(keys.fleet)) < replicas; i++) await sleep(50);
+  const queues = new Queues(b.redis, b.prefix);
+  try {
+    // A warm-up wave per slot: connections to the fake open, code paths compiled, in every process.
+    await drain(queues, 2 * replicas * CONCURRENCY, `warm${replicas}`);
+    const n = WAVES * replicas * CONCURRENCY;
+    const before = fake.requests.length;
+    // The machine's load when the run starts: on a shared machine the 4-replica run is the first to starve.
+    const loadAvg1m = Math.round(os.loadavg()[0]! * 10) / 10;
+    const cpu = cpuMeter(b, pids);
+    const run = await drain(queues, n, `rep${replicas}`);
+    const cpuMsPerJob = cpu(n);
+    const jobsPerSec = Math.round((run.completed / run.seconds) * 10) / 10;
+    const result = { replicas, jobs: n, completed: run.completed, spokenByCloud: run.byCloud, cloudRequests: fake.requests.length - before, seconds: Math.round(run.seconds * 100) / 100, jobsPerSec, cpuMsPerJob, loadAvg1m };
+    log('replicas', replicas, jobsPerSec, 'jobs/s');
+    return result;
+  } finally {
+    await queues.close();
+    await b.stopChildren();
+  }
+}
+
+export async function replicaFigures(b: ReplicaBench) {
+  const fake = new FakeTts();
+  fake.delayMs = REQUEST_MS;
+  await fake.ready;
+  try {
+    const configFile = writeConfig(b, fake.url);
+    const runs = [];
+    for (const replicas of REPLICAS) runs.push(await measure(b, fake, configFile, replicas));
+    const one = runs[0]!.jobsPerSec;
+    const ideal = Math.round((1000 / REQUEST_MS) * CONCURRENCY * 10) / 10;
+    return {
+      requestMs: REQUEST_MS,
+      concurrencyPerReplica: CONCURRENCY,
+      idealJobsPerSecPerReplica: ideal,
+      jobsPerSec: Object.fromEntries(runs.map((r) => [String(r.replicas), r.jobsPerSec])),
+      ratioToLinear: Object.fromEntries(runs.map((r) => [String(r.replicas), Math.round((r.jobsPerSec / (r.replicas * one)) * 100) / 100])),
+      runs,
+    };
+  } finally {
+    await fake.close();
+  }
+}
