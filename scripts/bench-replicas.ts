@@ -53,7 +53,7 @@ function writeConfig(b: ReplicaBench, fakeUrl: string): string {
 }
 
 /** Enqueue `n` lines at once and wait (bounded) until all are completed; seconds from enqueue to the last finish. */
-async function drain(queues: Queues, n: number, run: string): Promise<{ seconds: number; completed: number; byCloud: number; jobMsP50: number }> {
+async function drain(queues: Queues, n: number, run: string): Promise<{ seconds: number; completed: number; byCloud: number; jobMsP50: number; heldMs: number }> {
   const tts = queues.queue('tts');
   // Counts include the runs before this one (the warm-up): wait for `n` more.
   const finished = async () => {
@@ -71,7 +71,7 @@ async function drain(queues: Queues, n: number, run: string): Promise<{ seconds:
   const byCloud = jobs.filter((j) => (j.returnvalue as { voices?: string[] } | undefined)?.voices?.every((v) => v === 'cloud')).length;
   // How long a slot holds a job (300 ms at the fake plus our own work): flat across replica counts unless something is shared.
   const held = jobs.map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0)).sort((a, c) => a - c);
-  return { seconds: (last - t0) / 1000, completed: jobs.length, byCloud, jobMsP50: held[held.length >> 1] ?? NaN };
+  return { seconds: (last - t0) / 1000, completed: jobs.length, byCloud, jobMsP50: held[held.length >> 1] ?? NaN, heldMs: held.reduce((a, x) => a + x, 0) };
 }
 
 /**
@@ -107,7 +107,9 @@ async function measure(b: ReplicaBench, fake: FakeTts, configFile: string, repli
     const run = await drain(queues, n, `rep${replicas}`);
     const cpuMsPerJob = cpu(n);
     const jobsPerSec = Math.round((run.completed / run.seconds) * 10) / 10;
-    const result = { replicas, jobs: n, completed: run.completed, spokenByCloud: run.byCloud, cloudRequests: fake.requests.length - before, seconds: Math.round(run.seconds * 100) / 100, jobsPerSec, jobMsP50: run.jobMsP50, cpuMsPerJob, loadAvg1m };
+    // Share of the run the slots held a job: below 1 by the ramp, the tail and slots left idle between jobs.
+    const slotsBusy = Math.round((run.heldMs / 1000 / (replicas * CONCURRENCY * run.seconds)) * 100) / 100;
+    const result = { replicas, jobs: n, completed: run.completed, spokenByCloud: run.byCloud, cloudRequests: fake.requests.length - before, seconds: Math.round(run.seconds * 100) / 100, jobsPerSec, jobMsP50: run.jobMsP50, slotsBusy, cpuMsPerJob, loadAvg1m };
     log('replicas', replicas, jobsPerSec, 'jobs/s');
     return result;
   } finally {
