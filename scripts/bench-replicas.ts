@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import type { Job } from 'bullmq';
 import { Queues, type Payload } from '../queues/registry';
 import { keyspace, type Redis } from '../src/redis';
 import { sleep } from '../src/time';
@@ -30,8 +31,8 @@ export interface ReplicaBench {
 const REQUEST_MS = 300;
 const CONCURRENCY = 4;
 const REPLICAS = [1, 2, 4] as const;
-/** Jobs per replica slot in a measured run: 20 waves of 300 ms requests, about 6 s at linear scaling. */
-const WAVES = 20;
+/** Jobs per replica slot in a measured run: 30 waves of 300 ms requests, about 9 s at linear scaling (a hiccup of the shared machine weighs less). */
+const WAVES = 30;
 const log = (...a: unknown[]) => console.error('[bench]', ...a);
 
 /** A distinct line per job (one part, under tts.firstPartMaxChars), so no answer could come from any cache. */
@@ -52,8 +53,8 @@ function writeConfig(b: ReplicaBench, fakeUrl: string): string {
   return file;
 }
 
-/** Enqueue `n` lines at once and wait (bounded) until all are completed; seconds from enqueue to the last finish. */
-async function drain(queues: Queues, n: number, run: string): Promise<{ seconds: number; completed: number; byCloud: number; jobMsP50: number; heldMs: number }> {
+/** Enqueue `n` lines at once and wait (bounded) until all are finished; the run's completed jobs and the enqueue time. */
+async function drain(queues: Queues, n: number, run: string): Promise<{ jobs: Job[]; t0: number }> {
   const tts = queues.queue('tts');
   // Counts include the runs before this one (the warm-up): wait for `n` more.
   const finished = async () => {
@@ -65,13 +66,27 @@ async function drain(queues: Queues, n: number, run: string): Promise<{ seconds:
   await queues.enqueueBulk('tts', Array.from({ length: n }, (_, i) => ({ payload: payload(i, run) })));
   const deadline = Date.now() + 60_000;
   while ((await finished()) - before < n && Date.now() < deadline) await sleep(20);
-  // The jobs' own finish times, not the poll's: the figure does not carry the 20 ms poll step.
-  const jobs = (await tts.getJobs(['completed'], 0, n)).filter((j) => j?.id?.startsWith(`${run}-`));
-  const last = Math.max(...jobs.map((j) => j.finishedOn ?? 0));
-  const byCloud = jobs.filter((j) => (j.returnvalue as { voices?: string[] } | undefined)?.voices?.every((v) => v === 'cloud')).length;
-  // How long a slot holds a job (300 ms at the fake plus our own work): flat across replica counts unless something is shared.
-  const held = jobs.map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0)).sort((a, c) => a - c);
-  return { seconds: (last - t0) / 1000, completed: jobs.length, byCloud, jobMsP50: held[held.length >> 1] ?? NaN, heldMs: held.reduce((a, x) => a + x, 0) };
+  return { jobs: (await tts.getJobs(['completed'], 0, n)).filter((j) => j?.id?.startsWith(`${run}-`)), t0 };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, c) => a - c)[xs.length >> 1] ?? NaN;
+
+/**
+ * Where a job's time goes, from the jobs' own timestamps (not the 20 ms poll) and the moment each
+ * request reached the fake: our work before the request, and from the fake's answer (sent 300 ms
+ * after the request arrived) to the job's finish. Flat across replica counts unless something is shared.
+ */
+function jobTimes(jobs: Job[], fake: FakeTts, t0: number) {
+  const arrived = new Map(fake.requests.map((r) => [/^Replica line (\S+) number (\d+),/.exec(r.text)?.slice(1, 3).join('-'), r.at]));
+  const held = jobs.map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0));
+  const before = jobs.map((j) => (arrived.get(j.id) ?? NaN) - (j.processedOn ?? 0));
+  const after = jobs.map((j) => (j.finishedOn ?? 0) - (arrived.get(j.id) ?? NaN) - REQUEST_MS);
+  return {
+    seconds: (Math.max(...jobs.map((j) => j.finishedOn ?? 0)) - t0) / 1000,
+    byCloud: jobs.filter((j) => (j.returnvalue as { voices?: string[] } | undefined)?.voices?.every((v) => v === 'cloud')).length,
+    heldMs: held.reduce((a, x) => a + x, 0),
+    jobMs: { p50: median(held), beforeRequestP50: median(before), afterAnswerP50: median(after) },
+  };
 }
 
 /**
@@ -104,12 +119,13 @@ async function measure(b: ReplicaBench, fake: FakeTts, configFile: string, repli
     // The machine's load when the run starts: on a shared machine the 4-replica run is the first to starve.
     const loadAvg1m = Math.round(os.loadavg()[0]! * 10) / 10;
     const cpu = cpuMeter(b, pids);
-    const run = await drain(queues, n, `rep${replicas}`);
+    const { jobs, t0 } = await drain(queues, n, `rep${replicas}`);
     const cpuMsPerJob = cpu(n);
-    const jobsPerSec = Math.round((run.completed / run.seconds) * 10) / 10;
+    const t = jobTimes(jobs, fake, t0);
+    const jobsPerSec = Math.round((jobs.length / t.seconds) * 10) / 10;
     // Share of the run the slots held a job: below 1 by the ramp, the tail and slots left idle between jobs.
-    const slotsBusy = Math.round((run.heldMs / 1000 / (replicas * CONCURRENCY * run.seconds)) * 100) / 100;
-    const result = { replicas, jobs: n, completed: run.completed, spokenByCloud: run.byCloud, cloudRequests: fake.requests.length - before, seconds: Math.round(run.seconds * 100) / 100, jobsPerSec, jobMsP50: run.jobMsP50, slotsBusy, cpuMsPerJob, loadAvg1m };
+    const slotsBusy = Math.round((t.heldMs / 1000 / (replicas * CONCURRENCY * t.seconds)) * 100) / 100;
+    const result = { replicas, jobs: n, completed: jobs.length, spokenByCloud: t.byCloud, cloudRequests: fake.requests.length - before, seconds: Math.round(t.seconds * 100) / 100, jobsPerSec, jobMs: t.jobMs, slotsBusy, cpuMsPerJob, loadAvg1m };
     log('replicas', replicas, jobsPerSec, 'jobs/s');
     return result;
   } finally {
