@@ -7,6 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { Job } from 'bullmq';
@@ -85,7 +86,8 @@ function jobTimes(jobs: Job[], fake: FakeTts, t0: number) {
     seconds: (Math.max(...jobs.map((j) => j.finishedOn ?? 0)) - t0) / 1000,
     byCloud: jobs.filter((j) => (j.returnvalue as { voices?: string[] } | undefined)?.voices?.every((v) => v === 'cloud')).length,
     heldMs: held.reduce((a, x) => a + x, 0),
-    jobMs: { p50: median(held), beforeRequestP50: median(before), afterAnswerP50: median(after) },
+    // The mean against the median shows a stalled machine: a few jobs held for seconds.
+    jobMs: { p50: median(held), mean: Math.round(held.reduce((a, x) => a + x, 0) / held.length), beforeRequestP50: median(before), afterAnswerP50: median(after) },
   };
 }
 
@@ -119,13 +121,18 @@ async function measure(b: ReplicaBench, fake: FakeTts, configFile: string, repli
     // The machine's load when the run starts: on a shared machine the 4-replica run is the first to starve.
     const loadAvg1m = Math.round(os.loadavg()[0]! * 10) / 10;
     const cpu = cpuMeter(b, pids);
+    // The fake answers from this process: a late event loop here would delay every replica alike.
+    const lag = monitorEventLoopDelay({ resolution: 5 });
+    lag.enable();
     const { jobs, t0 } = await drain(queues, n, `rep${replicas}`);
+    lag.disable();
     const cpuMsPerJob = cpu(n);
+    const fakeLoopLagMs = { p50: Math.round(lag.percentile(50) / 1e5) / 10, p99: Math.round(lag.percentile(99) / 1e5) / 10 };
     const t = jobTimes(jobs, fake, t0);
     const jobsPerSec = Math.round((jobs.length / t.seconds) * 10) / 10;
     // Share of the run the slots held a job: below 1 by the ramp, the tail and slots left idle between jobs.
     const slotsBusy = Math.round((t.heldMs / 1000 / (replicas * CONCURRENCY * t.seconds)) * 100) / 100;
-    const result = { replicas, jobs: n, completed: jobs.length, spokenByCloud: t.byCloud, cloudRequests: fake.requests.length - before, seconds: Math.round(t.seconds * 100) / 100, jobsPerSec, jobMs: t.jobMs, slotsBusy, cpuMsPerJob, loadAvg1m };
+    const result = { replicas, jobs: n, completed: jobs.length, spokenByCloud: t.byCloud, cloudRequests: fake.requests.length - before, seconds: Math.round(t.seconds * 100) / 100, jobsPerSec, jobMs: t.jobMs, slotsBusy, cpuMsPerJob, fakeLoopLagMs, loadAvg1m };
     log('replicas', replicas, jobsPerSec, 'jobs/s');
     return result;
   } finally {
