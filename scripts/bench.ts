@@ -32,6 +32,7 @@ import { NginxRtmp } from '../testkit/nginx-rtmp';
 import { RtmpViewer } from '../testkit/rtmp-pull';
 import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
 import { sleep } from '../src/time';
+import { replicaFigures } from './bench-replicas';
 import { runMain } from './run-main';
 
 const N = 20_000;
@@ -464,6 +465,11 @@ async function main(): Promise<void> {
       console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, obs: await obsFigures(b) }, null, 2));
       return;
     }
+    if (process.env.BENCH_ONLY === 'replicas') {
+      // Just tts jobs/s with 1, 2 and 4 worker replicas against the 300 ms fake (`BENCH_ONLY=replicas npm run bench`).
+      console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, replicas: await replicaFigures(b) }, null, 2));
+      return;
+    }
     log('enqueue throughput');
     const enqueue = await enqueueThroughput(b);
     if (process.env.BENCH_ONLY === 'ingest') {
@@ -483,6 +489,8 @@ async function main(): Promise<void> {
     const obs = await obsFigures(b);
     log('broadcast figures (rtmp)');
     const rtmp = await rtmpFigures(b);
+    log('tts replica scaling');
+    const replicas = await replicaFigures(b);
     const ratios = { enqueue: Math.round((enqueue.idolcast / enqueue.raw) * 100) / 100, worker: Math.round((worker.idolcast / worker.raw) * 100) / 100, ingest: ingest.ratioToRawAddBulk };
     const targets = { enqueueRatio: 0.8, workerRatio: 0.8, ingestRatio: 0.8, p50Ms: 25, p99Ms: 80 };
     const result = {
@@ -495,6 +503,7 @@ async function main(): Promise<void> {
       tts,
       obs,
       rtmp,
+      replicas,
       targets,
       pass: {
         enqueueRatio: ratios.enqueue >= targets.enqueueRatio,
