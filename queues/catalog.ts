@@ -3,6 +3,7 @@ import { audioQueue } from './audio.queue';
 import { chatQueue } from './chat.queue';
 import { maintenanceQueue } from './maintenance.queue';
 import { playoutQueue } from './playout.queue';
+import { replyQueue } from './reply.queue';
 import { routineQueue } from './routine.queue';
 import { sceneQueue } from './scene.queue';
 import { ttsQueue } from './tts.queue';
@@ -16,6 +17,7 @@ export const registry = {
   scene: sceneQueue,
   routine: routineQueue,
   maintenance: maintenanceQueue,
+  reply: replyQueue,
 } as const;
 
 export type QueueKey = keyof typeof registry;

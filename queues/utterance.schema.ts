@@ -24,6 +24,8 @@ export const utteranceSchema = z.strictObject({
   expiresAt: z.number().int().nonnegative().optional(),
   /** A viewer's chat line (a plain message or a viewer's command): at degradation level 3 it is voiced by a cheaper voice. Paid, moderator, operator and routine lines never are. */
   degradable: z.boolean().optional(),
+  /** The emotion an AI sentence was tagged with (neutral, happy, sad, angry, surprised, thinking): for the overlay and the avatar. */
+  emotion: z.enum(['neutral', 'happy', 'sad', 'angry', 'surprised', 'thinking']).optional(),
   /** Who asked: for captions, logs and (later) moderation. */
   origin: z.strictObject({ platform: z.string().max(16), user: z.string().max(64) }),
 });

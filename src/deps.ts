@@ -1,3 +1,4 @@
+import type { AiParts } from './ai/reply-parts';
 import type { Logger } from './logger';
 import type { ProcessContext } from './process';
 import type { ObsDriver } from './scene/obs';
@@ -19,4 +20,6 @@ export interface Deps extends Pick<ProcessContext, 'config' | 'redis' | 'keys' |
   speech: SpeechService;
   /** The process's one connection to OBS (scene worker, when `obs.enabled`). */
   obs?: ObsDriver;
+  /** The reply policy, kill switch, memory and model chain (reply worker). */
+  ai?: AiParts;
 }

@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import type { Payload } from '../queues/registry';
 import { handlers } from '../workers';
 import type { WorkerKind } from '../queues/catalog';
+import { aiParts } from './ai/reply-parts';
 import { LOCAL_ENGINE } from './config/schema';
 import type { Deps } from './deps';
 import { onShutdown } from './lifecycle';
@@ -41,6 +42,7 @@ export async function runWorker(kind: WorkerKind, concurrencyOverride?: number):
       ? new ObsDriver({ ...config.obs, log: log.child({ obs: obsChannel }), metrics, desired: async () => parseState(await ctx.redis.hgetall(ctx.keys.scene(obsChannel))) })
       : undefined;
   obs?.start();
+  const ai = kind === 'reply' ? aiParts(ctx) : undefined;
   const handler = handlers[kind] as (payload: Payload<WorkerKind>, deps: Deps) => Promise<unknown>;
 
   const { stop } = startQueueWorker(ctx, kind, { concurrency }, async (payload, job) => {
@@ -48,7 +50,7 @@ export async function runWorker(kind: WorkerKind, concurrencyOverride?: number):
     const started = performance.now();
     counts.active++;
     try {
-      const result = await handler(payload, { ...ctx, log: jobLog, speech, obs, attempt: job.attemptsMade + (job.stalledCounter ?? 0) + 1, job: { id: job.id ?? '', scheduledFor: scheduledFor(job) } });
+      const result = await handler(payload, { ...ctx, log: jobLog, speech, obs, ai, attempt: job.attemptsMade + (job.stalledCounter ?? 0) + 1, job: { id: job.id ?? '', scheduledFor: scheduledFor(job) } });
       metrics.jobDuration.observe({ queue: kind, status: 'completed' }, (performance.now() - started) / 1000);
       counts.processed++;
       return result;
@@ -67,6 +69,7 @@ export async function runWorker(kind: WorkerKind, concurrencyOverride?: number):
   onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
     await stop();
     await obs?.stop();
+    ai?.shutdown();
     speech.shutdown();
     await ctx.close();
   });

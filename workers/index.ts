@@ -4,6 +4,7 @@ import * as audio from './audio.worker';
 import * as chat from './chat.worker';
 import * as maintenance from './maintenance.worker';
 import * as playout from './playout.worker';
+import * as reply from './reply.worker';
 import * as routine from './routine.worker';
 import * as scene from './scene.worker';
 import * as tts from './tts.worker';
@@ -29,4 +30,5 @@ export const handlers: { [K in QueueKey]: Handler<K> } = {
   scene: scene.handle,
   routine: routine.handle,
   maintenance: maintenance.handle,
+  reply: reply.handle,
 };

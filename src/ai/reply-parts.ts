@@ -1,0 +1,39 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/schema';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import type { Keyspace } from '../redis';
+import { ModelChain } from './chain';
+import { llmEngines } from './engines';
+import { Memory } from './memory';
+import type { ReplyDeps } from './reply';
+import { ReplyPolicy } from './reply-policy';
+import { SafetyGate } from './safety';
+import { AiSwitch } from './switch';
+
+/** What the reply worker uses: who to answer, whether it may, what it remembers, and the reply generator's parts. */
+export interface AiParts {
+  policy: ReplyPolicy;
+  switch: AiSwitch;
+  memory: Memory;
+  reply: ReplyDeps;
+  shutdown(): void;
+}
+
+/** The AI parts of one process over its config and Redis (the breakers' state is shared through Redis). */
+export function aiParts(ctx: { config: Config; redis: Redis; keys: Keyspace; log: Logger; metrics: Metrics }): AiParts {
+  const { config, redis, keys, log, metrics } = ctx;
+  const engines = llmEngines(config.ai, log);
+  const chain = new ModelChain({ ai: config.ai, engines, redis, keys, log, metrics });
+  const gate = new SafetyGate({ config, redis, keys, log, metrics });
+  return {
+    policy: new ReplyPolicy({ config, redis, log, metrics }),
+    switch: new AiSwitch({ config, redis, log }),
+    memory: new Memory({ config, redis, log }),
+    reply: { ai: config.ai, chain, gate, engines, log },
+    shutdown() {
+      chain.shutdown();
+      gate.shutdown();
+    },
+  };
+}

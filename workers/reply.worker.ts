@@ -1,0 +1,74 @@
+import type { Payload } from '../queues/registry';
+import type { AiParts } from '../src/ai/reply-parts';
+import { generateReply, type ApprovedSentence } from '../src/ai/reply';
+import type { Candidate } from '../src/ai/reply-policy';
+import { isConfigured } from '../src/config/names';
+import type { Deps } from '../src/deps';
+
+/** Sentences one reply may air: its accept order numbers are reserved as one block of this size. */
+export const MAX_REPLY_SENTENCES = 32;
+
+/** The reply job for a channel now (one per channel and `pickWindowMs` window: a busy chat makes few jobs). */
+export function replyJob(channel: string, pickWindowMs: number, at = Date.now()): Payload<'reply'> {
+  return { channel, window: Math.floor(at / pickWindowMs) * pickWindowMs };
+}
+
+/**
+ * Speak one reply: each approved sentence becomes a tts line as soon as the safety gate passes
+ * it, so the first is voiced while the model still writes. The reply's lines take consecutive
+ * accept-order numbers from a block reserved up front, and one priority, so the playout airs them
+ * in order and no line accepted after the reply started slips between them.
+ */
+async function speak(c: Candidate, channel: string, slot: string, ai: AiParts, deps: Deps): Promise<ApprovedSentence[]> {
+  const { config, redis, keys, queues } = deps;
+  const persona = config.ai.personas[config.ai.defaultPersona]!;
+  const [history, viewerSummary] = await Promise.all([ai.memory.history(channel), ai.memory.summary(channel, c.viewer)]);
+  const first = (await redis.incrby(keys.speechOrder, MAX_REPLY_SENTENCES)) - MAX_REPLY_SENTENCES + 1;
+  const acceptedAt = Date.now();
+  const voice = persona.voice && isConfigured(config.voices, persona.voice) ? persona.voice : config.defaultVoice;
+  const said: ApprovedSentence[] = [];
+  const input = { situation: c.situation, message: { user: c.name, text: c.text, paid: !!c.paid }, history, viewerSummary };
+  for await (const s of generateReply({ ...ai.reply, log: deps.log }, persona, input)) {
+    if (said.length >= MAX_REPLY_SENTENCES) break;
+    await queues.enqueue('tts', {
+      utteranceId: `ai-${slot}-${said.length}`, channel, text: s.text, voice, priority: config.chat.plainPriority, acceptedAt,
+      order: first + said.length, emotion: s.emotion, origin: { platform: 'ai', user: persona.name.slice(0, 64) }, ...(!c.paid && { degradable: true }),
+    });
+    said.push(s);
+  }
+  return said;
+}
+
+/**
+ * A channel has reply candidates: unless the kill switch is off, take the best one (the policy
+ * skips the rest and holds a slot), speak the reply, remember it, give the slot back. Candidates
+ * still waiting (a busy slot, a cooldown, paid ones behind) get a job in the next window.
+ */
+export async function handle(p: Payload<'reply'>, deps: Deps) {
+  const { config, log } = deps;
+  const ai = deps.ai;
+  if (!ai) throw new Error('the reply worker runs without its AI parts');
+  if (!isConfigured(config.channels, p.channel)) return { skipped: 'unknown channel' };
+  if (!(await ai.switch.isOn())) return { skipped: 'ai off' };
+  const took = await ai.policy.take(p.channel);
+  if (!took.candidate) {
+    if (took.why !== 'empty') await later(p.channel, deps);
+    return { skipped: took.why };
+  }
+  try {
+    const said = await speak(took.candidate, p.channel, took.slot, ai, deps);
+    if (said.length) await ai.memory.recordReply(p.channel, said.map((s) => s.text).join(' '));
+    log.info({ channel: p.channel, reason: took.candidate.reason, sentences: said.length, skipped: took.skipped }, 'AI reply queued for speech');
+    return { sentences: said.length };
+  } finally {
+    await ai.policy.release(p.channel, took.slot);
+    if ((await ai.policy.depth(p.channel)).waiting > 0) await later(p.channel, deps);
+  }
+}
+
+/** A job for the next window, for candidates that could not be taken now. */
+async function later(channel: string, deps: Deps): Promise<void> {
+  const windowMs = deps.config.ai.reply.pickWindowMs;
+  const next = replyJob(channel, windowMs, Date.now() + windowMs);
+  await deps.queues.enqueue('reply', next, { delay: Math.max(0, next.window - Date.now()) });
+}
