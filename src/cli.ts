@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
 import { Queues } from '../queues/registry';
+import { aiCommand } from './ai/ai-command';
 import { runBroadcast } from './broadcast/broadcaster';
 import { currentVoice } from './channel-state';
 import { runIngest } from './chat/ingest';
@@ -131,6 +132,15 @@ program
   })
   .option('--json', 'print the report as one JSON object (one line per refresh with --watch)')
   .action((opts: { watch?: number | true; json?: boolean }) => runStatus({ watchSeconds: opts.watch === true ? 2 : opts.watch, json: opts.json }));
+
+program
+  .command('ai')
+  .description('AI replies fleet-wide: on, off (the kill switch; kept across restarts) or status')
+  .argument('<action>', 'on | off | status', (v) => {
+    if (v !== 'on' && v !== 'off' && v !== 'status') throw new InvalidArgumentError('one of on, off, status');
+    return v;
+  })
+  .action(async (action: 'on' | 'off' | 'status') => console.log(await withRedis((parts) => aiCommand(action, parts))));
 
 /** Run a CLI action against the fleet's Redis and queues, closing them after. */
 async function withRedis<T>(fn: (parts: { config: Config; redis: Redis; keys: ReturnType<typeof keyspace>; queues: Queues }) => Promise<T>): Promise<T> {

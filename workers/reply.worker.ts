@@ -1,5 +1,6 @@
 import type { Payload } from '../queues/registry';
 import type { AiParts } from '../src/ai/reply-parts';
+import { replyJob } from '../src/chat/ai-chat';
 import { generateReply, type ApprovedSentence } from '../src/ai/reply';
 import type { Candidate } from '../src/ai/reply-policy';
 import { isConfigured } from '../src/config/names';
@@ -8,10 +9,6 @@ import type { Deps } from '../src/deps';
 /** Sentences one reply may air: its accept order numbers are reserved as one block of this size. */
 export const MAX_REPLY_SENTENCES = 32;
 
-/** The reply job for a channel now (one per channel and `pickWindowMs` window: a busy chat makes few jobs). */
-export function replyJob(channel: string, pickWindowMs: number, at = Date.now()): Payload<'reply'> {
-  return { channel, window: Math.floor(at / pickWindowMs) * pickWindowMs };
-}
 
 /**
  * Speak one reply: each approved sentence becomes a tts line as soon as the safety gate passes

@@ -23,6 +23,10 @@ export interface CommandEffects {
   replies: string[];
   control?: 'skip' | 'clear';
   setVoice?: string;
+  /** `!ai on|off`: the AI kill switch. */
+  ai?: boolean;
+  /** `!forgetme`: the AI forgets the user in this channel. */
+  forget?: boolean;
 }
 
 const BUILTIN_DEFAULTS: Record<BuiltinName, { permission: Permission; globalMs: number; userMs: number; help: string }> = {
@@ -33,6 +37,9 @@ const BUILTIN_DEFAULTS: Record<BuiltinName, { permission: Permission; globalMs: 
   queue: { permission: 'everyone', globalMs: 5000, userMs: 0, help: '!queue: how many lines are waiting' },
   skip: { permission: 'moderator', globalMs: 0, userMs: 0, help: '!skip: cut the current line' },
   clear: { permission: 'moderator', globalMs: 0, userMs: 0, help: '!clear: drop every waiting line' },
+  ask: { permission: 'everyone', globalMs: 0, userMs: 0, help: '!ask <question>: ask the idol' },
+  ai: { permission: 'moderator', globalMs: 0, userMs: 0, help: '!ai on|off: turn AI replies on or off' },
+  forgetme: { permission: 'everyone', globalMs: 0, userMs: 5000, help: '!forgetme: the idol forgets what it remembers about you' },
 };
 
 const ROLE_RANK: Record<Role, number> = { broadcaster: 4, moderator: 3, vip: 2, subscriber: 1, member: 1 };
@@ -125,6 +132,16 @@ export function runCommand(def: CommandDef, cmd: { rest: string; args: string[] 
     case 'clear':
       fx.control = 'clear';
       fx.replies.push('speech queue cleared');
+      break;
+    case 'ask':
+      if (!cmd.rest) fx.replies.push(`@${user} usage: !ask <question>`);
+      break;
+    case 'ai':
+      if (cmd.args[0] === 'on' || cmd.args[0] === 'off') fx.ai = cmd.args[0] === 'on';
+      else fx.replies.push(`@${user} usage: !ai on|off`);
+      break;
+    case 'forgetme':
+      fx.forget = true;
       break;
     default: {
       const c = def.custom!;

@@ -6,6 +6,7 @@ import { DegradationMonitor, LEVEL_NAMES, type Reading } from '../degradation';
 import type { ProcessContext } from '../process';
 import type { ChatEvent } from '../../queues/chat-event.schema';
 import type { ControlMessage } from '../../queues/live-events';
+import { AiChat } from './ai-chat';
 import { announce } from './announce';
 import { chatBatchCheck, defineChatCheck, type ChatCheckRequest } from './chat-check';
 import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand, type CommandEffects } from './commands';
@@ -86,8 +87,10 @@ export class IngestPipeline {
   private shedSinceSummary = 0;
   private nextSummaryAt = 0;
   readonly degradation: DegradationMonitor;
+  private readonly ai: AiChat;
 
   constructor(private readonly deps: Deps) {
+    this.ai = new AiChat(deps);
     defineChatCheck(deps.redis);
     this.commands = commandTable(deps.config);
     this.degradation = deps.degradation ?? new DegradationMonitor(deps);
@@ -188,6 +191,7 @@ export class IngestPipeline {
     }
     this.degradation.observe(backlog);
     for (const { item, fx } of effects) await this.applyEffects(item, fx);
+    await this.offerToAi(items);
     await announce(items, (e) => this.channelOf(e), this.deps);
     for (const i of items) this.finish(i);
   }
@@ -404,7 +408,6 @@ export class IngestPipeline {
     };
   }
 
-
   private async applyEffects(i: Item, fx: CommandEffects): Promise<void> {
     const { redis, keys } = this.deps;
     const channel = this.channelOf(i.event);
@@ -412,7 +415,14 @@ export class IngestPipeline {
     if (fx.control === 'clear') await markCleared(this.deps, channel);
     // !skip and !clear both stop the line on air (!clear also set the mark above: the backlog is dropped).
     if (fx.control) await redis.publish(keys.control(channel), JSON.stringify({ action: 'skip', by: i.event.user.login } satisfies ControlMessage));
-    for (const text of fx.replies) await this.deps.reply(i.event, text).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'reply failed'));
+    const aiSaid = await this.ai.apply(i.event, channel, fx);
+    for (const text of aiSaid ? [...fx.replies, aiSaid] : fx.replies) await this.deps.reply(i.event, text).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'reply failed'));
+  }
+
+  /** Messages that may get an AI reply go to the reply policy (a failure there never fails the batch: its speech is queued). */
+  private async offerToAi(items: Item[]): Promise<void> {
+    const decided = items.map((i) => ({ event: i.event, channel: this.channelOf(i.event), text: i.text, decision: i.outcome?.decision ?? '', reason: i.outcome?.reason ?? '', builtin: i.command && this.commands.get(i.command.word)?.builtin, rest: i.command?.rest }));
+    await this.ai.offer(decided, this.degradation.state.current.level).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'AI reply offer failed'));
   }
 
   private finish(i: Item): void {

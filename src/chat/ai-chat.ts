@@ -1,0 +1,86 @@
+import type { ChatEvent } from '../../queues/chat-event.schema';
+import { Memory } from '../ai/memory';
+import { ReplyPolicy, type ReplyMessage } from '../ai/reply-policy';
+import { AiSwitch } from '../ai/switch';
+import type { ProcessContext } from '../process';
+import type { CommandEffects } from './commands';
+
+type Deps = Pick<ProcessContext, 'config' | 'redis' | 'queues' | 'log' | 'metrics'>;
+
+/** One chat message as the AI sees it once its batch is decided. */
+export interface AiChatItem {
+  event: ChatEvent;
+  channel: string;
+  text: string;
+  /** The batch's decision and, for a command, its built-in name. */
+  decision: string;
+  reason: string;
+  builtin?: string;
+  /** The command's text after its word (`!ask <rest>`). */
+  rest?: string;
+}
+
+/** The reply job of a channel now: one per channel and pick window (same id: BullMQ keeps one). */
+export function replyJob(channel: string, pickWindowMs: number, at = Date.now()) {
+  return { channel, window: Math.floor(at / pickWindowMs) * pickWindowMs };
+}
+
+const viewerOf = (e: ChatEvent) => `${e.platform}:${e.user.id}`;
+
+/**
+ * The chat side of AI replies, in the ingest process: after a batch is decided, each message
+ * that may be answered (a plain message that passed the filter, a paid one, `!ask <text>`) is
+ * offered to the reply policy and remembered, and each channel with a new candidate gets one
+ * reply job. Under degradation (level 1 and up) only paid messages are offered: AI replies are
+ * shed before plain chat speech is. Also the effects of `!ai on|off` and `!forgetme`.
+ */
+export class AiChat {
+  private readonly policy: ReplyPolicy;
+  private readonly switch: AiSwitch;
+  private readonly memory: Memory;
+
+  constructor(private readonly deps: Deps) {
+    this.policy = new ReplyPolicy(deps);
+    this.switch = new AiSwitch(deps);
+    this.memory = new Memory(deps);
+  }
+
+  private message(i: AiChatItem, level: number): ReplyMessage | undefined {
+    const e = i.event;
+    if (e.kind !== 'message' || !i.text) return undefined;
+    const base = { id: e.id, viewer: viewerOf(e), name: e.user.displayName };
+    if (e.paid && i.decision === 'reaction') return { ...base, text: i.text, paid: true };
+    if (level >= 1) return undefined;
+    if (i.builtin === 'ask' && i.rest) return { ...base, text: `${this.deps.config.ai.reply.askCommand} ${i.rest}` };
+    const plain = i.decision === 'spoken' || (i.decision === 'ignored' && i.reason === 'plain messages are not spoken');
+    return plain && !i.builtin ? { ...base, text: i.text } : undefined;
+  }
+
+  /** Offer a decided batch's messages; one reply job per channel that has a new candidate. */
+  async offer(items: AiChatItem[], level: number): Promise<void> {
+    const wanted = items.flatMap((i) => {
+      const msg = this.message(i, level);
+      return msg ? [{ channel: i.channel, msg }] : [];
+    });
+    if (!wanted.length || !(await this.switch.isOn())) return;
+    const channels = new Set<string>();
+    for (const { channel, msg } of wanted) {
+      await this.memory.recordMessage(channel, { viewer: msg.viewer, name: msg.name, text: msg.text });
+      if ((await this.policy.offer(channel, msg)).accepted) channels.add(channel);
+    }
+    for (const channel of channels) await this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs));
+  }
+
+  /** `!ai on|off` and `!forgetme`; returns the chat reply, if any. */
+  async apply(e: ChatEvent, channel: string, fx: CommandEffects): Promise<string | undefined> {
+    if (fx.ai !== undefined) {
+      await this.switch.set(fx.ai, `${e.platform}:${e.user.login}`);
+      return `AI replies are ${fx.ai ? 'on' : 'off'}`;
+    }
+    if (fx.forget) {
+      await this.memory.forget(channel, viewerOf(e));
+      return `@${e.user.displayName} I forgot what I knew about you`;
+    }
+    return undefined;
+  }
+}
