@@ -1,0 +1,136 @@
+import type { Job } from 'bullmq';
+import type { Payload } from '../../queues/registry';
+import type { Utterance } from '../../queues/utterance.schema';
+import { aiParts, type AiParts } from '../../src/ai/reply-parts';
+import type { Deps } from '../../src/deps';
+import { createMetrics } from '../../src/metrics';
+import { handle } from '../../workers/reply.worker';
+import { FakeLlm } from '../../testkit/fake-llm';
+import { aiFleet, aiLog } from '../helpers/ai-fleet';
+import { eventually, type TestFleet } from '../helpers/fleet';
+import { chatEvent, testPipeline } from '../helpers/pipeline';
+
+describe('AI replies wired in: chat → reply policy → reply job → approved sentences as tts lines (real Redis, loopback model)', () => {
+  let fake: FakeLlm;
+  let fleet: TestFleet;
+  let ai: AiParts;
+  let chat: ReturnType<typeof testPipeline>;
+
+  /** The reply handler's deps as the worker runtime builds them (no speech service: it only queues lines). */
+  const deps = (): Deps => ({
+    config: fleet.config, redis: fleet.redis, keys: fleet.keys, queues: fleet.queues, metrics: createMetrics('worker-reply', 'test'),
+    publish: async () => {}, log: aiLog, attempt: 1, job: { id: 'test', scheduledFor: Date.now() }, speech: undefined as never, ai,
+  });
+  const replyJobs = async () => (await fleet.queues.queue('reply').getJobs(['waiting', 'delayed', 'prioritized'])) as Job<Payload<'reply'>>[];
+  /** The AI's tts lines, in the order the playout airs equal-priority lines (accept order). */
+  const aiLines = async () =>
+    ((await fleet.queues.queue('tts').getJobs(['waiting', 'prioritized'])) as Job<Utterance>[])
+      .map((j) => j.data)
+      .filter((u) => u.origin.platform === 'ai')
+      .sort((a, b) => a.order! - b.order!);
+  const say = (text: string, over: Parameters<typeof chatEvent>[1] = {}) => chat.pipeline.accept(chatEvent(text, over));
+  /** Run the reply job the chat made, as the reply worker would. */
+  const runReplyJob = async () => {
+    const [job] = await replyJobs();
+    expect(job).toBeDefined();
+    return handle(job!.data, deps());
+  };
+
+  beforeEach(async () => {
+    fake = new FakeLlm();
+    await fake.ready;
+    fleet = aiFleet(fake, { reply: { channelCooldownMs: 0, userCooldownMs: 0, sampleRate: 0 } });
+    ai = aiParts({ ...fleet, log: aiLog, metrics: createMetrics('worker-reply', 'test') });
+    chat = testPipeline(fleet);
+  });
+  afterEach(async () => {
+    ai.shutdown();
+    await fake.close();
+    await fleet.close();
+  });
+
+  it('a question in chat → one reply job for the channel → its sentences queued as tts lines in order, together, with their emotions', async () => {
+    fake.reply.openai = '[happy] I am great, thanks! [thinking] What about you?';
+    expect(await say('Aiko, how are you?', { user: { login: 'ann' } })).toMatchObject({ decision: 'spoken' });
+    await say('anyone else here?', { user: { login: 'bob' } });
+    expect(await replyJobs()).toHaveLength(1); // a busy chat makes one job per channel and window
+    expect(await runReplyJob()).toEqual({ sentences: 2 });
+    const lines = await aiLines();
+    expect(lines.map((l) => [l.text, l.emotion])).toEqual([
+      ['I am great, thanks!', 'happy'],
+      ['What about you?', 'thinking'],
+    ]);
+    expect(lines[1]!.order).toBe(lines[0]!.order! + 1);
+    expect(new Set(lines.map((l) => l.priority)).size).toBe(1);
+    // A chat line accepted after the reply started airs after all of it (same priority, later order).
+    await say('late line', { user: { login: 'cyd' } });
+    const late = (await fleet.queues.queue('tts').getJobs(['prioritized'])).map((j) => j.data as Utterance).find((u) => u.text === 'late line')!;
+    expect(late.order).toBeGreaterThan(lines[1]!.order!);
+    // The reply is remembered, and the slot given back.
+    expect((await ai.memory.history('main')).map((t) => t.text)).toContain('I am great, thanks! What about you?');
+    expect((await ai.policy.depth('main')).inFlight).toBe(0);
+  });
+
+  it('!ask <text> asks the idol; a model that trickles has its first sentence queued for speech before it finished writing', async () => {
+    fake.faults.openai = 'trickle';
+    fake.holdAfter = 4; // "Hello from the cloud. " then the stream waits
+    expect(await say('!ask tell me something')).toMatchObject({ decision: 'command', reason: 'ask' });
+    const replying = runReplyJob();
+    const first = await eventually(async () => (await aiLines())[0], 'the first sentence as a tts line');
+    expect(first.text).toBe('Hello from the cloud.');
+    expect(fake.finished.openai).toBe(0); // the model has not finished writing
+    fake.release();
+    expect(await replying).toEqual({ sentences: 2 });
+    expect(fake.finished.openai).toBe(1);
+    expect((await aiLines()).map((l) => l.text)).toEqual(['Hello from the cloud.', 'How are you today?']);
+    expect(fake.requests[0]!.body.messages).toEqual(expect.arrayContaining([expect.objectContaining({ content: expect.stringContaining('tell me something') })]));
+  });
+
+  it('kill switch: a moderator\'s !ai off → no reply job from chat, and a job already queued speaks nothing; !ai on → replies again', async () => {
+    await say('how is everyone?');
+    expect(await replyJobs()).toHaveLength(1);
+    await say('!ai off', { user: { login: 'mod', roles: ['moderator'] } });
+    expect(chat.replies).toContainEqual({ to: 'mod', text: 'AI replies are off' });
+    expect(await runReplyJob()).toEqual({ skipped: 'ai off' });
+    expect(await aiLines()).toEqual([]);
+    await fleet.queues.queue('reply').obliterate({ force: true });
+    await say('still nobody answers?');
+    expect(await replyJobs()).toHaveLength(0);
+    await say('!ai off', { user: { login: 'viewer2' } }); // not a moderator: refused, the state stays
+    await say('!ai on', { user: { login: 'mod', roles: ['moderator'] } });
+    await say('now?', { user: { login: 'dan' } });
+    ai.shutdown();
+    ai = aiParts({ ...fleet, log: aiLog, metrics: createMetrics('worker-reply', 'test') }); // a worker whose switch read is not cached
+    expect(await runReplyJob()).toEqual({ sentences: 2 });
+  });
+
+  it('!forgetme removes what the idol remembers about that viewer, and only them', async () => {
+    await say('I love cats', { user: { login: 'eve' } });
+    await say('I love dogs', { user: { login: 'fay' } });
+    const texts = async () => (await ai.memory.history('main')).map((t) => t.text);
+    expect(await texts()).toEqual(['I love cats', 'I love dogs']);
+    expect(await say('!forgetme', { user: { login: 'eve' } })).toMatchObject({ decision: 'command', reason: 'forgetme' });
+    expect(await texts()).toEqual(['I love dogs']);
+    expect(chat.replies).toContainEqual({ to: 'eve', text: '@eve I forgot what I knew about you' });
+  });
+
+  it('every model down → the canned line is queued, so the idol still answers', async () => {
+    fake.faults.openai = '500';
+    fake.faults.anthropic = '500';
+    await say('are you there?');
+    expect(await runReplyJob()).toEqual({ sentences: 1 });
+    expect((await aiLines()).map((l) => [l.text, l.emotion])).toEqual([['A canned answer.', 'happy']]);
+  });
+
+  it('degraded (level 1 and up): plain questions get no reply job, paid messages still do', async () => {
+    fleet.configure({ chat: { load: { shedDepth: 1 } } });
+    chat = testPipeline(fleet);
+    await say('the first fills the backlog');
+    await fleet.queues.queue('reply').obliterate({ force: true });
+    await eventually(async () => ((await chat.pipeline.degradation.sample()).level >= 1 ? true : undefined), 'degradation level 1');
+    expect(await say('what about me?')).toMatchObject({ decision: 'shed' });
+    expect(await replyJobs()).toHaveLength(0);
+    await say('a paid question?', { paid: { amount: 5, currency: 'USD' } });
+    expect(await replyJobs()).toHaveLength(1);
+  });
+});
