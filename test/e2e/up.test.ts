@@ -26,6 +26,9 @@ describe('idolcast up: the whole fleet on a local Redis, supervised', () => {
     expect(res.status).toBe(202);
     const { utteranceId } = (await res.json()) as { utteranceId: string };
     await up.waitForLog('on air', { utteranceId }, 30000);
+    // No model keys: the default persona answers the question on the canned engine, through the reply worker `up` started.
+    await up.waitForLog('AI reply queued for speech', { channel: 'main', reason: 'question' }, 30000);
+    await eventually(async () => up.lines.find((l) => l.msg === 'on air' && String(l.utteranceId).startsWith('ai-')), 'the AI reply on air', 30000, 100);
     expect(fs.existsSync(path.join(dataDir, 'appendonlydir'))).toBe(true);
 
     // SIGKILL the tts worker: the supervisor logs the crash and brings a new one up.
