@@ -7,7 +7,7 @@ import { createMetrics } from '../../src/metrics';
 import { handle } from '../../workers/reply.worker';
 import { FakeLlm } from '../../testkit/fake-llm';
 import { aiFleet, aiLog } from '../helpers/ai-fleet';
-import { eventually, type TestFleet } from '../helpers/fleet';
+import { eventually, runCli, type TestFleet } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
 
 describe('AI replies wired in: chat → reply policy → reply job → approved sentences as tts lines (real Redis, loopback model)', () => {
@@ -132,5 +132,18 @@ describe('AI replies wired in: chat → reply policy → reply job → approved 
     expect(await replyJobs()).toHaveLength(0);
     await say('a paid question?', { paid: { amount: 5, currency: 'USD' } });
     expect(await replyJobs()).toHaveLength(1);
+  });
+
+  it('idolcast ai off|on|status turns replies off fleet-wide (a reply job then speaks nothing) and idolcast status shows it', async () => {
+    expect((await runCli(['ai', 'status'], fleet.env())).stdout).toContain('AI replies on (from the config (ai.enabled))');
+    const off = await runCli(['ai', 'off'], fleet.env());
+    expect(off.code).toBe(0);
+    expect(off.stdout).toMatch(/^AI replies off \(set by cli:/);
+    expect((await runCli(['status'], fleet.env())).stdout).toMatch(/AI +replies OFF \(set by cli:/);
+    await fleet.queues.enqueue('reply', { channel: 'main', window: 0 });
+    expect(await runReplyJob()).toEqual({ skipped: 'ai off' });
+    expect((await runCli(['ai', 'maybe'], fleet.env())).code).not.toBe(0);
+    await runCli(['ai', 'on'], fleet.env());
+    expect((await runCli(['ai', 'status'], fleet.env())).stdout).toMatch(/^AI replies on \(set by cli:/);
   });
 });
