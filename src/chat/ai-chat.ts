@@ -78,7 +78,7 @@ export class AiChat {
       return `AI replies are ${fx.ai ? 'on' : 'off'}`;
     }
     if (fx.forget) {
-      await this.memory.forget(channel, viewerOf(e));
+      await this.memory.forget(undefined, viewerOf(e)); // every channel: the README's privacy promise
       return `@${e.user.displayName} I forgot what I knew about you`;
     }
     return undefined;
