@@ -3,12 +3,16 @@ import type { AiParts } from '../src/ai/reply-parts';
 import { replyJob } from '../src/chat/ai-chat';
 import { generateReply, type ApprovedSentence } from '../src/ai/reply';
 import type { Candidate } from '../src/ai/reply-policy';
+import type { VoicedWait } from '../src/ai/voiced-watch';
 import { isConfigured } from '../src/config/names';
 import type { Deps } from '../src/deps';
 
 /** Sentences one reply may air: its accept order numbers are reserved as one block of this size. */
 export const MAX_REPLY_SENTENCES = 32;
 
+
+/** The utterance id of a reply's n-th line. */
+const lineId = (slot: string, n: number) => `ai-${slot}-${n}`;
 
 /**
  * Speak one reply: each approved sentence becomes a tts line as soon as the safety gate passes
@@ -28,7 +32,7 @@ async function speak(c: Candidate, channel: string, slot: string, ai: AiParts, d
   for await (const s of generateReply({ ...ai.reply, log: deps.log }, persona, input)) {
     if (said.length >= MAX_REPLY_SENTENCES) break;
     await queues.enqueue('tts', {
-      utteranceId: `ai-${slot}-${said.length}`, channel, text: s.text, voice, priority: config.chat.plainPriority, acceptedAt,
+      utteranceId: lineId(slot, said.length), channel, text: s.text, voice, priority: config.chat.plainPriority, acceptedAt,
       order: first + said.length, emotion: s.emotion, origin: { platform: 'ai', user: persona.name.slice(0, 64) }, ...(!c.paid && { degradable: true }),
     });
     said.push(s);
@@ -38,8 +42,10 @@ async function speak(c: Candidate, channel: string, slot: string, ai: AiParts, d
 
 /**
  * A channel has reply candidates: unless the kill switch is off, take the best one (the policy
- * skips the rest and holds a slot), speak the reply, remember it, give the slot back. Candidates
- * still waiting (a busy slot, a cooldown, paid ones behind) get a job in the next window.
+ * skips the rest and holds a slot), speak the reply, remember it, and give the slot back once its
+ * lines are voiced (so a reply started later cannot air between them; bounded by a third of the
+ * slot's lifetime). Candidates still waiting (a busy slot, a cooldown, paid ones behind) get a job
+ * in the next window.
  */
 export async function handle(p: Payload<'reply'>, deps: Deps) {
   const { config, log } = deps;
@@ -52,12 +58,17 @@ export async function handle(p: Payload<'reply'>, deps: Deps) {
     if (took.why !== 'empty') await later(p.channel, deps);
     return { skipped: took.why };
   }
+  let voiced: VoicedWait | undefined;
   try {
+    voiced = await ai.voiced?.watch(p.channel);
     const said = await speak(took.candidate, p.channel, took.slot, ai, deps);
     if (said.length) await ai.memory.recordReply(p.channel, said.map((s) => s.text).join(' '));
     log.info({ channel: p.channel, reason: took.candidate.reason, sentences: said.length, skipped: took.skipped }, 'AI reply queued for speech');
+    const ids = said.map((_s, n) => lineId(took.slot, n));
+    if (voiced && !(await voiced.until(ids, config.ai.reply.slotTtlMs / 3))) log.warn({ channel: p.channel, lines: ids.length }, 'AI reply not all voiced in time: slot given back');
     return { sentences: said.length };
   } finally {
+    await voiced?.stop();
     await ai.policy.release(p.channel, took.slot);
     if ((await ai.policy.depth(p.channel)).waiting > 0) await later(p.channel, deps);
   }

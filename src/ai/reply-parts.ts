@@ -10,6 +10,7 @@ import type { ReplyDeps } from './reply';
 import { ReplyPolicy } from './reply-policy';
 import { SafetyGate } from './safety';
 import { AiSwitch } from './switch';
+import { VoicedWatch } from './voiced-watch';
 
 /** What the reply worker uses: who to answer, whether it may, what it remembers, and the reply generator's parts. */
 export interface AiParts {
@@ -17,16 +18,20 @@ export interface AiParts {
   switch: AiSwitch;
   memory: Memory;
   reply: ReplyDeps;
+  /** Holds a reply's slot until its lines are voiced (absent: the slot is given back once they are queued). */
+  voiced?: VoicedWatch;
   shutdown(): void;
 }
 
 /** The AI parts of one process over its config and Redis (the breakers' state is shared through Redis). */
-export function aiParts(ctx: { config: Config; redis: Redis; keys: Keyspace; log: Logger; metrics: Metrics }): AiParts {
+export function aiParts(ctx: { config: Config; redis: Redis; keys: Keyspace; log: Logger; metrics: Metrics }, opts: { waitVoiced?: boolean } = {}): AiParts {
   const { config, redis, keys, log, metrics } = ctx;
   const engines = llmEngines(config.ai, log);
   const chain = new ModelChain({ ai: config.ai, engines, redis, keys, log, metrics });
   const gate = new SafetyGate({ config, redis, keys, log, metrics });
+  const voiced = opts.waitVoiced === false ? undefined : new VoicedWatch({ redis, keys, log });
   return {
+    voiced,
     policy: new ReplyPolicy({ config, redis, log, metrics }),
     switch: new AiSwitch({ config, redis, log }),
     memory: new Memory({ config, redis, log }),
@@ -34,6 +39,7 @@ export function aiParts(ctx: { config: Config; redis: Redis; keys: Keyspace; log
     shutdown() {
       chain.shutdown();
       gate.shutdown();
+      voiced?.close();
     },
   };
 }

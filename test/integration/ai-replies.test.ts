@@ -16,6 +16,8 @@ describe('AI replies wired in: chat → reply policy → reply job → approved 
   let ai: AiParts;
   let chat: ReturnType<typeof testPipeline>;
 
+  /** A reply worker's AI parts; by default without the wait for its lines to be voiced (no audio worker runs here). */
+  const parts = (waitVoiced = false) => aiParts({ ...fleet, log: aiLog, metrics: createMetrics('worker-reply', 'test') }, { waitVoiced });
   /** The reply handler's deps as the worker runtime builds them (no speech service: it only queues lines). */
   const deps = (): Deps => ({
     config: fleet.config, redis: fleet.redis, keys: fleet.keys, queues: fleet.queues, metrics: createMetrics('worker-reply', 'test'),
@@ -40,7 +42,7 @@ describe('AI replies wired in: chat → reply policy → reply job → approved 
     fake = new FakeLlm();
     await fake.ready;
     fleet = aiFleet(fake, { reply: { channelCooldownMs: 0, userCooldownMs: 0, sampleRate: 0 } });
-    ai = aiParts({ ...fleet, log: aiLog, metrics: createMetrics('worker-reply', 'test') });
+    ai = parts();
     chat = testPipeline(fleet);
   });
   afterEach(async () => {
@@ -100,7 +102,7 @@ describe('AI replies wired in: chat → reply policy → reply job → approved 
     await say('!ai on', { user: { login: 'mod', roles: ['moderator'] } });
     await say('now?', { user: { login: 'dan' } });
     ai.shutdown();
-    ai = aiParts({ ...fleet, log: aiLog, metrics: createMetrics('worker-reply', 'test') }); // a worker whose switch read is not cached
+    ai = parts(); // a worker whose switch read is not cached
     expect(await runReplyJob()).toEqual({ sentences: 2 });
   });
 
@@ -145,5 +147,21 @@ describe('AI replies wired in: chat → reply policy → reply job → approved 
     expect((await runCli(['ai', 'maybe'], fleet.env())).code).not.toBe(0);
     await runCli(['ai', 'on'], fleet.env());
     expect((await runCli(['ai', 'status'], fleet.env())).stdout).toMatch(/^AI replies on \(set by cli:/);
+  });
+
+  it('the reply holds its slot until every line of it is voiced, so a reply started later cannot air between them', async () => {
+    ai.shutdown();
+    ai = parts(true);
+    await say('who is there?');
+    const replying = runReplyJob();
+    const lines = await eventually(async () => ((await aiLines()).length === 2 ? await aiLines() : undefined), 'both lines queued');
+    expect((await ai.policy.depth('main')).inFlight).toBe(1);
+    // The audio worker's event for the first line: the slot is still held for the second.
+    await fleet.redis.publish(fleet.keys.events('main'), JSON.stringify({ type: 'speech-ready', utteranceId: lines[0]!.utteranceId, text: lines[0]!.text }));
+    await fleet.redis.publish(fleet.keys.events('main'), JSON.stringify({ type: 'speech-ready', utteranceId: 'someone-else', text: 'x' }));
+    expect((await ai.policy.depth('main')).inFlight).toBe(1);
+    await fleet.redis.publish(fleet.keys.events('main'), JSON.stringify({ type: 'speech-ready', utteranceId: lines[1]!.utteranceId, text: lines[1]!.text }));
+    expect(await replying).toEqual({ sentences: 2 });
+    expect((await ai.policy.depth('main')).inFlight).toBe(0);
   });
 });

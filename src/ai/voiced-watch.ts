@@ -1,0 +1,69 @@
+import type { Redis } from 'ioredis';
+import { channelEventSchema } from '../../queues/live-events';
+import type { Logger } from '../logger';
+import { parsePubSub } from '../pubsub';
+import type { Keyspace } from '../redis';
+
+/** One reply's view of its channel's `speech-ready` events. */
+export interface VoicedWait {
+  /** Resolves true once every id is voiced and waiting for air, false after `boundMs`. */
+  until(ids: string[], boundMs: number): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Which of a reply's lines are voiced (the audio worker's `speech-ready` live events), on one
+ * subscriber connection per process. The reply worker holds its slot until its lines are all in
+ * the playout queue: a reply started later (with later accept-order numbers) then cannot air
+ * between them.
+ */
+export class VoicedWatch {
+  private sub?: Redis;
+  private readonly users = new Map<string, number>();
+
+  constructor(private readonly deps: { redis: Redis; keys: Keyspace; log: Logger }) {}
+
+  async watch(channel: string): Promise<VoicedWait> {
+    const sub = (this.sub ??= this.deps.redis.duplicate());
+    const key = this.deps.keys.events(channel);
+    const ready = new Set<string>();
+    let wake = () => {};
+    const onMessage = (ch: string, raw: string) => {
+      if (ch !== key) return;
+      const e = parsePubSub(channelEventSchema, raw, this.deps.log, ch);
+      if (e?.type !== 'speech-ready' || !e.utteranceId) return;
+      ready.add(e.utteranceId);
+      wake();
+    };
+    sub.on('message', onMessage);
+    this.users.set(key, (this.users.get(key) ?? 0) + 1);
+    await sub.subscribe(key);
+    return {
+      async until(ids, boundMs) {
+        const deadline = Date.now() + boundMs;
+        while (!ids.every((id) => ready.has(id))) {
+          const left = deadline - Date.now();
+          if (left <= 0) return false;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, left);
+            wake = () => (clearTimeout(timer), resolve());
+          });
+        }
+        return true;
+      },
+      stop: async () => {
+        sub.off('message', onMessage);
+        const left = (this.users.get(key) ?? 1) - 1;
+        if (left > 0) this.users.set(key, left);
+        else {
+          this.users.delete(key);
+          await sub.unsubscribe(key);
+        }
+      },
+    };
+  }
+
+  close(): void {
+    this.sub?.disconnect();
+  }
+}
