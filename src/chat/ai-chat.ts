@@ -63,12 +63,15 @@ export class AiChat {
       return msg ? [{ channel: i.channel, msg }] : [];
     });
     if (!wanted.length || !(await this.switch.isOn())) return;
-    const channels = new Set<string>();
-    for (const { channel, msg } of wanted) {
-      await this.memory.recordMessage(channel, { viewer: msg.viewer, name: msg.name, text: msg.text });
-      if ((await this.policy.offer(channel, msg)).accepted) channels.add(channel);
-    }
-    for (const channel of channels) await this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs));
+    // All at once: ioredis pipelines the commands, so a large batch costs about one round trip per step.
+    const offers = await Promise.all(
+      wanted.map(async ({ channel, msg }) => {
+        await this.memory.recordMessage(channel, { viewer: msg.viewer, name: msg.name, text: msg.text });
+        return (await this.policy.offer(channel, msg)).accepted ? channel : undefined;
+      }),
+    );
+    const channels = new Set(offers.filter((c): c is string => c !== undefined));
+    await Promise.all([...channels].map((channel) => this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs))));
   }
 
   /** `!ai on|off` and `!forgetme`; returns the chat reply, if any. */
