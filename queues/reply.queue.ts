@@ -15,8 +15,8 @@ export const replyQueue = defineQueue({
     /** The time window (ms since epoch, rounded down) the job was made in: part of its id. */
     window: z.number().int().nonnegative(),
   }),
-  // Completed jobs go at once: a message arriving after its window's job finished still gets one.
-  jobOptions: { attempts: 2, backoff: { type: 'fixed', delay: 200 }, removeOnComplete: true, removeOnFail: keepFailed },
+  // Completed jobs go at once (count 0): a message arriving after its window's job finished still gets one.
+  jobOptions: { attempts: 2, backoff: { type: 'fixed', delay: 200 }, removeOnComplete: { count: 0 }, removeOnFail: keepFailed },
   // One job per channel and window while it waits or runs: BullMQ ignores an add with a known id.
   jobId: (p) => `reply-${p.channel}-${p.window}`,
 });
