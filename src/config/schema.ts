@@ -44,9 +44,9 @@ const sections = z.strictObject({
   chat: chatSchema,
   workers: z
     .strictObject({
-      /** Default concurrency per worker kind (overridden by `--concurrency`). */
+      /** Default concurrency per worker kind (overridden by `--concurrency`); a reply job mostly waits (the model, its lines being voiced), so 4. */
       concurrency: z
-        .strictObject(Object.fromEntries(WORKER_KINDS.map((k) => [k, z.number().int().min(1).max(256).default(k === 'tts' || k === 'audio' ? 4 : 1)])) as Record<WorkerKind, z.ZodDefault<z.ZodNumber>>)
+        .strictObject(Object.fromEntries(WORKER_KINDS.map((k) => [k, z.number().int().min(1).max(256).default(k === 'tts' || k === 'audio' || k === 'reply' ? 4 : 1)])) as Record<WorkerKind, z.ZodDefault<z.ZodNumber>>)
         .prefault({}),
       /** A job whose worker stops renewing its lock for this long is handed to another replica. */
       lockDurationMs: durationMs(30000),
