@@ -74,7 +74,7 @@ export class AiChat {
     await Promise.all([...channels].map((channel) => this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs))));
   }
 
-  /** `!ai on|off` and `!forgetme`; returns the chat reply, if any. */
+  /** `!ai on|off`, `!forgetme`, and `!ask` while AI replies are off; returns the chat reply, if any. */
   async apply(e: ChatEvent, channel: string, fx: CommandEffects): Promise<string | undefined> {
     if (fx.ai !== undefined) {
       await this.switch.set(fx.ai, `${e.platform}:${e.user.login}`);
@@ -84,6 +84,7 @@ export class AiChat {
       await this.memory.forget(undefined, viewerOf(e)); // every channel: the README's privacy promise
       return `@${e.user.displayName} I forgot what I knew about you`;
     }
+    if (fx.ask && !(await this.switch.isOn())) return `@${e.user.displayName} AI replies are off right now`;
     return undefined;
   }
 }

@@ -25,8 +25,10 @@ export interface CommandEffects {
   setVoice?: string;
   /** `!ai on|off`: the AI kill switch. */
   ai?: boolean;
-  /** `!forgetme`: the AI forgets the user in this channel. */
+  /** `!forgetme`: the AI forgets the user (in every channel). */
   forget?: boolean;
+  /** `!ask <text>`: the question goes to the AI (offered after the batch). */
+  ask?: boolean;
 }
 
 const BUILTIN_DEFAULTS: Record<BuiltinName, { permission: Permission; globalMs: number; userMs: number; help: string }> = {
@@ -135,6 +137,7 @@ export function runCommand(def: CommandDef, cmd: { rest: string; args: string[] 
       break;
     case 'ask':
       if (!cmd.rest) fx.replies.push(`@${user} usage: !ask <question>`);
+      else fx.ask = true;
       break;
     case 'ai':
       if (cmd.args[0] === 'on' || cmd.args[0] === 'off') fx.ai = cmd.args[0] === 'on';

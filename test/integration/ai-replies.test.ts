@@ -4,6 +4,7 @@ import type { Utterance } from '../../queues/utterance.schema';
 import { aiParts, type AiParts } from '../../src/ai/reply-parts';
 import type { Deps } from '../../src/deps';
 import { createMetrics } from '../../src/metrics';
+import { replyJob } from '../../src/chat/ai-chat';
 import { handle } from '../../workers/reply.worker';
 import { FakeLlm } from '../../testkit/fake-llm';
 import { aiFleet, aiLog } from '../helpers/ai-fleet';
@@ -53,9 +54,9 @@ describe('AI replies wired in: chat → reply policy → reply job → approved 
 
   it('a question in chat → one reply job for the channel → its sentences queued as tts lines in order, together, with their emotions', async () => {
     fake.reply.openai = '[happy] I am great, thanks! [thinking] What about you?';
-    expect(await say('Aiko, how are you?', { user: { login: 'ann' } })).toMatchObject({ decision: 'spoken' });
-    await say('anyone else here?', { user: { login: 'bob' } });
-    expect(await replyJobs()).toHaveLength(1); // a busy chat makes one job per channel and window
+    const [ann] = await Promise.all([say('Aiko, how are you?', { user: { login: 'ann' } }), say('anyone else here?', { user: { login: 'bob' } })]);
+    expect(ann).toMatchObject({ decision: 'spoken' });
+    expect(await replyJobs()).toHaveLength(1); // one batch, one channel: one job (across batches, one per pick window)
     expect(await runReplyJob()).toEqual({ sentences: 2 });
     const lines = await aiLines();
     expect(lines.map((l) => [l.text, l.emotion])).toEqual([
@@ -97,13 +98,21 @@ describe('AI replies wired in: chat → reply policy → reply job → approved 
     expect(await aiLines()).toEqual([]);
     await fleet.queues.queue('reply').obliterate({ force: true });
     await say('still nobody answers?');
+    await say('!ask anyone home?', { user: { login: 'gus' } });
     expect(await replyJobs()).toHaveLength(0);
+    expect(chat.replies).toContainEqual({ to: 'gus', text: '@gus AI replies are off right now' });
     await say('!ai off', { user: { login: 'viewer2' } }); // not a moderator: refused, the state stays
     await say('!ai on', { user: { login: 'mod', roles: ['moderator'] } });
     await say('now?', { user: { login: 'dan' } });
     ai.shutdown();
     ai = parts(); // a worker whose switch read is not cached
     expect(await runReplyJob()).toEqual({ sentences: 2 });
+  });
+
+  it('reply jobs collapse per channel and pick window', async () => {
+    for (const at of [10_000, 10_001, 14_999]) await fleet.queues.enqueue('reply', replyJob('main', 5000, at));
+    await fleet.queues.enqueue('reply', replyJob('main', 5000, 15_000));
+    expect((await replyJobs()).map((j) => j.id).sort()).toEqual(['reply-main-10000', 'reply-main-15000']);
   });
 
   it('!forgetme removes what the idol remembers about that viewer, and only them', async () => {
