@@ -106,10 +106,11 @@ function scaleRect(r: Rect, s: number): Rect {
 }
 
 /** Loads and checks a pack folder; throws AvatarPackError listing every problem found. */
-export function loadPack(dir: string): AvatarPack {
+export function loadPack(dir: string, scale?: number): AvatarPack {
   const problems: string[] = [];
   const manifest = readManifest(dir, problems);
   if (!manifest) throw new AvatarPackError(dir, problems);
+  if (scale !== undefined) manifest.scale = scale; // the channel's own size for this pack
   checkReferences(manifest, problems);
   const layers = new Map<string, Sprite>();
   for (const [id, l] of Object.entries(manifest.layers)) {
