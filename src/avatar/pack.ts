@@ -126,6 +126,11 @@ export function loadPack(dir: string, scale?: number): AvatarPack {
   };
 }
 
+/** The expression names a pack's manifest offers (neutral first when it has one); none if unreadable. */
+export function packExpressions(dir: string): string[] {
+  return Object.keys(readManifest(dir, [])?.expressions ?? {});
+}
+
 /** For `idolcast config check`: the pack's problems, or none. Never throws. */
 export function checkPack(dir: string): { ok: boolean; problems: string[] } {
   try {

@@ -1,6 +1,7 @@
 import type { Payload } from '../../queues/registry';
 import { BUILTIN_COMMANDS, PERMISSIONS, type Config, type Permission } from '../config/schema';
 import type { ChatEvent, Role } from '../../queues/chat-event.schema';
+import { avatarExpressions } from '../avatar/expressions';
 import { normaliseText, splitArgs } from './normalise';
 
 type BuiltinName = (typeof BUILTIN_COMMANDS)[number];
@@ -23,6 +24,8 @@ export interface CommandEffects {
   replies: string[];
   control?: 'skip' | 'clear';
   setVoice?: string;
+  /** The avatar expression to show (one the channel's pack offers). */
+  emote?: string;
 }
 
 const BUILTIN_DEFAULTS: Record<BuiltinName, { permission: Permission; globalMs: number; userMs: number; help: string }> = {
@@ -33,6 +36,7 @@ const BUILTIN_DEFAULTS: Record<BuiltinName, { permission: Permission; globalMs: 
   queue: { permission: 'everyone', globalMs: 5000, userMs: 0, help: '!queue: how many lines are waiting' },
   skip: { permission: 'moderator', globalMs: 0, userMs: 0, help: '!skip: cut the current line' },
   clear: { permission: 'moderator', globalMs: 0, userMs: 0, help: '!clear: drop every waiting line' },
+  emote: { permission: 'moderator', globalMs: 0, userMs: 0, help: '!emote <name>: the avatar shows an expression' },
 };
 
 const ROLE_RANK: Record<Role, number> = { broadcaster: 4, moderator: 3, vip: 2, subscriber: 1, member: 1 };
@@ -126,6 +130,13 @@ export function runCommand(def: CommandDef, cmd: { rest: string; args: string[] 
       fx.control = 'clear';
       fx.replies.push('speech queue cleared');
       break;
+    case 'emote': {
+      const offered = avatarExpressions(config.channels[channel]?.video.avatar);
+      const name = cmd.args[0]?.toLowerCase() ?? '';
+      if (offered.includes(name)) fx.emote = name;
+      else fx.replies.push(offered.length ? `@${user} expressions: ${offered.join(', ')}` : `@${user} this channel has no avatar`);
+      break;
+    }
     default: {
       const c = def.custom!;
       const values: Record<string, string> = { user, args: cmd.rest, ...Object.fromEntries(cmd.args.map((a, i) => [`arg${i + 1}`, a])) };

@@ -1,12 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { TestFleet, runCli, eventually } from '../helpers/fleet';
+import { TestFleet, runCli, eventually, type RunningProcess } from '../helpers/fleet';
+import { chatEvent, testPipeline } from '../helpers/pipeline';
 import { ffmpegStdout, snapshotLiveHls, windowLevels } from '../helpers/hls';
 
 /** The shipped default's avatar box (src/config/default.yaml) and the default character's mouth and brows in it. */
 const AVATAR = { x: 760, y: 120, width: 480, height: 600 };
 // Each box has a few pixels of margin around the layer so breathing (≤ 3 px down) keeps it inside.
 const MOUTH = { x: AVATAR.x + 200, y: AVATAR.y + 300, width: 80, height: 60 };
+// The sparkle the default character's happy face adds by her hair (src/avatar default pack, sparkle.svg).
+const SPARKLE = { x: AVATAR.x + 94, y: AVATAR.y + 136, width: 52, height: 52 };
 type Box = typeof AVATAR;
 
 /** Grey frames of one box of a closed copy of the live view, at the stream's own frame rate. */
@@ -16,19 +19,28 @@ async function boxFrames(playlist: string, box: Box): Promise<Buffer[]> {
   return Array.from({ length: Math.floor(raw.length / size) }, (_, i) => raw.subarray(i * size, (i + 1) * size));
 }
 
+/** Yellow pixels (the sparkle) in a box of the newest segment's first frame. */
+async function yellowPixels(liveDir: string, box: Box): Promise<number> {
+  const segs = fs.readFileSync(path.join(liveDir, 'index.m3u8'), 'utf8').split('\n').filter((l) => l.endsWith('.ts'));
+  const rgb = await ffmpegStdout(['-i', path.join(liveDir, segs.at(-1)!), '-frames:v', '1', '-vf', `crop=${box.width}:${box.height}:${box.x}:${box.y}`, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1']);
+  let n = 0;
+  for (let i = 0; i + 2 < rgb.length; i += 3) if (rgb[i]! > 200 && rgb[i + 1]! > 200 && rgb[i + 2]! < 185) n++;
+  return n;
+}
+
 /** Dark pixels in the mouth box: a closed mouth is a thin line, an open one a dark red hole. */
 const darkPixels = (f: Buffer) => f.reduce((n, v) => n + (v < 140 ? 1 : 0), 0);
 
 /** Pixels of a frame that differ from another by more than a little (encoding noise). */
 const changedPixels = (a: Buffer, b: Buffer) => a.reduce((n, v, i) => n + (Math.abs(v - b[i]!) > 24 ? 1 : 0), 0);
 
-async function startFleet(): Promise<{ fleet: TestFleet; liveDir: string }> {
+async function startFleet(): Promise<{ fleet: TestFleet; liveDir: string; broadcaster: RunningProcess }> {
   const fleet = new TestFleet();
   const procs = [fleet.start(['worker', 'tts']), fleet.start(['worker', 'audio']), fleet.start(['broadcast'])];
   await Promise.all([procs[0]!.waitForLog('worker ready'), procs[1]!.waitForLog('worker ready'), procs[2]!.waitForLog('broadcaster ready')]);
   const liveDir = path.join(fleet.dir, 'live', 'main');
   await eventually(async () => (fs.existsSync(path.join(liveDir, 'seg-2.ts')) ? true : undefined), 'the live view to start', 30000);
-  return { fleet, liveDir };
+  return { fleet, liveDir, broadcaster: procs[2]! };
 }
 
 /** Waits until the live view holds a segment that starts `afterMs` past `at`. */
@@ -72,5 +84,31 @@ describe('the avatar in the live view (the shipped default, real espeak-ng and f
     // While speech plays it opens: most speaking frames show more mouth than any silent one.
     const open = speaking.filter((d) => d > closed * 2 + 40);
     expect(open.length).toBeGreaterThan(speaking.length * 0.5);
+  }, 180000);
+
+  it('!emote happy from a moderator changes the expression on the picture, and a restarted broadcaster shows it again', async () => {
+    const started = await startFleet();
+    fleet = started.fleet;
+    const { liveDir } = started;
+    const neutral = await yellowPixels(liveDir, SPARKLE);
+    const { pipeline } = testPipeline(fleet);
+    const mod = { login: 'mod', displayName: 'Mod', roles: ['moderator' as const] };
+    expect(await pipeline.accept(chatEvent('!emote happy', { user: mod }))).toEqual({ decision: 'command', reason: 'emote' });
+    // A name the pack does not offer never reaches Redis or the broadcaster.
+    await pipeline.accept(chatEvent('!emote x'.repeat(20), { user: mod }));
+    expect(await fleet.redis.get(fleet.keys.avatarExpression('main'))).toBe('happy');
+    const happyFrom = Date.now();
+    await liveViewPasses(liveDir, happyFrom);
+    const happy = await yellowPixels(liveDir, SPARKLE);
+    expect(happy).toBeGreaterThan(neutral + 100);
+
+    // Restarted, the broadcaster reads the expression back from Redis.
+    started.broadcaster.kill('SIGTERM');
+    await started.broadcaster.exited;
+    const again = fleet.start(['broadcast']);
+    await again.waitForLog('avatar expression', { expression: 'happy' }, 30000);
+    const restartedAt = Date.now();
+    await liveViewPasses(liveDir, restartedAt);
+    expect(await yellowPixels(liveDir, SPARKLE)).toBeGreaterThan(neutral + 100);
   }, 180000);
 });
