@@ -28,6 +28,9 @@ async function yellowPixels(liveDir: string, box: Box): Promise<number> {
   return n;
 }
 
+/** A frame's speech level (RMS) that opens the mouth half way (the animator's gate and mapping: -38 dBFS). */
+const HALF_OPEN_RMS = 0.013;
+
 /** Dark pixels in the mouth box: a closed mouth is a thin line, an open one a dark red hole. */
 const darkPixels = (f: Buffer) => f.reduce((n, v) => n + (v < 140 ? 1 : 0), 0);
 
@@ -84,6 +87,13 @@ describe('the avatar in the live view (the shipped default, real espeak-ng and f
     // While speech plays it opens: most speaking frames show more mouth than any silent one.
     const open = speaking.filter((d) => d > closed * 2 + 40);
     expect(open.length).toBeGreaterThan(speaking.length * 0.5);
+
+    // In sync as viewers get it: where speech starts after quiet, the mouth opens in the same frame, ±1
+    // (the decoded AAC carries its encoder's priming, ~21 ms, which MPEG-TS does not trim: the sound reads a little late).
+    const onsets = levels.flatMap((l, k) => (k >= 6 && l > HALF_OPEN_RMS && levels.slice(k - 6, k).every((p) => p <= HALF_OPEN_RMS) ? [k] : []));
+    expect(onsets.length).toBeGreaterThan(0);
+    const offsets = onsets.map((k) => mouths.findIndex((d, j) => j >= k - 3 && d > closed + 20) - k);
+    for (const o of offsets) expect(Math.abs(o)).toBeLessThanOrEqual(1);
   }, 180000);
 
   it('!emote happy from a moderator changes the expression on the picture, and a restarted broadcaster shows it again', async () => {
