@@ -121,4 +121,13 @@ describe('the avatar in the live view (the shipped default, real espeak-ng and f
     await liveViewPasses(liveDir, restartedAt);
     expect(await yellowPixels(liveDir, SPARKLE)).toBeGreaterThan(neutral + 100);
   }, 180000);
+
+  it('an avatar that does not fit the frame is left out with a logged reason; the channel stays on air', async () => {
+    fleet = new TestFleet({ channels: { main: { video: { avatar: { x: 1000 } } } } });
+    const broadcaster = fleet.start(['broadcast']);
+    const why = await broadcaster.waitForLog('avatar not shown: its pack cannot be used here', {}, 30000);
+    expect(String(why.err)).toMatch(/does not fit the 1280x720 frame/);
+    await broadcaster.waitForLog('broadcaster ready', {}, 30000);
+    expect(broadcaster.child.exitCode).toBeNull();
+  }, 60000);
 });
