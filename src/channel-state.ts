@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { isConfigured } from './config/names';
 import type { Config } from './config/schema';
 import type { Keyspace } from './redis';
+import type { ControlMessage } from '../queues/live-events';
 
 /**
  * A channel's state that chat commands change and every producer of lines reads: its current
@@ -54,4 +55,22 @@ export async function clearedAt(deps: Pick<ChannelStateDeps, 'redis' | 'keys'>, 
   const value = Number(await deps.redis.get(key)) || 0;
   clearedCache.set(key, { value, at: now });
   return value;
+}
+
+/**
+ * Show `expression` (a name the channel's pack offers, checked by the caller) on the channel's
+ * avatar for `holdMs`: kept in Redis with that expiry, so a broadcaster starting or taking over
+ * shows it too, and told to the active broadcaster now.
+ */
+export async function setEmote(deps: Pick<ChannelStateDeps, 'redis' | 'keys'>, channel: string, expression: string, holdMs: number, by?: string): Promise<void> {
+  if (holdMs > 0) await deps.redis.set(deps.keys.avatarExpression(channel), expression, 'PX', holdMs);
+  else await deps.redis.del(deps.keys.avatarExpression(channel));
+  await deps.redis.publish(deps.keys.control(channel), JSON.stringify({ action: 'emote', expression, holdMs, by } satisfies ControlMessage));
+}
+
+/** The expression the channel's avatar shows now and for how much longer; none: neutral. */
+export async function currentEmote(deps: Pick<ChannelStateDeps, 'redis' | 'keys'>, channel: string): Promise<{ expression: string; holdMs: number } | undefined> {
+  const key = deps.keys.avatarExpression(channel);
+  const [[, expression], [, ttl]] = (await deps.redis.multi().get(key).pttl(key).exec()) as [[unknown, string | null], [unknown, number]];
+  return expression && ttl > 0 ? { expression, holdMs: ttl } : undefined;
 }

@@ -81,6 +81,8 @@ export function keyspace(prefix: string) {
     broadcastLeader: (channel: string) => `${prefix}:broadcast:${channel}:leader`,
     /** Fencing tokens of a channel's broadcasters: each new holder of the lock gets the next one. */
     broadcastFence: (channel: string) => `${prefix}:broadcast:${channel}:fence`,
+    /** The avatar expression set by !emote (a name the channel's pack offers), expiring when it returns to neutral. */
+    avatarExpression: (channel: string) => `${prefix}:avatar:${channel}:expression`,
     /** Pub/sub channel of operator controls (skip) for a channel's broadcaster. */
     control: (channel: string) => `${prefix}:control:${channel}`,
     /** A platform message id seen recently (SET NX with a TTL). */

@@ -106,10 +106,11 @@ function scaleRect(r: Rect, s: number): Rect {
 }
 
 /** Loads and checks a pack folder; throws AvatarPackError listing every problem found. */
-export function loadPack(dir: string): AvatarPack {
+export function loadPack(dir: string, scale?: number): AvatarPack {
   const problems: string[] = [];
   const manifest = readManifest(dir, problems);
   if (!manifest) throw new AvatarPackError(dir, problems);
+  if (scale !== undefined) manifest.scale = scale; // the channel's own size for this pack
   checkReferences(manifest, problems);
   const layers = new Map<string, Sprite>();
   for (const [id, l] of Object.entries(manifest.layers)) {
@@ -123,6 +124,11 @@ export function loadPack(dir: string): AvatarPack {
     width: Math.round(manifest.canvas.width * s), height: Math.round(manifest.canvas.height * s),
     anchors: { mouth: scaleRect(manifest.anchors.mouth, s), eyes: scaleRect(manifest.anchors.eyes, s) },
   };
+}
+
+/** The expression names a pack's manifest offers (neutral first when it has one); none if unreadable. */
+export function packExpressions(dir: string): string[] {
+  return Object.keys(readManifest(dir, [])?.expressions ?? {});
 }
 
 /** For `idolcast config check`: the pack's problems, or none. Never throws. */

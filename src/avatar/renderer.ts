@@ -73,6 +73,10 @@ export class AvatarRenderer {
     return Object.hasOwn(this.pack.manifest.expressions, name);
   }
 
+  expressionNames(): string[] {
+    return Object.keys(this.pack.manifest.expressions);
+  }
+
   /** The layer ids drawn for a state, bottom to top. */
   layersFor(state: AvatarState): string[] {
     const m = this.pack.manifest;

@@ -1,5 +1,6 @@
 import type { LiveEvent } from '../../queues/live-events';
 import { handlers } from '../../workers';
+import { currentEmote } from '../channel-state';
 import { forgetStreamKeys } from '../config/load';
 import { onShutdown } from '../lifecycle';
 import { bootProcess, type ProcessContext } from '../process';
@@ -91,6 +92,13 @@ async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
   };
 }
 
+/** The avatar shows `expression` if its pack offers it (a control is checked here too: the pack may have been changed). */
+function showEmote(ctx: ProcessContext, output: Output, expression: string, holdMs: number): void {
+  const shown = output.picture?.avatar?.setExpression(expression, holdMs);
+  if (shown) ctx.log.info({ expression, holdMs }, 'avatar expression');
+  else ctx.log.warn({ expression }, 'avatar expression not shown: no avatar, or not in its pack');
+}
+
 /**
  * What only the active broadcaster runs: the operator's controls, then the playout (so a skip is
  * never missed) calling the `playout` queue's handler one line at a time, and the monitors.
@@ -108,7 +116,11 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
       log.warn({ fault }, 'fault injected: background bed off');
       pump.setBed(undefined);
     },
+    emote: (expression, holdMs) => showEmote(ctx, output, expression, holdMs),
   });
+  // The expression set before this broadcaster took the channel (a restart, a takeover) is shown again.
+  const emote = output.picture?.avatar && (await currentEmote(ctx, channel).catch(() => undefined));
+  if (emote) showEmote(ctx, output, emote.expression, emote.holdMs);
   /** A live event for the page and the overlay; Redis refusing it is logged, never fatal to the playout. */
   const publish = (event: LiveEvent) => void ctx.publish(channel, event).catch((err: Error) => log.warn({ err: err.message, type: event.type }, 'live event not published'));
   const deps = { ...ctx, channel, speech: new SpeechStore(ctx.redis, ctx.keys, ctx.config), pump, encoder, caption, lead: lock.lead, onAir, lostLock: lock.whenTaken(), publish };

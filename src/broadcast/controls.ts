@@ -9,6 +9,8 @@ export interface ControlActions {
   skip: (by: string | undefined) => void;
   /** A fault injected by a chaos run or a test (only when the config allows fault injection). */
   inject: (fault: Fault) => void;
+  /** !emote: the avatar shows this expression for `holdMs`. */
+  emote: (expression: string, holdMs: number) => void;
 }
 
 /**
@@ -24,6 +26,7 @@ export async function listenToControls(ctx: Pick<ProcessContext, 'config' | 'red
     // Chaos runs and tests break things on purpose; never honoured unless the process was started for it.
     if (message?.action === 'inject' && config.resolved?.faultInjection) actions.inject(message.fault);
     else if (message?.action === 'skip') actions.skip(message.by);
+    else if (message?.action === 'emote') actions.emote(message.expression, message.holdMs);
   });
   await sub.subscribe(ctx.keys.control(channel));
   return { stop: () => sub.quit().then(() => undefined, () => sub.disconnect()) };

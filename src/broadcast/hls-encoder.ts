@@ -61,6 +61,14 @@ export class HlsEncoder {
     return this.command ? this.startedAt : undefined;
   }
 
+  /**
+   * Wall time the current run's first sample was due: the encoder stamps audio and our frames
+   * from zero each run, so frame k of the run is encoded with the audio due k frame times after it.
+   */
+  get mediaStartAt(): number | undefined {
+    return this.runFirstSampleAt;
+  }
+
   get restartCount(): number {
     return this.restarts;
   }

@@ -30,6 +30,7 @@ export function startMonitors(
   const channelConfig = config.channels[channel]!;
   const rate = config.playout.sampleRate;
   const wd = config.playout.watchdog;
+  const avatar = picture?.avatar !== undefined;
   const watchdog = new Watchdog(
     path.dirname(encoder.playlist),
     {
@@ -43,9 +44,11 @@ export function startMonitors(
         : {
             blackMs: wd.blackMs,
             frozenMs: wd.frozenMs,
-            // A feed should show something and move; a generated picture is black only if its colour is dark
-            // (an image or a looped video may be dark on purpose).
-            expectPicture: () => picture?.feedOnAir() ?? (!channelConfig.video.image && !channelConfig.video.loop && luma(channelConfig.video.background) > BLACK_BACKGROUND_LUMA),
+            // A feed should show something and move; the avatar is never black; a generated picture is black
+            // only if its colour is dark (an image or a looped video may be dark on purpose).
+            expectPicture: () => picture?.feedOnAir() ?? (avatar || (!channelConfig.video.image && !channelConfig.video.loop && luma(channelConfig.video.background) > BLACK_BACKGROUND_LUMA)),
+            // Only a feed is expected to move: the avatar's blinks and breathing are a few pixels, under
+            // what the 32x18 thumbnails tell apart, and our own frames stopping shows as a stalled encoder.
             expectMotion: () => picture?.feedOnAir() ?? false,
           },
     },
@@ -56,7 +59,7 @@ export function startMonitors(
       // picture from the feed: the slate for a while; otherwise (a stalled encoder) restart it again.
       fallback: (fault) => {
         if (fault === 'silence') pump.setBed({ bed: new GeneratedBed(rate), level: config.playout.bed.level || 0.08, duckLevel: config.playout.bed.duckLevel });
-        else if ((fault === 'black' || fault === 'frozen') && picture) picture.forceSlate(WATCHDOG_SLATE_MS);
+        else if ((fault === 'black' || fault === 'frozen') && picture?.hasFeed) picture.forceSlate(WATCHDOG_SLATE_MS);
         else encoder.restart();
       },
       alert: (fault, on) => metrics.watchdogAlert.set({ channel, fault }, on ? 1 : 0),

@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { ProcessContext } from '../process';
 import { type Bed, GeneratedBed, LoopedBed, decodeBed } from './bed';
+import { AvatarPicture, type AvatarConfig } from './avatar-picture';
 import { CaptionFile } from './caption-file';
 import { DestinationRelay } from './destination-relay';
 import { FeedAudio } from './feed-audio';
@@ -12,7 +13,7 @@ import { HlsEncoder } from './hls-encoder';
 import type { Leadership } from './leadership';
 import { MEMBERS_DIR, pointLiveView } from './live-view';
 import { type BedMix, RealtimePump } from './realtime-pump';
-import { FramePacer, VideoFeed, renderSlate } from './video-feed';
+import { FramePacer, VideoFeed, renderSlate, type FrameFormat } from './video-feed';
 import { sleep } from '../time';
 
 /** One pusher per enabled destination; the stream key is the one the config loader read from the variable `keyEnv` names. */
@@ -46,23 +47,38 @@ async function loadBed(cfg: Config['playout']['bed'], rate: number, log: Logger)
   return { bed, level: cfg.level, duckLevel: cfg.duckLevel };
 }
 
-/** With an external feed configured: the feed reader, its slate and the pacer that hands the encoder frames. */
+/** The avatar, or none when its pack is broken or does not fit the frame: the channel stays on air without it (and says why). */
+function openAvatar(cfg: AvatarConfig, format: FrameFormat, rate: number, log: Logger): AvatarPicture | undefined {
+  try {
+    return new AvatarPicture(cfg, format, rate, log);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'avatar not shown: its pack cannot be used here');
+    return undefined;
+  }
+}
+
+/** With an external feed or the avatar configured: the feed reader, its slate and the pacer that hands the encoder frames. */
 export type FeedPicture = NonNullable<Awaited<ReturnType<typeof feedPicture>>>;
 
-async function feedPicture(memberDir: string, cfg: ChannelConfig, log: Logger) {
-  const feedCfg = cfg.video.feed;
-  if (!feedCfg) return undefined;
+async function feedPicture(memberDir: string, cfg: ChannelConfig, rate: number, log: Logger) {
+  const { feed: feedCfg, avatar: avatarCfg } = cfg.video;
+  if (!feedCfg && !avatarCfg.enabled) return undefined;
   const format = { width: cfg.video.width, height: cfg.video.height, fps: cfg.video.fps };
-  const slate = await renderSlate(format, cfg.video.background, feedCfg.slateText, path.join(memberDir, 'slate.txt'), log, feedCfg.slateImage);
-  const feed = new VideoFeed(feedCfg.url, format, log);
-  const pacer = new FramePacer(feed, slate, format, feedCfg.lossMs, feedCfg.frozenMs, log);
-  feed.start();
+  const avatar = avatarCfg.enabled ? openAvatar(avatarCfg, format, rate, log) : undefined;
+  // Without a feed the "slate" is the picture itself: the colour or the still image, under the avatar.
+  const slate = await renderSlate(format, cfg.video.background, feedCfg?.slateText ?? ' ', path.join(memberDir, 'slate.txt'), log, feedCfg ? feedCfg.slateImage : cfg.video.image);
+  const feed = feedCfg ? new VideoFeed(feedCfg.url, format, log) : undefined;
+  const pacer = new FramePacer(feed, slate, format, feedCfg?.lossMs ?? 0, feedCfg?.frozenMs ?? 0, log, avatar?.compose);
+  feed?.start();
   return {
     frames: { socketPath: pacer.socketPath, onStart: () => pacer.attach() },
+    avatar,
+    hasFeed: feed !== undefined,
     droppedFrames: () => pacer.droppedFrames,
-    feedOnAir: () => pacer.feedOnAir,
+    /** Undefined without a feed. */
+    feedOnAir: () => (feed ? pacer.feedOnAir : undefined),
     forceSlate: (ms: number) => pacer.forceSlate(ms),
-    stop: () => (feed.stop(), pacer.stop()),
+    stop: () => (feed?.stop(), pacer.stop()),
   };
 }
 
@@ -104,7 +120,7 @@ export async function openOutput(ctx: ProcessContext, channel: string, lead: Lea
   caption?.clear();
   const gop = new GopCache();
   const relays = destinationRelays(channel, channelConfig, config.resolved?.streamKeys ?? {}, log, metrics, gop);
-  const picture = await feedPicture(memberDir, channelConfig, log);
+  const picture = await feedPicture(memberDir, channelConfig, rate, log);
   const encoder = new HlsEncoder(
     channelConfig,
     path.join(memberDir, 'hls'),
@@ -127,7 +143,9 @@ export async function openOutput(ctx: ProcessContext, channel: string, lead: Lea
   for (const r of relays) r.prepare();
   const bed = await loadBed(config.playout.bed, rate, log);
   const feedAudio = feedSound(channelConfig, bed, rate, log);
-  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt), 20, feedAudio?.mix ?? bed);
+  const avatar = picture?.avatar;
+  avatar?.follow(() => encoder.mediaStartAt);
+  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt), 20, feedAudio?.mix ?? bed, avatar && ((pcm, dueAt) => avatar.speech.push(pcm, dueAt)));
   encoder.start();
   pump.start();
   // Air nothing until the output is out and its clock known, so on-air times are right from the first line.

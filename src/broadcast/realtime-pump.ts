@@ -44,6 +44,8 @@ export class RealtimePump {
     private readonly sink: (pcm: Buffer, dueAt: number) => void,
     private readonly tickMs = 20,
     private bed?: BedMix,
+    /** Receives the speech alone (no bed), as handed over, with its due time: what the avatar's mouth follows. */
+    private readonly speechTap?: (speech: Buffer, dueAt: number) => void,
   ) {}
 
   /** Times the encoder ran out of audio because a tick came later than the lead (see idolcast_playout_underruns_total). */
@@ -142,8 +144,9 @@ export class RealtimePump {
         this.playing = undefined;
       }
     }
-    if (this.bed && speaking) this.mixBed(out, speaking);
     const dueAt = this.wallAt(this.written);
+    this.speechTap?.(out, dueAt); // before the bed goes under it: a bed in the gaps is not speech
+    if (this.bed && speaking) this.mixBed(out, speaking);
     this.written += due;
     this.sink(out, dueAt);
   }

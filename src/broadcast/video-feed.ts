@@ -119,13 +119,16 @@ export class FramePacer {
   private slateUntil = 0;
 
   constructor(
-    private readonly feed: VideoFeed,
+    /** None: the slate is the picture (the generated background under the avatar). */
+    private readonly feed: VideoFeed | undefined,
     private readonly slate: Buffer,
     private readonly format: FrameFormat,
     private readonly lossMs: number,
     /** The same picture for this long counts as a lost feed (0: never). */
     private readonly frozenMs: number,
     private readonly log: Logger,
+    /** Draws over each frame (the avatar), given the frame's number in this encoder run. */
+    private readonly compose?: (frame: Buffer, index: number) => Buffer,
   ) {}
 
   /** Connect to the encoder's frame socket (retrying while it starts) and keep feeding it. */
@@ -154,18 +157,20 @@ export class FramePacer {
     if (!s) return;
     const due = Math.floor(((performance.now() - this.t0) / 1000) * this.format.fps) + 1 - this.written;
     const now = Date.now();
-    const arriving = this.feed.latest !== undefined && now - this.feed.latestAt < this.lossMs;
-    const frozen = arriving && this.frozenMs > 0 && now - this.feed.changedAt >= this.frozenMs;
+    const feed = this.feed;
+    const arriving = feed?.latest !== undefined && now - feed.latestAt < this.lossMs;
+    const frozen = arriving && this.frozenMs > 0 && now - feed.changedAt >= this.frozenMs;
     const forced = now < this.slateUntil;
     const fresh = arriving && !frozen && !forced;
-    if (fresh === this.onSlate) {
+    if (feed && fresh === this.onSlate) {
       this.onSlate = !fresh;
       if (fresh) this.log.info({ source: 'feed' }, 'video feed on air');
       else this.log.warn({ source: 'slate', reason: forced ? 'watchdog' : frozen ? 'frozen' : 'gone' }, 'video feed lost: slate on air');
     }
     // Never queue more than a second in the socket: a slow encoder drops frames, never lags.
     for (let i = 0; i < Math.min(due, this.format.fps) && s.writableLength < this.slate.length * this.format.fps; i++) {
-      s.write(fresh ? this.feed.latest! : this.slate);
+      const frame = fresh ? feed.latest! : this.slate;
+      s.write(this.compose ? this.compose(frame, this.written) : frame);
       this.written++;
     }
     if (due > this.format.fps) {

@@ -1,6 +1,7 @@
 import type { Payload } from '../../queues/registry';
 import { BUILTIN_COMMANDS, PERMISSIONS, type Config, type Permission } from '../config/schema';
 import type { ChatEvent, Role } from '../../queues/chat-event.schema';
+import { avatarExpressions } from '../avatar/expressions';
 import { normaliseText, splitArgs } from './normalise';
 
 type BuiltinName = (typeof BUILTIN_COMMANDS)[number];
@@ -29,6 +30,8 @@ export interface CommandEffects {
   forget?: boolean;
   /** `!ask <text>`: the question goes to the AI (offered after the batch). */
   ask?: boolean;
+  /** The avatar expression to show (one the channel's pack offers). */
+  emote?: string;
 }
 
 const BUILTIN_DEFAULTS: Record<BuiltinName, { permission: Permission; globalMs: number; userMs: number; help: string }> = {
@@ -42,6 +45,7 @@ const BUILTIN_DEFAULTS: Record<BuiltinName, { permission: Permission; globalMs: 
   ask: { permission: 'everyone', globalMs: 0, userMs: 0, help: '!ask <question>: ask the idol' },
   ai: { permission: 'moderator', globalMs: 0, userMs: 0, help: '!ai on|off: turn AI replies on or off' },
   forgetme: { permission: 'everyone', globalMs: 0, userMs: 5000, help: '!forgetme: the idol forgets what it remembers about you' },
+  emote: { permission: 'moderator', globalMs: 0, userMs: 0, help: '!emote <name>: the avatar shows an expression' },
 };
 
 const ROLE_RANK: Record<Role, number> = { broadcaster: 4, moderator: 3, vip: 2, subscriber: 1, member: 1 };
@@ -146,6 +150,13 @@ export function runCommand(def: CommandDef, cmd: { rest: string; args: string[] 
     case 'forgetme':
       fx.forget = true;
       break;
+    case 'emote': {
+      const offered = avatarExpressions(config.channels[channel]?.video.avatar);
+      const name = cmd.args[0]?.toLowerCase() ?? '';
+      if (offered.includes(name)) fx.emote = name;
+      else fx.replies.push(offered.length ? `@${user} expressions: ${offered.join(', ')}` : `@${user} this channel has no avatar`);
+      break;
+    }
     default: {
       const c = def.custom!;
       const values: Record<string, string> = { user, args: cmd.rest, ...Object.fromEntries(cmd.args.map((a, i) => [`arg${i + 1}`, a])) };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Payload } from '../../queues/registry';
-import { currentVoices, markCleared, setVoice } from '../channel-state';
+import { currentVoices, markCleared, setEmote, setVoice } from '../channel-state';
 import { configured, isConfigured } from '../config/names';
 import { DegradationMonitor, LEVEL_NAMES, type Reading } from '../degradation';
 import type { ProcessContext } from '../process';
@@ -415,6 +415,7 @@ export class IngestPipeline {
     if (fx.control === 'clear') await markCleared(this.deps, channel);
     // !skip and !clear both stop the line on air (!clear also set the mark above: the backlog is dropped).
     if (fx.control) await redis.publish(keys.control(channel), JSON.stringify({ action: 'skip', by: i.event.user.login } satisfies ControlMessage));
+    if (fx.emote) await setEmote(this.deps, channel, fx.emote, this.deps.config.channels[channel]!.video.avatar.expressionResetMs, i.event.user.login);
     const aiSaid = await this.ai.apply(i.event, channel, fx);
     for (const text of aiSaid ? [...fx.replies, aiSaid] : fx.replies) await this.deps.reply(i.event, text).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'reply failed'));
   }

@@ -48,8 +48,29 @@ export const channelSchema = z.strictObject({
             .prefault({}),
         })
         .optional(),
+      /**
+       * The built-in avatar drawn over the picture (the generated colour, the still image or the
+       * feed), in every frame the encoder sends: mouth from the audio on air, blinks, breathing,
+       * an expression set by `!emote`.
+       */
+      avatar: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          /** A pack folder (manifest + PNG layers); none: the built-in character. */
+          pack: z.string().min(1).optional(),
+          /** Top-left corner of the avatar box in the frame (even pixels: yuv420p chroma is 2×2). */
+          x: z.number().int().min(0).multipleOf(2, 'an even number of pixels').default(0),
+          y: z.number().int().min(0).multipleOf(2, 'an even number of pixels').default(0),
+          /** Size relative to the pack's canvas (the pack's own scale when not set). */
+          scale: z.number().min(0.1).max(4).optional(),
+          /** An expression set by `!emote` returns to neutral after this long. */
+          expressionResetMs: durationMs(60_000),
+        })
+        .prefault({}),
     })
     .refine((v) => [v.image, v.loop, v.feed, v.audioOnly || undefined].filter((x) => x !== undefined).length <= 1, 'choose one picture: image, loop, feed or audioOnly')
+    // The avatar is blended into the frames we hand the encoder; a looped video is decoded by the encoder itself.
+    .refine((v) => !v.avatar.enabled || (!v.loop && !v.audioOnly), 'the avatar is drawn over the colour, an image or a feed, not over a loop or audioOnly')
     .prefault({}),
   live: z
     .strictObject({

@@ -100,7 +100,8 @@ describe('the broadcast watchdog (real ffmpeg output)', () => {
     await nginx.start();
     const feedUrl = `${nginx.url}/still`;
     obs = publishStill(feedUrl, colour);
-    fleet.configure({ channels: { main: { video: { feed: { url: feedUrl, frozenMs: 0 } } } } });
+    // Without the avatar: drawn over the feed, it keeps the output from being black (a feed's fault, not the viewers').
+    fleet.configure({ channels: { main: { video: { feed: { url: feedUrl, frozenMs: 0 }, avatar: { enabled: false } } } } });
     const broadcast = fleet.start(['broadcast']);
     const on = await broadcast.waitForLog('video feed on air', {}, 30000);
     const noticed = await broadcast.waitForLog('watchdog: fault', { fault }, 20000);

@@ -3,24 +3,34 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /**
- * Decode what a live HLS playlist holds right now to mono 16-bit PCM at `rate`: the playlist is
- * copied with its segments and closed with EXT-X-ENDLIST so ffmpeg reads it once and stops.
+ * A copy of what a live HLS playlist holds right now, closed with EXT-X-ENDLIST so ffmpeg reads it
+ * once and stops (the live one keeps growing and dropping segments). Returns the copy's playlist.
  */
-export async function decodeLiveHls(liveDir: string, workDir: string, rate = 16000): Promise<Buffer> {
+export function snapshotLiveHls(liveDir: string, workDir: string): string {
   const snap = fs.mkdtempSync(path.join(workDir, 'hls-'));
   const playlist = fs.readFileSync(path.join(liveDir, 'index.m3u8'), 'utf8');
   for (const line of playlist.split('\n')) {
     if (line.endsWith('.ts')) fs.copyFileSync(path.join(liveDir, line), path.join(snap, line));
   }
   fs.writeFileSync(path.join(snap, 'index.m3u8'), `${playlist.trimEnd()}\n#EXT-X-ENDLIST\n`);
+  return path.join(snap, 'index.m3u8');
+}
+
+/** What `ffmpeg -loglevel error <args>` writes to stdout (rejects with its error output). */
+export function ffmpegStdout(args: string[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const ff = spawn('ffmpeg', ['-loglevel', 'error', '-i', path.join(snap, 'index.m3u8'), '-f', 's16le', '-ac', '1', '-ar', String(rate), 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const ff = spawn('ffmpeg', ['-loglevel', 'error', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
     ff.stdout.on('data', (d: Buffer) => out.push(d));
     ff.stderr.on('data', (d: Buffer) => (err += d.toString()));
     ff.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`ffmpeg could not decode the live view: ${err}`))));
   });
+}
+
+/** Decode what a live HLS playlist holds right now to mono 16-bit PCM at `rate`. */
+export async function decodeLiveHls(liveDir: string, workDir: string, rate = 16000): Promise<Buffer> {
+  return ffmpegStdout(['-i', snapshotLiveHls(liveDir, workDir), '-f', 's16le', '-ac', '1', '-ar', String(rate), 'pipe:1']);
 }
 
 /** RMS level of consecutive windows of 16-bit mono PCM. */

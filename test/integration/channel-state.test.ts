@@ -1,5 +1,5 @@
-import { clearedAt, currentVoice, currentVoices, markCleared, setVoice } from '../../src/channel-state';
-import { TestFleet } from '../helpers/fleet';
+import { clearedAt, currentEmote, currentVoice, currentVoices, markCleared, setEmote, setVoice } from '../../src/channel-state';
+import { TestFleet, eventually } from '../helpers/fleet';
 
 describe('channel state', () => {
   let fleet: TestFleet;
@@ -31,5 +31,25 @@ describe('channel state', () => {
     await markCleared(deps, 'main', 5000);
     expect(await clearedAt(deps, 'main', 10_000)).toBe(5000);
     expect(await clearedAt(deps, 'second', 10_000)).toBe(0);
+  });
+
+  it('an expression set by !emote reaches the broadcaster, is there for one starting later, and is gone when its hold ends', async () => {
+    const deps = { redis: fleet.redis, keys: fleet.keys };
+    const sub = fleet.redis.duplicate();
+    const got: unknown[] = [];
+    sub.on('message', (_c: string, m: string) => got.push(JSON.parse(m)));
+    await sub.subscribe(fleet.keys.control('main'));
+    try {
+      await setEmote(deps, 'main', 'happy', 60_000, 'mod');
+      const now = await currentEmote(deps, 'main');
+      expect(now?.expression).toBe('happy');
+      expect(now!.holdMs).toBeLessThanOrEqual(60_000);
+      expect(await currentEmote(deps, 'second')).toBeUndefined();
+      expect(await eventually(async () => got[0], 'the control message')).toEqual({ action: 'emote', expression: 'happy', holdMs: 60_000, by: 'mod' });
+      await setEmote(deps, 'main', 'sad', 50);
+      await eventually(async () => ((await currentEmote(deps, 'main')) === undefined ? true : undefined), 'back to neutral');
+    } finally {
+      await sub.quit();
+    }
   });
 });

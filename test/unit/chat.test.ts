@@ -74,6 +74,13 @@ describe('commands', () => {
     expect(run('!skip', ['moderator']).control).toBe('skip');
     expect(run('!clear', ['moderator']).control).toBe('clear');
   });
+  it('!emote sets only an expression the channel\'s avatar pack offers', () => {
+    expect(run('!emote Happy', ['moderator']).emote).toBe('happy');
+    const unknown = run('!emote constructor', ['moderator']);
+    expect(unknown.emote).toBeUndefined();
+    expect(unknown.replies[0]).toMatch(/expressions: neutral, happy, sad, angry, surprised, thinking/);
+    expect(commandTable(config).get('emote')!.permission).toBe('moderator');
+  });
   it('fills templates with text, never interpreting it', () => {
     expect(fillTemplate('{user} hugs {args} ({arg1}) {unknown}', { user: '<b>Al</b>', args: '$(id) %{pts}', arg1: '$(id)' })).toBe('<b>Al</b> hugs $(id) %{pts} ($(id)) {unknown}');
   });
