@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { AiConfig } from '../config/ai.schema';
+import { requireChannel } from '../config/names';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logger';
 import { inQuietHours, localTime } from '../schedule/clock';
@@ -95,13 +96,9 @@ export class IdleTalk {
     return (this.deps.now ?? Date.now)();
   }
 
-  private checkChannel(channel: string): void {
-    if (!Object.hasOwn(this.deps.config.channels, channel)) throw new Error(`no channel named "${channel}"`);
-  }
-
   /** A chat message arrived in the channel (resets the quiet time). */
   async noteChat(channel: string, at = this.now()): Promise<void> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     await this.deps.redis.multi().hset(this.keys.idle(channel), 'lastChatAt', at).pexpire(this.keys.idle(channel), STATE_TTL_MS).exec();
   }
 
@@ -111,7 +108,7 @@ export class IdleTalk {
    * `memoryTopic` gives a remembered viewer's summary (Memory.randomSummary) for that source.
    */
   async tryStart(channel: string, memoryTopic?: () => Promise<string | undefined>): Promise<IdleTopic | undefined> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     const now = this.now();
     const [state, lines] = await Promise.all([this.deps.redis.hgetall(this.keys.idle(channel)), this.deps.redis.zcount(this.keys.idleTimes(channel), now - HOUR, '+inf')]);
     const num = (v: string | undefined) => (v ? Number(v) : undefined);

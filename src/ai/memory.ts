@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { requireChannel } from '../config/names';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logger';
 import { aiKeys, viewerPart, type AiKeys } from './keys';
@@ -116,11 +117,6 @@ export class Memory {
     return (this.deps.now ?? Date.now)();
   }
 
-  /** Channels come from config only: anything else is a caller's bug, refused before a key is made. */
-  private checkChannel(channel: string): void {
-    if (!Object.hasOwn(this.deps.config.channels, channel)) throw new Error(`no channel named "${channel}"`);
-  }
-
   private async appendTurn(channel: string, turn: Omit<StoredTurn, 'n' | 'at'>): Promise<void> {
     if (this.cfg.turns === 0) return;
     const stored: StoredTurn = { ...turn, n: turn.t.length, at: this.now() };
@@ -133,7 +129,7 @@ export class Memory {
    * Returns how many lines wait for their summary; at `summaryEvery` or more, run `updateSummary`.
    */
   async recordMessage(channel: string, raw: ViewerLine): Promise<number> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     const line = { ...raw, text: raw.text.slice(0, MAX_TEXT) };
     const viewer = viewerPart(line.viewer);
     await this.appendTurn(channel, { u: line.name, v: viewer, t: line.text });
@@ -144,13 +140,13 @@ export class Memory {
 
   /** The idol's own words (a reply or an idle line), into the conversation. */
   async recordReply(channel: string, text: string): Promise<void> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     await this.appendTurn(channel, { t: text.slice(0, MAX_TEXT) });
   }
 
   /** The channel's recent conversation, oldest first, as the prompt builder takes it. */
   async history(channel: string): Promise<ConversationTurn[]> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     const items = await this.deps.redis.lrange(this.keys.conversation(channel), 0, -1);
     return items.flatMap((item) => {
       try {
@@ -164,13 +160,13 @@ export class Memory {
 
   /** What the idol remembers about a viewer in a channel ('' for nothing). */
   async summary(channel: string, viewer: string): Promise<string> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     return (await this.deps.redis.hget(this.keys.summary(channel, viewer), 'summary')) ?? '';
   }
 
   /** A viewer's lines waiting for the next summary update, oldest first. */
   async waitingLines(channel: string, viewer: string): Promise<WaitingLines> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     const raw = await this.deps.redis.lrange(this.keys.lines(channel, viewer), 0, -1);
     const texts = raw.map((r) => {
       try {
@@ -184,14 +180,14 @@ export class Memory {
 
   /** Store a summary made from `made` ('' deletes it); false when those lines are gone (the viewer was forgotten meanwhile). */
   async storeSummary(channel: string, viewer: string, summary: string, made: WaitingLines): Promise<boolean> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     const stored = await this.deps.redis.eval(STORE_SUMMARY, 2, this.keys.summary(channel, viewer), this.keys.lines(channel, viewer), summary, this.now(), made.count, this.cfg.summaryTtlMs, made.stamp);
     return Number(stored) === 1;
   }
 
   /** A remembered viewer's summary, picked at random among a channel's (for idle talk), if any. */
   async randomSummary(channel: string): Promise<string | undefined> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     const viewers = await this.deps.redis.zrandmember(this.keys.viewers(channel), 3);
     for (const v of viewers ?? []) {
       const s = await this.deps.redis.hget(this.keys.summary(channel, v), 'summary');
@@ -208,7 +204,7 @@ export class Memory {
    */
   async forget(channel: string | undefined, viewer: string): Promise<number> {
     const channels = channel === undefined ? Object.keys(this.deps.config.channels) : [channel];
-    channels.forEach((c) => this.checkChannel(c));
+    channels.forEach((c) => requireChannel(this.deps.config, c));
     let deleted = 0;
     for (const c of channels) {
       const k = this.keys;

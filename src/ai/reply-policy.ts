@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { AiConfig, Situation } from '../config/ai.schema';
+import { requireChannel } from '../config/names';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
@@ -136,10 +137,6 @@ export class ReplyPolicy {
     return (this.deps.now ?? Date.now)();
   }
 
-  private checkChannel(channel: string): void {
-    if (!Object.hasOwn(this.deps.config.channels, channel)) throw new Error(`no channel named "${channel}"`);
-  }
-
   /** Whether this is the viewer's first message in the channel (and remember them). */
   private async firstTime(channel: string, viewer: string): Promise<boolean> {
     const added = await this.deps.redis.eval(MARK_SEEN, 1, this.keys.firstSeen(channel), this.now(), this.cfg.firstSeenTtlMs, this.cfg.firstSeenMax, viewerPart(viewer));
@@ -148,7 +145,7 @@ export class ReplyPolicy {
 
   /** Offer a filtered chat message for a reply. `skipped`: lower candidates dropped to make room. */
   async offer(channel: string, msg: ReplyMessage, personaName = this.deps.config.ai.personas[this.deps.config.ai.defaultPersona]!.name): Promise<Offer> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     const firstTime = await this.firstTime(channel, msg.viewer);
     const picked = classify(msg, { cfg: this.cfg, personaName, firstTime, random: this.deps.random ?? Math.random });
     if (!picked) return { accepted: false, why: 'not picked' };
@@ -164,7 +161,7 @@ export class ReplyPolicy {
 
   /** Take the best candidate and a reply slot (give it back with `release`), or say why not. */
   async take(channel: string): Promise<Take> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     const k = this.keys;
     const slot = randomUUID();
     const [member, why, skipped] = (await this.deps.redis.eval(TAKE, 3, k.candidates(channel), k.inFlight(channel), k.channelCooldown(channel), this.now(), this.cfg.pickWindowMs, PAID_FLOOR, this.cfg.maxInFlight, this.cfg.slotTtlMs, this.cfg.channelCooldownMs, slot)) as [string | null, string, number];
@@ -178,13 +175,13 @@ export class ReplyPolicy {
 
   /** Give back a reply slot once the reply has aired (or failed). */
   async release(channel: string, slot: string): Promise<void> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     await this.deps.redis.zrem(this.keys.inFlight(channel), slot);
   }
 
   /** Replies in flight in a channel (slots not expired), and candidates waiting. */
   async depth(channel: string): Promise<{ inFlight: number; waiting: number }> {
-    this.checkChannel(channel);
+    requireChannel(this.deps.config, channel);
     const [inFlight, waiting] = await Promise.all([this.deps.redis.zcount(this.keys.inFlight(channel), this.now(), '+inf'), this.deps.redis.zcard(this.keys.candidates(channel))]);
     return { inFlight, waiting };
   }

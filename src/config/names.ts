@@ -12,3 +12,8 @@ export function isConfigured(map: object, name: string): boolean {
 export function configured<T>(map: Readonly<Record<string, T>>, name: string): T | undefined {
   return Object.hasOwn(map, name) ? map[name] : undefined;
 }
+
+/** Refuses a channel that is not configured, before any key is made from it (a caller's bug, not input). */
+export function requireChannel(config: { channels: object }, channel: string): void {
+  if (!Object.hasOwn(config.channels, channel)) throw new Error(`no channel named "${channel}"`);
+}
