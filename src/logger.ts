@@ -7,8 +7,8 @@ export type { Logger };
  * reaches a log call by accident is still never written.
  */
 const REDACT_PATHS = [
-  '*.adminToken', '*.token', '*.oauth', '*.oauthToken', '*.apiKey', '*.streamKey', '*.password', '*.sentinelPassword', '*.authorization',
-  'adminToken', 'token', 'apiKey', 'streamKey', 'password', 'sentinelPassword', 'authorization',
+  '*.adminToken', '*.token', '*.authenticationToken', '*.oauth', '*.oauthToken', '*.apiKey', '*.streamKey', '*.password', '*.sentinelPassword', '*.authorization',
+  'adminToken', 'token', 'authenticationToken', 'apiKey', 'streamKey', 'password', 'sentinelPassword', 'authorization',
   'req.headers.authorization', 'headers.authorization', '*.headers.authorization',
   'config.control.adminToken', 'config.redis.url',
 ];

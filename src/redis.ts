@@ -83,6 +83,8 @@ export function keyspace(prefix: string) {
     broadcastFence: (channel: string) => `${prefix}:broadcast:${channel}:fence`,
     /** The avatar expression set by !emote (a name the channel's pack offers), expiring when it returns to neutral. */
     avatarExpression: (channel: string) => `${prefix}:avatar:${channel}:expression`,
+    /** The VTube Studio plugin token of a channel's model (granted once by the user in VTS; never logged). */
+    vtsToken: (channel: string) => `${prefix}:vts:${channel}:token`,
     /** Pub/sub channel of operator controls (skip) for a channel's broadcaster. */
     control: (channel: string) => `${prefix}:control:${channel}`,
     /** A platform message id seen recently (SET NX with a TTL). */

@@ -1,15 +1,12 @@
 import type { ChannelConfig } from '../config/schema';
 import { DEFAULT_PACK_SOURCE } from './default-pack';
 import { packExpressions } from './pack';
+import { STANDARD_EXPRESSIONS } from './pack.schema';
 
 const known = new Map<string, string[]>();
 
-/**
- * The expressions a channel's avatar offers (its pack's manifest, read once per folder), lower
- * case as chat types them; none when the channel has no avatar. What `!emote` may set.
- */
-export function avatarExpressions(avatar: ChannelConfig['video']['avatar'] | undefined): string[] {
-  if (!avatar?.enabled) return [];
+/** The built-in avatar's pack's expressions (its manifest, read once per folder), lower case as chat types them. */
+function packNames(avatar: ChannelConfig['video']['avatar']): string[] {
   const dir = avatar.pack ?? DEFAULT_PACK_SOURCE;
   let names = known.get(dir);
   if (!names) {
@@ -17,4 +14,16 @@ export function avatarExpressions(avatar: ChannelConfig['video']['avatar'] | und
     known.set(dir, names);
   }
   return names;
+}
+
+/**
+ * The expressions a channel's avatar offers, what `!emote` may set: the built-in avatar's pack's
+ * when it is on, and with VTube Studio on the standard ones and those its config maps; none when
+ * the channel has neither.
+ */
+export function avatarExpressions(avatar: ChannelConfig['video']['avatar'] | undefined): string[] {
+  if (!avatar) return [];
+  const names = new Set(avatar.enabled ? packNames(avatar) : []);
+  if (avatar.vtubeStudio.enabled) for (const n of [...STANDARD_EXPRESSIONS, ...Object.keys(avatar.vtubeStudio.expressions)]) names.add(n);
+  return [...names];
 }

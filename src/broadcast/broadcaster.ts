@@ -1,5 +1,6 @@
 import type { LiveEvent } from '../../queues/live-events';
 import { handlers } from '../../workers';
+import { VtubeStudioDriver } from '../avatar/vtube-studio';
 import { currentEmote } from '../channel-state';
 import { forgetStreamKeys } from '../config/load';
 import { onShutdown } from '../lifecycle';
@@ -93,10 +94,31 @@ async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
 }
 
 /** The avatar shows `expression` if its pack offers it (a control is checked here too: the pack may have been changed). */
-function showEmote(ctx: ProcessContext, output: Output, expression: string, holdMs: number): void {
+function showEmote(ctx: ProcessContext, output: Output, expression: string, holdMs: number, vts?: VtubeStudioDriver): void {
+  void vts?.setExpression(expression, holdMs);
   const shown = output.picture?.avatar?.setExpression(expression, holdMs);
   if (shown) ctx.log.info({ expression, holdMs }, 'avatar expression');
-  else ctx.log.warn({ expression }, 'avatar expression not shown: no avatar, or not in its pack');
+  else if (!vts) ctx.log.warn({ expression }, 'avatar expression not shown: no avatar, or not in its pack');
+}
+
+/**
+ * The channel's model in VTube Studio, when configured: driven only by the active broadcaster
+ * (its mouth from the speech this output airs, its expression from Redis and the controls).
+ */
+function startVtubeStudio(ctx: ProcessContext, channel: string, output: Output): VtubeStudioDriver | undefined {
+  const cfg = ctx.config.channels[channel]!.video.avatar.vtubeStudio;
+  if (!cfg.enabled || !output.speech) return undefined;
+  const vts = new VtubeStudioDriver({
+    cfg,
+    redis: ctx.redis,
+    tokenKey: ctx.keys.vtsToken(channel),
+    log: ctx.log.child({ vts: channel }),
+    desired: () => currentEmote(ctx, channel),
+    speech: output.speech,
+    sampleRate: ctx.config.playout.sampleRate,
+  });
+  vts.start();
+  return vts;
 }
 
 /**
@@ -106,6 +128,7 @@ function showEmote(ctx: ProcessContext, output: Output, expression: string, hold
 async function startActive(ctx: ProcessContext, channel: string, output: Output, lock: ChannelLock, onAir: OnAir) {
   const { log } = ctx;
   const { pump, encoder, caption } = output;
+  const vts = startVtubeStudio(ctx, channel, output);
   const controls = await listenToControls(ctx, channel, {
     skip: (by) => {
       log.info({ by, utteranceId: onAir.utteranceId }, 'line skipped');
@@ -116,7 +139,7 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
       log.warn({ fault }, 'fault injected: background bed off');
       pump.setBed(undefined);
     },
-    emote: (expression, holdMs) => showEmote(ctx, output, expression, holdMs),
+    emote: (expression, holdMs) => showEmote(ctx, output, expression, holdMs, vts),
   });
   // The expression set before this broadcaster took the channel (a restart, a takeover) is shown again.
   const emote = output.picture?.avatar && (await currentEmote(ctx, channel).catch(() => undefined));
@@ -132,6 +155,7 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
       monitors.stop();
       await playout.stop();
       await controls.stop();
+      await vts?.stop();
     },
   };
 }

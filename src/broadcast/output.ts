@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { ProcessContext } from '../process';
 import { type Bed, GeneratedBed, LoopedBed, decodeBed } from './bed';
+import { PcmRing } from '../avatar/pcm-ring';
 import { AvatarPicture, type AvatarConfig } from './avatar-picture';
 import { CaptionFile } from './caption-file';
 import { DestinationRelay } from './destination-relay';
@@ -145,7 +146,9 @@ export async function openOutput(ctx: ProcessContext, channel: string, lead: Lea
   const feedAudio = feedSound(channelConfig, bed, rate, log);
   const avatar = picture?.avatar;
   avatar?.follow(() => encoder.mediaStartAt);
-  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt), 20, feedAudio?.mix ?? bed, avatar && ((pcm, dueAt) => avatar.speech.push(pcm, dueAt)));
+  // The speech on air, by when it is due: the built-in avatar's mouth and VTube Studio's follow it.
+  const speech = avatar?.speech ?? (channelConfig.video.avatar.vtubeStudio.enabled ? new PcmRing(rate) : undefined);
+  const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt), 20, feedAudio?.mix ?? bed, speech && ((pcm, dueAt) => speech.push(pcm, dueAt)));
   encoder.start();
   pump.start();
   // Air nothing until the output is out and its clock known, so on-air times are right from the first line.
@@ -162,6 +165,7 @@ export async function openOutput(ctx: ProcessContext, channel: string, lead: Lea
     pump,
     caption,
     picture,
+    speech,
     hasBed: bed !== undefined,
     /** Push to the destinations and point the channel's live view at this member's HLS. */
     goOnAir: () => {

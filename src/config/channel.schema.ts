@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { colour, durationMs } from './fields';
+import { vtubeStudioSchema } from './vtubestudio.schema';
 
 /** One channel: its picture, its local live view and the platforms it is pushed to. */
 export const channelSchema = z.strictObject({
@@ -65,6 +66,8 @@ export const channelSchema = z.strictObject({
           scale: z.number().min(0.1).max(4).optional(),
           /** An expression set by `!emote` returns to neutral after this long. */
           expressionResetMs: durationMs(60_000),
+          /** A Live2D model in VTube Studio driven like the built-in avatar (on or off independently of it). */
+          vtubeStudio: vtubeStudioSchema,
         })
         .prefault({}),
     })
