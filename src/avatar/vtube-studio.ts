@@ -206,7 +206,7 @@ export class VtubeStudioDriver {
 
   private startInjecting(s: VtsSession): void {
     this.mouth = 0;
-    this.heardUpTo = Date.now();
+    this.heardUpTo = Date.now() - this.opts.cfg.mouthOffsetMs;
     this.injectTimer = setInterval(() => this.inject(s), Math.round(1000 / this.opts.cfg.injectPerSecond));
   }
 
@@ -217,13 +217,13 @@ export class VtubeStudioDriver {
   }
 
   /**
-   * One mouth value from the speech due on air since the last one, with the built-in avatar's
+   * One mouth value from the speech due on air since the last one (shifted by mouthOffsetMs), with the built-in avatar's
    * gate and attack/release (src/avatar/animator.ts). Sent even in silence: VTS lets go of a
    * parameter not re-sent within a second. While VTS has not answered the last one, this one is
    * skipped (the next carries a newer value); a VTS that never answers is dropped by the session.
    */
   private inject(s: VtsSession): void {
-    const now = Date.now();
+    const now = Date.now() - this.opts.cfg.mouthOffsetMs;
     const samples = this.opts.speech.window(this.heardUpTo, now);
     this.heardUpTo = now;
     this.mouth = mouthFromPcm(samples, this.opts.sampleRate, this.mouth);

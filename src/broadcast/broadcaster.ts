@@ -72,14 +72,14 @@ export async function runBroadcast(channel: string): Promise<void> {
 async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
   const output = await openOutput(ctx, channel, lock.lead);
   const onAir = new OnAir();
-  let active: { stop: () => Promise<void> } | undefined;
+  let active: Awaited<ReturnType<typeof startActive>> | undefined;
   return {
     goLive: async () => {
       output.goOnAir();
       active = await startActive(ctx, channel, output, lock, onAir);
       ctx.log.info({ channel, playlist: output.encoder.playlist }, 'broadcaster ready');
     },
-    detail: () => ({ ...output.detail(), onAir: onAir.utteranceId }),
+    detail: () => ({ ...output.detail(), onAir: onAir.utteranceId, vtubeStudio: active?.vts?.connected }),
     /** Graceful: the line on air is played to its end, then everything closes. */
     stop: async () => {
       await active?.stop();
@@ -150,6 +150,7 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
   const playout = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, (u, job) => handlers.playout(u, { ...deps, job: { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 } }));
   const monitors = startMonitors(ctx, channel, { encoder, pump, picture: output.picture, hasBed: output.hasBed });
   return {
+    vts,
     /** Stop taking lines (the one on air is played out, or ends at once if the channel was taken). */
     stop: async () => {
       monitors.stop();

@@ -79,6 +79,7 @@ export const configSchema = sections.superRefine((cfg, ctx) => {
   checkSchedule(cfg, issue);
   checkSources(cfg, issue);
   checkPersonas(cfg, issue);
+  checkVtubeStudio(cfg, issue);
 });
 
 /** Resolved by the loader (src/config/load.ts) from the environment, never from the file. */
@@ -192,6 +193,14 @@ function voiceRef(cfg: Parsed, issue: Issue): (voice: string | undefined, path: 
 function checkPersonas(cfg: Parsed, issue: Issue): void {
   const uses = voiceRef(cfg, issue);
   for (const [name, persona] of Object.entries(cfg.ai.personas)) uses(persona.voice, ['ai', 'personas', name, 'voice']);
+}
+
+/** A mouth moved earlier than the encoder takes the speech needs samples the pump has already handed over. */
+function checkVtubeStudio(cfg: Parsed, issue: Issue): void {
+  for (const [name, c] of Object.entries(cfg.channels)) {
+    const offset = c.video.avatar.vtubeStudio.mouthOffsetMs;
+    if (offset < -cfg.playout.leadMs) issue(['channels', name, 'video', 'avatar', 'vtubeStudio', 'mouthOffsetMs'], `at most playout.leadMs (${cfg.playout.leadMs} ms) early: the speech further ahead is not handed over yet`);
+  }
 }
 
 export type { ChannelConfig } from './channel.schema';

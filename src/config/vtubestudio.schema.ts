@@ -25,6 +25,13 @@ export const vtubeStudioSchema = z
     mouthParameter: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'a VTS parameter id like MouthOpen').default('MouthOpen'),
     /** Mouth values sent per second; VTS lets go of a parameter not re-sent within a second. */
     injectPerSecond: z.number().int().min(2).max(60).default(30),
+    /**
+     * When the mouth moves against the moment the encoder takes the speech (0: with it, as the
+     * built-in avatar). Positive: later, for a sound viewers hear later than it is encoded;
+     * negative: earlier (at most playout.leadMs), for a model whose picture reaches the stream late
+     * (VTS captured by OBS and sent back to us as the channel's feed).
+     */
+    mouthOffsetMs: z.number().int().min(-2000).max(5000).default(0),
     /** `set` takes the parameter over (one plugin at a time); `add` adds to what tracking or another plugin sets. */
     mode: z.enum(['set', 'add']).default('set'),
     /** Tell VTS a face is found while we drive it, so it does not play its "tracking lost" animation. */

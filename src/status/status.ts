@@ -46,6 +46,8 @@ export interface ChannelStatus {
   active: string | null;
   standbys: number;
   encoderRunning: boolean | null;
+  /** The active broadcaster's session with VTube Studio (null: not configured, or no active broadcaster). */
+  vtubeStudio: boolean | null;
   destinations: DestinationStatus[];
 }
 
@@ -104,6 +106,7 @@ function channelStatus(config: Config, members: FleetMember[], metricsOf: Map<st
       active: active?.id ?? null,
       standbys: broadcasters.length - (active ? 1 : 0),
       encoderRunning: typeof active?.detail.encoderRunning === 'boolean' ? active.detail.encoderRunning : null,
+      vtubeStudio: c.video.avatar.vtubeStudio.enabled && typeof active?.detail.vtubeStudio === 'boolean' ? active.detail.vtubeStudio : null,
       destinations,
     };
   });
@@ -163,6 +166,7 @@ export function formatStatus(r: StatusReport): string {
     lines.push(`  ${c.channel.padEnd(20)}${who}`);
     for (const d of c.destinations) lines.push(`    ${d.destination.padEnd(18)}${d.onAir === null ? 'unknown' : d.onAir ? 'on air' : 'OFF AIR'}${d.reconnects ? `  (${d.reconnects} reconnects)` : ''}`);
     if (!c.destinations.length) lines.push('    (no destinations configured: local live view only)');
+    if (c.vtubeStudio !== null) lines.push(`    ${'VTube Studio'.padEnd(18)}${c.vtubeStudio ? 'connected' : 'NOT CONNECTED'}`);
   }
   return lines.join('\n');
 }

@@ -49,7 +49,7 @@ describe('idolcast status', () => {
     expect(report.breakers).toEqual([{ engine: 'cloud', state: 'open', probeInMs: expect.any(Number) }]);
     expect(report.channels).toEqual([
       {
-        channel: 'main', active: 'broadcast-test', standbys: 0, encoderRunning: true,
+        channel: 'main', active: 'broadcast-test', standbys: 0, encoderRunning: true, vtubeStudio: null,
         destinations: [
           { destination: 'twitch', onAir: true, reconnects: 0 },
           { destination: 'youtube', onAir: false, reconnects: 3 },

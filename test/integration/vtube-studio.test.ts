@@ -32,6 +32,13 @@ class Lines {
   }
 }
 
+/** `seconds` of a loud vowel-like tone, 16-bit mono PCM. */
+function tone(seconds: number): Buffer {
+  const pcm = Buffer.alloc(Math.round(RATE * seconds) * 2);
+  for (let i = 0; i < pcm.length / 2; i++) pcm.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 220 * i) / RATE)), i * 2);
+  return pcm;
+}
+
 const EXPRESSIONS = { happy: { hotkey: 'smile' }, sad: { expression: 'Sad.exp3.json' }, surprised: { hotkey: 'Wave' }, angry: { hotkey: 'Nowhere' } };
 
 describe('VTube Studio driver (a loopback VTS over a real WebSocket, real Redis)', () => {
@@ -172,9 +179,7 @@ describe('VTube Studio driver (a loopback VTS over a real WebSocket, real Redis)
     await log.wait('VTube Studio connected');
     // Half a second of a loud vowel-like tone, due 200 ms from now, then nothing.
     const startAt = Date.now() + 200;
-    const pcm = Buffer.alloc(RATE); // 0.5 s of 16-bit samples
-    for (let i = 0; i < RATE / 2; i++) pcm.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 220 * i) / RATE)), i * 2);
-    speech.push(pcm, startAt);
+    speech.push(tone(0.5), startAt);
     const endAt = startAt + 500;
     const after = fake.injected.length;
     await eventually(async () => (fake.injected.filter((v) => v.at > endAt).length >= 25 ? true : undefined), 'values after the speech', 10000);
@@ -185,5 +190,17 @@ describe('VTube Studio driver (a loopback VTS over a real WebSocket, real Redis)
     expect(during.filter((v) => v.value > 0.5).length).toBeGreaterThan(during.length / 2);
     // After it: the release closes the mouth within a few values, and it stays closed.
     expect(values.filter((v) => v.at > endAt).slice(-15).every((v) => v.value === 0)).toBe(true);
+  });
+
+  it('mouthOffsetMs moves the mouth later than the encoder takes the speech (a sound viewers hear late)', async () => {
+    const speech = new PcmRing(RATE);
+    const { log } = driver({ injectPerSecond: 50, mouthOffsetMs: 400 }, speech);
+    await log.wait('VTube Studio connected');
+    const startAt = Date.now() + 100;
+    speech.push(tone(0.5), startAt);
+    const after = fake.injected.length;
+    await fake.waitFor((r) => r.type === 'InjectParameterDataRequest' && (r.data.parameterValues as { value: number }[])[0]!.value > 0.5);
+    const values = fake.injected.slice(after);
+    expect(values.filter((v) => v.at < startAt + 400).every((v) => v.value === 0)).toBe(true);
   });
 });

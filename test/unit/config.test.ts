@@ -96,4 +96,13 @@ describe('chat source settings', () => {
     expect(c.chat.youtube.apiKey).toBe('k');
     expect(c.chat.twitch).toMatchObject({ oauthToken: 'oauth:t', server: 'ws://127.0.0.1:1' });
   });
+
+  it('VTube Studio: off by default at its usual address; a bad mapping or a mouth earlier than the playout lead is named by path', () => {
+    expect(parseConfig('', 'x.yaml').channels.main!.video.avatar.vtubeStudio).toMatchObject({ enabled: false, url: 'ws://127.0.0.1:8001', mouthParameter: 'MouthOpen', injectPerSecond: 30, expressions: {} });
+    const vts = (v: string) => `channels: { main: { video: { avatar: { vtubeStudio: ${v} } } } }`;
+    expect(parseConfig(vts('{ enabled: true, expressions: { happy: { hotkey: Smile }, sad: { expression: Sad.exp3.json } } }'), 'x.yaml').channels.main!.video.avatar.vtubeStudio.expressions).toEqual({ happy: { hotkey: 'Smile' }, sad: { expression: 'Sad.exp3.json' } });
+    expect(() => parseConfig(vts('{ expressions: { sad: { expression: ../sad.json } } }'), 'x.yaml')).toThrow(/channels\.main\.video\.avatar\.vtubeStudio\.expressions\.sad/);
+    expect(() => parseConfig(vts('{ injectPerSecond: 1 }'), 'x.yaml')).toThrow(/vtubeStudio\.injectPerSecond/);
+    expect(() => parseConfig(vts('{ mouthOffsetMs: -400 }'), 'x.yaml')).toThrow(/vtubeStudio\.mouthOffsetMs: at most playout\.leadMs \(250 ms\) early/);
+  });
 });
