@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { VtubeStudioConfig } from '../config/vtubestudio.schema';
-import type { Logger } from '../logger';
+import { redactUrl, type Logger } from '../logger';
 import { sleep } from '../time';
 import { mouthFromPcm } from './animator';
 import { resolveMoves, showMove, type VtsMove } from './vts-expressions';
@@ -53,7 +53,12 @@ export class VtubeStudioDriver {
   /** Mouth values VTS accepted (for tests and the status). */
   injected = 0;
 
-  constructor(private readonly opts: VtsDriverOptions) {}
+  /** Every line says which VTS (the address without credentials, should it carry any). */
+  private readonly log: Logger;
+
+  constructor(private readonly opts: VtsDriverOptions) {
+    this.log = opts.log.child({ url: redactUrl(opts.cfg.url) });
+  }
 
   get connected(): boolean {
     return this.session !== undefined;
@@ -80,7 +85,8 @@ export class VtubeStudioDriver {
   private hold(expression: string, holdMs: number): void {
     clearTimeout(this.resetTimer);
     this.expression = holdMs > 0 ? expression : 'neutral';
-    if (this.expression !== 'neutral') this.resetTimer = setTimeout(() => void this.setExpression('neutral', 0), holdMs);
+    // (a timer holds at most ~24.8 days; a longer hold is that long)
+    if (this.expression !== 'neutral') this.resetTimer = setTimeout(() => void this.setExpression('neutral', 0), Math.min(holdMs, 2 ** 31 - 1));
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -90,7 +96,7 @@ export class VtubeStudioDriver {
   }
 
   private async run(): Promise<void> {
-    const { log, cfg } = this.opts;
+    const { cfg } = this.opts;
     let failures = 0;
     while (!this.abort.signal.aborted) {
       const session = (this.socket = new VtsSession(cfg.url, cfg.requestTimeoutMs));
@@ -99,7 +105,7 @@ export class VtubeStudioDriver {
         await session.opened;
         await this.authenticate(session);
         if (this.abort.signal.aborted) break;
-        log.info({ url: cfg.url, afterFailures: failures }, 'VTube Studio connected');
+        this.log.info({ afterFailures: failures }, 'VTube Studio connected');
         failures = 0;
         this.denied = false;
         this.session = session;
@@ -109,7 +115,7 @@ export class VtubeStudioDriver {
         this.stopInjecting();
         this.session = undefined;
         if (this.abort.signal.aborted) break;
-        log.warn({ url: cfg.url, code: closed.code, garbage: session.garbage }, 'VTube Studio connection lost: reconnecting');
+        this.log.warn({ code: closed.code, garbage: session.garbage }, 'VTube Studio connection lost: reconnecting');
         wait = this.backoff(0);
       } catch (err) {
         session.drop();
@@ -127,16 +133,16 @@ export class VtubeStudioDriver {
 
   /** One clear line for a denial; a VTS that is not running is quiet, with a warning now and then. */
   private reportFailure(err: Error, failures: number, wait: number): void {
-    const { log, cfg } = this.opts;
+    const { cfg } = this.opts;
     if (err instanceof VtsDenied) {
-      if (!this.denied) log.error({ url: cfg.url, plugin: cfg.pluginName, retryInMs: wait }, 'VTube Studio: the plugin was denied; allow it in VTS (a popup asks again later) or turn vtubeStudio off');
-      else log.debug({ failures }, 'VTube Studio still denies the plugin');
+      if (!this.denied) this.log.error({ plugin: cfg.pluginName, retryInMs: wait }, 'VTube Studio: the plugin was denied; allow it in VTS (a popup asks again later) or turn vtubeStudio off');
+      else this.log.debug({ failures }, 'VTube Studio still denies the plugin');
       this.denied = true;
       return;
     }
-    const fields = { url: cfg.url, err: err.message, failures, retryInMs: Math.round(wait) };
-    if (failures === 1 || failures % 20 === 0) log.warn(fields, 'cannot reach VTube Studio: retrying');
-    else log.debug(fields, 'cannot reach VTube Studio: retrying');
+    const fields = { err: err.message, failures, retryInMs: Math.round(wait) };
+    if (failures === 1 || failures % 20 === 0) this.log.warn(fields, 'cannot reach VTube Studio: retrying');
+    else this.log.debug(fields, 'cannot reach VTube Studio: retrying');
   }
 
   /** Capped exponential backoff with jitter (half to full of the capped delay). */
@@ -147,7 +153,7 @@ export class VtubeStudioDriver {
 
   /** The stored token, or a new one from the user; a stored token VTS no longer accepts is replaced once. */
   private async authenticate(s: VtsSession): Promise<void> {
-    const { cfg, redis, tokenKey, log } = this.opts;
+    const { cfg, redis, tokenKey } = this.opts;
     let token = await redis.get(tokenKey);
     for (let fresh = false; ; fresh = true) {
       token ??= await this.requestToken(s);
@@ -155,14 +161,14 @@ export class VtubeStudioDriver {
       if (res.authenticated === true) return;
       await redis.del(tokenKey);
       if (fresh) throw new Error('VTube Studio refused the token it had just granted');
-      log.warn({ url: cfg.url, reason: String(res.reason ?? '') }, 'VTube Studio no longer accepts the stored token: asking for a new one');
+      this.log.warn({ reason: String(res.reason ?? '') }, 'VTube Studio no longer accepts the stored token: asking for a new one');
       token = null;
     }
   }
 
   private async requestToken(s: VtsSession): Promise<string> {
-    const { cfg, redis, tokenKey, log } = this.opts;
-    log.info({ url: cfg.url, plugin: cfg.pluginName, developer: cfg.pluginDeveloper, waitMs: cfg.approvalWaitMs }, 'VTube Studio: asking for a plugin token; click "Allow" in the popup in VTS');
+    const { cfg, redis, tokenKey } = this.opts;
+    this.log.info({ plugin: cfg.pluginName, developer: cfg.pluginDeveloper, waitMs: cfg.approvalWaitMs }, 'VTube Studio: asking for a plugin token; click "Allow" in the popup in VTS');
     let res: Record<string, unknown>;
     try {
       res = await s.request('AuthenticationTokenRequest', { pluginName: cfg.pluginName, pluginDeveloper: cfg.pluginDeveloper }, cfg.approvalWaitMs);
@@ -173,22 +179,22 @@ export class VtubeStudioDriver {
     const token = res.authenticationToken;
     if (typeof token !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(token)) throw new Error('VTube Studio answered the token request without a usable token');
     await redis.set(tokenKey, token);
-    log.info({ url: cfg.url }, 'VTube Studio granted a plugin token (kept in Redis)');
+    this.log.info('VTube Studio granted a plugin token (kept in Redis)');
     return token;
   }
 
   /** After a (re)connect: the model's hotkeys and expressions looked up, then the channel's expression shown. */
   private async reapply(s: VtsSession): Promise<void> {
-    const { log, cfg } = this.opts;
+    const { cfg } = this.opts;
     try {
       const { moves, problems } = await resolveMoves(s, cfg.expressions);
       this.moves = moves;
-      if (problems.length) log.error({ problems }, 'VTube Studio: the model lacks what vtubeStudio.expressions names (those expressions show nothing)');
+      if (problems.length) this.log.error({ problems }, 'VTube Studio: the model lacks what vtubeStudio.expressions names (those expressions show nothing)');
       const now = await this.opts.desired().catch(() => undefined);
       this.hold(now?.expression ?? 'neutral', now?.holdMs ?? 0);
       await this.apply(false);
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'could not re-apply the expression to VTube Studio');
+      this.log.warn({ err: (err as Error).message }, 'could not re-apply the expression to VTube Studio');
     }
   }
 
@@ -198,9 +204,9 @@ export class VtubeStudioDriver {
     if (!s) return;
     try {
       const problems = await showMove(s, this.moves, this.expression, this.opts.cfg.fadeSeconds, trigger);
-      this.opts.log.info({ expression: this.expression, problems }, 'VTube Studio expression');
+      this.log.info({ expression: this.expression, problems }, 'VTube Studio expression');
     } catch (err) {
-      this.opts.log.warn({ expression: this.expression, err: (err as Error).message }, 'VTube Studio expression not shown: shown again on reconnect');
+      this.log.warn({ expression: this.expression, err: (err as Error).message }, 'VTube Studio expression not shown: shown again on reconnect');
     }
   }
 
@@ -242,12 +248,12 @@ export class VtubeStudioDriver {
   private injectFailed(s: VtsSession, err: Error): void {
     if (!(err instanceof VtsApiError)) return; // the connection is gone: the loop reconnects
     if (err.errorID === VTS_ERROR.requiresAuthentication || err.errorID === VTS_ERROR.tokenDenied) {
-      this.opts.log.warn({ errorID: err.errorID }, 'VTube Studio no longer accepts this session: reconnecting');
+      this.log.warn({ errorID: err.errorID }, 'VTube Studio no longer accepts this session: reconnecting');
       s.drop();
       return;
     }
     // A wrong parameter name or another plugin holding it: said once until it heals, not 30 times a second.
-    if (this.injectProblem !== err.errorID) this.opts.log.error({ parameter: this.opts.cfg.mouthParameter, errorID: err.errorID, err: err.message }, 'VTube Studio refuses the mouth parameter');
+    if (this.injectProblem !== err.errorID) this.log.error({ parameter: this.opts.cfg.mouthParameter, errorID: err.errorID, err: err.message }, 'VTube Studio refuses the mouth parameter');
     this.injectProblem = err.errorID;
   }
 }
