@@ -73,6 +73,11 @@ describe('VTube Studio driven by the broadcaster (a loopback VTS; real broadcast
     const token = (await fleet.redis.get(fleet.keys.vtsToken('main')))!;
     expect(fake.tokens.has(token)).toBe(true);
     expect(JSON.stringify(broadcaster.lines) + broadcaster.stderr.join('\n')).not.toContain(token);
+
+    // SIGTERM: the broadcaster closes its VTS session with everything else and exits cleanly.
+    broadcaster.kill('SIGTERM');
+    expect((await broadcaster.exited).code).toBe(0);
+    await eventually(async () => (fake.sessions === 0 ? true : undefined), 'the VTS session to close');
   }, 180000);
 
   it('!emote happy shows the model’s smile; only the active broadcaster drives VTS; a takeover re-applies it with the stored token', async () => {
