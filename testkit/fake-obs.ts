@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { RequestLog } from './request-log';
 
 /** A request the loopback OBS received, with when (ms epoch, and performance.now()). */
 export interface ObsRequest {
@@ -24,7 +25,9 @@ export function obsAuth(password: string, salt: string, challenge: string): stri
  * recorded, and sockets that can be dropped.
  */
 export class FakeObs {
-  readonly requests: ObsRequest[] = [];
+  private readonly log = new RequestLog<ObsRequest>('OBS');
+  /** Every request received, in order. */
+  readonly requests = this.log.all;
   /** WebSocket connections opened (each an attempt by a client). */
   connections = 0;
   /** Identifies refused for a wrong or missing password. */
@@ -40,7 +43,6 @@ export class FakeObs {
   readonly ready: Promise<void>;
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<WebSocket>();
-  private readonly waiters: { match: (r: ObsRequest) => boolean; resolve: (r: ObsRequest) => void }[] = [];
 
   constructor(opts: { port?: number; password?: string; scenes?: Record<string, string[]>; inputs?: string[]; filters?: [string, string][] } = {}) {
     this.password = opts.password ?? '';
@@ -68,19 +70,14 @@ export class FakeObs {
     for (const ws of this.sockets) ws.terminate();
   }
 
-  /** Resolve with the first request (already received or to come) matching `match`. */
+  /** Resolve with the first request (already received from index `since`, or to come) matching `match`. */
   waitFor(match: (r: ObsRequest) => boolean, timeoutMs = 10000, since = 0): Promise<ObsRequest> {
-    const seen = this.requests.slice(since).find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`loopback OBS: no matching request within ${timeoutMs} ms; got ${JSON.stringify(this.requests.slice(-8).map((r) => r.type))}`)), timeoutMs);
-      this.waiters.push({ match, resolve: (r) => (clearTimeout(timer), resolve(r)) });
-    });
+    return this.log.waitFor(match, timeoutMs, since);
   }
 
   /** Requests of one type (optionally from index `since`). */
   of(type: string, since = 0): ObsRequest[] {
-    return this.requests.slice(since).filter((r) => r.type === type);
+    return this.log.of(type, since);
   }
 
   async close(): Promise<void> {
@@ -124,12 +121,7 @@ export class FakeObs {
         const type = String(d.requestType);
         const data = (d.requestData ?? {}) as Record<string, unknown>;
         const req: ObsRequest = { type, data, at: Date.now(), hr: performance.now() };
-        this.requests.push(req);
-        for (const w of [...this.waiters]) {
-          if (!w.match(req)) continue;
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(req);
-        }
+        this.log.record(req);
         const { code, comment, responseData } = this.handle(type, data);
         send(7, { requestType: type, requestId: d.requestId, requestStatus: { result: code === 100, code, ...(comment && { comment }) }, ...(responseData && { responseData }) });
       }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { RequestLog } from './request-log';
 
 /** A request the loopback VTube Studio received, with when (ms epoch). */
 export interface VtsRequest {
@@ -37,7 +38,9 @@ type Answer = { type: string; data: Record<string, unknown> } | { error: number;
  * never answer.
  */
 export class FakeVts {
-  readonly requests: VtsRequest[] = [];
+  private readonly log = new RequestLog<VtsRequest>('VTS');
+  /** Every request received, in order. */
+  readonly requests = this.log.all;
   readonly injected: { at: number; id: string; value: number; mode: string; faceFound: unknown }[] = [];
   readonly triggered: { at: number; hotkeyID: string; name: string }[] = [];
   /** Tokens granted (a token is valid until `revokeAll`). */
@@ -50,7 +53,6 @@ export class FakeVts {
   readonly ready: Promise<void>;
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<Session>();
-  private readonly waiters: { match: (r: VtsRequest) => boolean; resolve: (r: VtsRequest) => void }[] = [];
 
   constructor(opts: { port?: number; hotkeys?: FakeHotkey[]; expressionFiles?: string[] } = {}) {
     this.hotkeys = opts.hotkeys ?? [
@@ -91,17 +93,12 @@ export class FakeVts {
 
   /** Resolve with the first request (already received from index `since`, or to come) matching `match`. */
   waitFor(match: (r: VtsRequest) => boolean, timeoutMs = 15000, since = 0): Promise<VtsRequest> {
-    const seen = this.requests.slice(since).find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`loopback VTS: no matching request within ${timeoutMs} ms; got ${JSON.stringify(this.requests.slice(-8).map((r) => r.type))}`)), timeoutMs);
-      this.waiters.push({ match, resolve: (r) => (clearTimeout(timer), resolve(r)) });
-    });
+    return this.log.waitFor(match, timeoutMs, since);
   }
 
   /** Requests of one type (optionally from index `since`). */
   of(type: string, since = 0): VtsRequest[] {
-    return this.requests.slice(since).filter((r) => r.type === type);
+    return this.log.of(type, since);
   }
 
   async close(): Promise<void> {
@@ -125,12 +122,7 @@ export class FakeVts {
       const type = String(msg.messageType ?? '');
       const data = (msg.data && typeof msg.data === 'object' ? msg.data : {}) as Record<string, unknown>;
       const req: VtsRequest = { type, data, at: Date.now() };
-      this.requests.push(req);
-      for (const w of [...this.waiters]) {
-        if (!w.match(req)) continue;
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        w.resolve(req);
-      }
+      this.log.record(req);
       if (this.mode === 'silent') return;
       if (this.mode === 'garbage') {
         ws.send(Math.random() < 0.5 ? '<html>502 Bad Gateway' : JSON.stringify({ apiName: 'VTubeStudioPublicAPI', requestID: `${requestID}-not-yours`, messageType: 'APIStateResponse', data: {} }));
