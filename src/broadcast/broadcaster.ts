@@ -93,7 +93,10 @@ async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
   };
 }
 
-/** The avatar shows `expression` if its pack offers it (a control is checked here too: the pack may have been changed). */
+/**
+ * The avatar shows `expression` if its pack offers it (a control is checked here too: the pack
+ * may have been changed), and the model in VTube Studio shows it as configured.
+ */
 function showEmote(ctx: ProcessContext, output: Output, expression: string, holdMs: number, vts?: VtubeStudioDriver): void {
   void vts?.setExpression(expression, holdMs);
   const shown = output.picture?.avatar?.setExpression(expression, holdMs);
