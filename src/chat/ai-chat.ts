@@ -1,4 +1,7 @@
 import type { ChatEvent } from '../../queues/chat-event.schema';
+import { SUMMARY_PRIORITY } from '../../queues/reply.queue';
+import { engineConfigured } from '../ai/chain';
+import { IdleTalk } from '../ai/idle';
 import { Memory } from '../ai/memory';
 import { ReplyPolicy, type ReplyMessage } from '../ai/reply-policy';
 import { AiSwitch } from '../ai/switch';
@@ -38,11 +41,17 @@ export class AiChat {
   private readonly policy: ReplyPolicy;
   private readonly switch: AiSwitch;
   private readonly memory: Memory;
+  private readonly idle: IdleTalk;
+  /** Whether a model (not only canned lines) is set up for the persona: viewer summaries need one. */
+  private readonly summaries: boolean;
 
   constructor(private readonly deps: Deps) {
     this.policy = new ReplyPolicy(deps);
     this.switch = new AiSwitch(deps);
     this.memory = new Memory(deps);
+    this.idle = new IdleTalk(deps);
+    const ai = deps.config.ai;
+    this.summaries = ai.personas[ai.defaultPersona]!.chain.some((e) => ai.engines[e]!.kind !== 'canned' && engineConfigured(ai.engines[e]!));
   }
 
   private message(i: AiChatItem, level: number): ReplyMessage | undefined {
@@ -58,6 +67,7 @@ export class AiChat {
 
   /** Offer a decided batch's messages; one reply job per channel that has a new candidate. */
   async offer(items: AiChatItem[], level: number): Promise<void> {
+    await this.noteChat(items);
     const wanted = items.flatMap((i) => {
       const msg = this.message(i, level);
       return msg ? [{ channel: i.channel, msg }] : [];
@@ -66,12 +76,20 @@ export class AiChat {
     // All at once: ioredis pipelines the commands, so a large batch costs about one round trip per step.
     const offers = await Promise.all(
       wanted.map(async ({ channel, msg }) => {
-        await this.memory.recordMessage(channel, { viewer: msg.viewer, name: msg.name, text: msg.text });
+        const waiting = await this.memory.recordMessage(channel, { viewer: msg.viewer, name: msg.name, text: msg.text });
+        if (this.summaries && waiting >= this.deps.config.ai.memory.summaryEvery) await this.deps.queues.enqueue('reply', { task: 'summary', channel, viewer: msg.viewer }, { priority: SUMMARY_PRIORITY });
         return (await this.policy.offer(channel, msg)).accepted ? channel : undefined;
       }),
     );
     const channels = new Set(offers.filter((c): c is string => c !== undefined));
     await Promise.all([...channels].map((channel) => this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs))));
+  }
+
+  /** Chat in a channel keeps the idol from starting idle talk there (one write per channel and batch). */
+  private async noteChat(items: AiChatItem[]): Promise<void> {
+    if (!this.deps.config.ai.idle.enabled) return;
+    const channels = new Set(items.filter((i) => i.event.kind === 'message').map((i) => i.channel));
+    await Promise.all([...channels].map((channel) => this.idle.noteChat(channel)));
   }
 
   /** `!ai on|off`, `!forgetme`, and `!ask` while AI replies are off; returns the chat reply, if any. */
