@@ -1,4 +1,6 @@
 import type { Payload } from '../queues/registry';
+import { aiMetrics } from '../src/ai/ai-metrics';
+import { aiKeys } from '../src/ai/keys';
 import type { AiParts } from '../src/ai/reply-parts';
 import { replyJob } from '../src/chat/ai-chat';
 import { generateReply, type ApprovedSentence } from '../src/ai/reply';
@@ -11,6 +13,9 @@ import type { Deps } from '../src/deps';
 
 /** Sentences one reply may air: its accept order numbers are reserved as one block of this size. */
 export const MAX_REPLY_SENTENCES = 32;
+
+/** Which engine answered last is shown for a week (a channel is a config name: one key each). */
+const LAST_ENGINE_TTL_MS = 7 * 24 * 3600_000;
 
 /** The utterance id of a reply's n-th line. */
 const lineId = (slot: string, n: number) => `ai-${slot}-${n}`;
@@ -36,15 +41,26 @@ async function speak(what: SpeakWhat, channel: string, slot: string, ai: AiParts
   const said: ApprovedSentence[] = [];
   const paid = Boolean(what.message?.paid);
   const input: PromptInput = { situation: what.situation, message: what.message, topic: what.topic, history, viewerSummary };
+  const m = aiMetrics(deps.metrics);
+  const started = performance.now();
   for await (const s of generateReply({ ...ai.reply, log: deps.log }, persona, input)) {
     if (said.length >= MAX_REPLY_SENTENCES) break;
+    if (!said.length) m.firstSentence.observe({ engine: s.engine }, (performance.now() - started) / 1000);
     await queues.enqueue('tts', {
       utteranceId: lineId(slot, said.length), channel, text: s.text, voice, priority: config.chat.plainPriority, acceptedAt,
       order: first + said.length, emotion: s.emotion, origin: { platform: 'ai', user: persona.name.slice(0, 64) }, ...(!paid && { degradable: true }),
     });
     said.push(s);
   }
+  if (said.length) await noteReply(channel, what.situation, said[0]!.engine, deps);
   return said;
+}
+
+/** Count a reply, and keep which engine wrote the channel's last one (for `idolcast status`). */
+async function noteReply(channel: string, situation: string, engine: string, deps: Deps): Promise<void> {
+  aiMetrics(deps.metrics).replies.inc({ channel, situation, engine });
+  const key = aiKeys(deps.config.redis.prefix).lastEngine(channel);
+  await deps.redis.multi().hset(key, 'engine', engine, 'at', Date.now()).pexpire(key, LAST_ENGINE_TTL_MS).exec();
 }
 
 /**
