@@ -40,6 +40,8 @@ async function speak(what: SpeakWhat, channel: string, slot: string, ai: AiParts
   const voice = persona.voice && isConfigured(config.voices, persona.voice) ? persona.voice : config.defaultVoice;
   const said: ApprovedSentence[] = [];
   const paid = Boolean(what.message?.paid);
+  // A paid message's reply airs with its thank-you, ahead of a backlog of plain chat.
+  const priority = paid ? (config.chat.reactions.paid?.priority ?? config.chat.plainPriority) : config.chat.plainPriority;
   const input: PromptInput = { situation: what.situation, message: what.message, topic: what.topic, history, viewerSummary };
   const m = aiMetrics(deps.metrics);
   const started = performance.now();
@@ -47,7 +49,7 @@ async function speak(what: SpeakWhat, channel: string, slot: string, ai: AiParts
     if (said.length >= MAX_REPLY_SENTENCES) break;
     if (!said.length) m.firstSentence.observe({ engine: s.engine }, (performance.now() - started) / 1000);
     await queues.enqueue('tts', {
-      utteranceId: lineId(slot, said.length), channel, text: s.text, voice, priority: config.chat.plainPriority, acceptedAt,
+      utteranceId: lineId(slot, said.length), channel, text: s.text, voice, priority, acceptedAt,
       order: first + said.length, emotion: s.emotion, origin: { platform: 'ai', user: persona.name.slice(0, 64) }, ...(!paid && { degradable: true }),
     });
     said.push(s);
