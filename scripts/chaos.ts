@@ -184,11 +184,12 @@ const scenarios: Scenario[] = [
         kind(i) === 'paid' ? [`Cheer100 Aiko, this one is for you (${i})`, { bits: 100 }] : kind(i) === 'question' ? [`Aiko, question number ${i}?`] : [];
       const ids = await fleet.drive(total / 10, 10_000, message);
       const paid = ids.filter((_id, i) => kind(i) === 'paid');
-      const deadline = Date.now() + 180_000;
-      while (!books.answeredAll(paid) && Date.now() < deadline) await sleep(500);
+      const floodOver = Date.now();
+      while (!books.answeredAll(paid) && Date.now() < floodOver + 180_000) await sleep(500);
+      const paidRepliesQueuedMs = Date.now() - floodOver; // the last paid reply queued for speech, after the flood (±0.5 s)
       await fleet.settle(60_000);
       const ai = books.account(paid, ids.filter((_id, i) => kind(i) !== 'paid'), (u) => fleet.aired.get(u) ?? 0);
-      return { ids, notes: { ai }, ok: ai.paidAnsweredOnAir === ai.paidSent };
+      return { ids, notes: { ai: { ...ai, paidRepliesQueuedMs } }, ok: ai.paidAnsweredOnAir === ai.paidSent };
     },
   },
   {
