@@ -2,6 +2,10 @@ import path from 'node:path';
 import type { Job } from 'bullmq';
 import type { Utterance } from '../../queues/utterance.schema';
 import { Memory } from '../../src/ai/memory';
+import { aiParts } from '../../src/ai/reply-parts';
+import type { Deps } from '../../src/deps';
+import { createMetrics } from '../../src/metrics';
+import { handle } from '../../workers/reply.worker';
 import { FakeLlm } from '../../testkit/fake-llm';
 import { aiFleet, aiLog } from '../helpers/ai-fleet';
 import { eventually, type TestFleet } from '../helpers/fleet';
@@ -63,5 +67,30 @@ describe('AI background work wired into the fleet (real processes and Redis, loo
     expect((await memory.waitingLines('main', 'twitch:id-mika')).count).toBe(0);
     expect(await aiLines()).toEqual([]); // notes are never spoken
     expect(await worker.waitForLog('viewer summary job done', { channel: 'main', outcome: 'updated' })).toBeDefined();
+  });
+
+  it('an idle tick starts nothing while the kill switch is off, the fleet is degraded, or a chat message waits for its reply', async () => {
+    fleet = aiFleet(fake, { idle: { afterMs: 5000, maxPerHour: 10 }, reply: { slotTtlMs: 3000 } });
+    const now = Date.now();
+    const ai = aiParts({ ...fleet, log: aiLog, metrics: createMetrics('worker-reply', 'test') }, { waitVoiced: false });
+    const deps: Deps = { ...fleet, metrics: createMetrics('worker-reply', 'test'), publish: async () => {}, log: aiLog, attempt: 1, job: { id: 'tick', scheduledFor: now }, speech: undefined as never, ai };
+    try {
+      await fleet.redis.hset(`${fleet.prefix}:ai:idle:main`, 'lastChatAt', now - 60_000); // chat quiet for a minute
+      await ai.switch.set(false, 'test');
+      expect(await handle({ task: 'idle' }, deps)).toEqual({ skipped: 'ai off' });
+      await ai.switch.set(true, 'test');
+      await fleet.redis.set(fleet.keys.degradation, JSON.stringify({ level: 1, cause: 'backlog', since: now }), 'PX', 60_000);
+      expect(await handle({ task: 'idle' }, deps)).toEqual({ skipped: 'degraded' });
+      await fleet.redis.del(fleet.keys.degradation);
+      await ai.policy.offer('main', { id: 'm1', viewer: 'twitch:1', name: 'ann', text: 'anyone here?' });
+      // Once the worker reads the level again (its cache lapses), chat still comes first.
+      const tick = () => handle({ task: 'idle' }, deps) as Promise<Record<string, unknown>>;
+      expect(await eventually(async () => { const r = await tick(); return 'skipped' in r ? undefined : r; }, 'the level read again')).toEqual({ started: [] });
+      await fleet.redis.del(`${fleet.prefix}:ai:candidates:main`);
+      expect(await handle({ task: 'idle' }, deps)).toEqual({ started: ['main'] });
+      expect((await aiLines()).map((l) => l.channel)).toEqual(['main', 'main']);
+    } finally {
+      ai.shutdown();
+    }
   });
 });
