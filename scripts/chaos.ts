@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { LocalFleet } from './harness';
+import { AiBooks } from './harness-ai';
 import { sleep } from '../src/time';
 import { runMain } from './run-main';
 import { isRunning } from '../testkit/procfs';
@@ -37,6 +38,8 @@ interface Scenario {
   mayLose?: boolean;
   /** Runs on a fleet of this many hosts (each with every worker kind and a broadcaster), not the usual one. */
   hosts?: number;
+  /** Runs on a fleet with AI replies (a loopback model and moderator), apart from the others. */
+  ai?: boolean;
 }
 
 /** Wall time of a fleet log line (pino's `time`), or now when it has none. */
@@ -164,6 +167,32 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    // The flood with AI replies on: a question is answered before it; under it AI replies are shed
+    // first (only paid messages are offered once the fleet degrades), every paid message (one in a
+    // thousand, a Twitch cheer) still gets its reply on air, and nothing accepted is lost.
+    name: 'ai-flood',
+    ai: true,
+    async run(fleet) {
+      const books = new AiBooks();
+      fleet.onLog((l) => books.book(l));
+      fleet.llm!.reply.openai = 'Thank you so much! You made my day.';
+      const first = fleet.chat('Aiko, are you there?');
+      await fleet.waitForLog((l) => l.msg === 'AI reply queued for speech' && l.messageId === first, 60_000, 'an AI reply before the flood');
+      const total = SHORT ? 4000 : 20_000;
+      const kind = (i: number) => (i % 1000 === 500 ? 'paid' : i % 10 === 0 ? 'question' : 'plain');
+      const message = (i: number): [string?, Record<string, string | number>?] =>
+        kind(i) === 'paid' ? [`Cheer100 Aiko, this one is for you (${i})`, { bits: 100 }] : kind(i) === 'question' ? [`Aiko, question number ${i}?`] : [];
+      const ids = await fleet.drive(total / 10, 10_000, message);
+      const paid = ids.filter((_id, i) => kind(i) === 'paid');
+      const floodOver = Date.now();
+      while (!books.answeredAll(paid) && Date.now() < floodOver + 180_000) await sleep(500);
+      const paidRepliesQueuedMs = Date.now() - floodOver; // the last paid reply queued for speech, after the flood (±0.5 s)
+      await fleet.settle(60_000);
+      const ai = books.account(paid, ids.filter((_id, i) => kind(i) !== 'paid'), (u) => fleet.aired.get(u) ?? 0);
+      return { ids, notes: { ai: { ...ai, paidRepliesQueuedMs } }, ok: ai.paidAnsweredOnAir === ai.paidSent };
+    },
+  },
+  {
     // A whole machine lost at once: every process of the host holding the channel (its
     // supervisor, control, ingest, every worker, the broadcaster and their ffmpegs) SIGKILLed in
     // one sweep. The other host's warm broadcaster takes the channel when the lock lapses, its
@@ -228,10 +257,13 @@ async function main(): Promise<void> {
   const only = opts.only?.split(',');
   const chosen = scenarios.filter((s) => !only || only.includes(s.name));
   let failed = 0;
-  // The one-host scenarios share a fleet with a warm standby; the others get a fleet of their shape.
-  for (const hosts of [...new Set(chosen.map((s) => s.hosts ?? 1))]) {
-    const list = chosen.filter((s) => (s.hosts ?? 1) === hosts);
-    failed += await runScenarios(new LocalFleet(hosts > 1 ? { hosts } : { standbys: 1 }), list);
+  // The one-host scenarios share a fleet with a warm standby; the others get a fleet of their shape
+  // (more hosts, or AI replies on).
+  const shape = (s: Scenario) => `${s.hosts ?? 1}${s.ai ? '+ai' : ''}`;
+  for (const key of [...new Set(chosen.map(shape))]) {
+    const list = chosen.filter((s) => shape(s) === key);
+    const { hosts = 1, ai = false } = list[0]!;
+    failed += await runScenarios(new LocalFleet(hosts > 1 ? { hosts, ai } : { standbys: 1, ai }), list);
   }
   process.exitCode = failed ? 1 : 0;
 }

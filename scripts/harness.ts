@@ -13,7 +13,9 @@ import { parsePubSub } from '../src/pubsub';
 import { createRedis, keyspace, type Redis } from '../src/redis';
 import { startRedisServer, type LocalRedis } from '../src/supervisor/redis-server';
 import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
+import { FakeLlm } from '../testkit/fake-llm';
 import { FakeTwitch } from '../testkit/fake-twitch';
+import { aiHostConfig } from './harness-ai';
 import { NginxRtmp } from '../testkit/nginx-rtmp';
 import { descendantsOf, listProcesses, processGroupOf, type ProcessInfo } from '../testkit/procfs';
 import { freeLoopbackPort } from '../src/ports';
@@ -79,14 +81,18 @@ export class LocalFleet {
     return `${this.nginx.url}/${this.streamKey}`;
   }
 
-
   /** One `idolcast up` per host; `hosts` > 1 runs the fleet as that many machines sharing Redis. */
   readonly hosts: Host[] = [];
 
-  constructor(private readonly opts: { standbys?: number; hosts?: number } = {}) {}
+  /** The loopback model provider and moderator, when the fleet runs with AI replies (`ai: true`). */
+  readonly llm?: FakeLlm;
+
+  constructor(private readonly opts: { standbys?: number; hosts?: number; ai?: boolean } = {}) {
+    if (opts.ai) this.llm = new FakeLlm();
+  }
 
   async start(): Promise<void> {
-    await Promise.all([this.twitch.ready, this.tts.ready, this.nginx.start()]);
+    await Promise.all([this.twitch.ready, this.tts.ready, this.nginx.start(), this.llm?.ready]);
     this.redisPort = await freeLoopbackPort();
     await this.startRedis();
     this.redis = createRedis(this.redisUrl);
@@ -140,6 +146,7 @@ export class LocalFleet {
       // A killed worker's job goes back to the queue within seconds, not BullMQ's default half minute.
       workers: { heartbeatMs: 1000, lockDurationMs: 4000, stalledIntervalMs: 2000 },
       log: { level: 'info' },
+      ...(this.llm && { ai: aiHostConfig(this.llm.url) }),
     };
   }
 
@@ -224,6 +231,11 @@ export class LocalFleet {
     }
   }
 
+  /** Call `fn` with every log line of the fleet from now on. */
+  onLog(fn: (line: Record<string, unknown>) => void): void {
+    this.logWatchers.push(fn);
+  }
+
   /** Resolves with the first log line (from any fleet process) matching, bounded. */
   waitForLog(match: (l: Record<string, unknown>) => boolean, timeoutMs: number, what: string): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
@@ -253,25 +265,25 @@ export class LocalFleet {
     await this.startRedis();
   }
 
-  /** One chat message from a viewer through the Twitch stand-in; returns its id. */
-  chat(text?: string): string {
+  /** One chat message from a viewer through the Twitch stand-in (`tags`: e.g. bits, a paid cheer); returns its id. */
+  chat(text?: string, tags: Record<string, string | number> = {}): string {
     const n = this.seq++;
     const id = `m${n}-${randomBytes(2).toString('hex')}`;
     const user = { login: `viewer${n % 300}`, id: String(10_000 + (n % 300)) };
-    this.twitch.broadcast(this.channel, this.twitch.privmsg(this.channel, user, text ?? `chat line number ${n} says hello`, { id }));
+    this.twitch.broadcast(this.channel, this.twitch.privmsg(this.channel, user, text ?? `chat line number ${n} says hello`, { ...tags, id }));
     this.sent.set(id, Date.now());
     return id;
   }
 
-  /** Chat at `perSecond` for `ms` (bounded), optionally doing something along the way. */
-  async drive(perSecond: number, ms: number): Promise<string[]> {
+  /** Chat at `perSecond` for `ms` (bounded); `message(i)` gives the i-th message's text and tags (default: plain chat). */
+  async drive(perSecond: number, ms: number, message: (i: number) => [string?, Record<string, string | number>?] = () => []): Promise<string[]> {
     const ids: string[] = [];
     const start = Date.now();
     for (let i = 0; ; i++) {
       const due = start + (i * 1000) / perSecond;
       if (due - start >= ms) break;
       if (due > Date.now()) await sleep(due - Date.now());
-      ids.push(this.chat());
+      ids.push(this.chat(...message(i)));
     }
     return ids;
   }
@@ -285,11 +297,6 @@ export class LocalFleet {
   /** Lines that did not finish airing and were queued again (each broadcaster's log says so). */
   interruptions(): number {
     return this.interrupted;
-  }
-
-  /** The node process running `idolcast <args…>` (e.g. ['worker', 'tts']). */
-  processOf(...args: string[]): { pid: number; args: string } | undefined {
-    return this.processes().find((p) => p.args.includes(` ${args.join(' ')}`) && p.args.startsWith(process.execPath));
   }
 
   /**
@@ -435,6 +442,7 @@ export class LocalFleet {
     await this.nginx.stop().catch(() => {});
     await this.twitch.close();
     await this.tts.close();
+    await this.llm?.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -3,7 +3,7 @@ import { CANNED_KIND, type AiConfig, type LlmEngineConfig, type PersonaConfig, t
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Keyspace } from '../redis';
-import { SharedBreakers } from '../shared-breaker';
+import { SharedBreakers, openBreakers } from '../shared-breaker';
 import { BREAKER_GAUGE, aiMetrics, type AiMetrics } from './ai-metrics';
 import { TokenBudget, estimateTokens } from './budget';
 import { LlmError, providerError, type LlmEngine, type LlmMessage, type TokenUsage } from './llm-engine';
@@ -76,7 +76,7 @@ export class ModelChain {
     this.m = aiMetrics(deps.metrics);
     this.breakers = new SharedBreakers({
       redis: deps.redis,
-      key: (name) => deps.keys.breaker(`llm:${name}`),
+      key: (name) => llmBreakerKey(deps.keys, name),
       options: deps.ai.breaker,
       log: deps.log,
       onState: (engine, state) => this.m.breakerState.set({ engine }, BREAKER_GAUGE[state]),
@@ -222,30 +222,9 @@ export class ModelChain {
     await this.budget.record(name, usage).catch((err: Error) => this.deps.log.warn({ engine: name, err: err.message }, 'token usage not counted'));
   }
 
-  /** Each engine's state for `idolcast status`: set up or not, breaker open (ms left), today's use and budget left. */
-  async status(): Promise<Record<string, EngineStatus>> {
-    const engines = this.deps.ai.engines;
-    const names = Object.keys(engines);
-    const open = await this.breakers.openNames(names);
-    const out: Record<string, EngineStatus> = {};
-    for (const name of names) {
-      const cfg = engines[name]!;
-      if (cfg.kind === CANNED_KIND) {
-        out[name] = { kind: cfg.kind, configured: true, spent: { input: 0, output: 0, cost: 0 } };
-        continue;
-      }
-      const spent = await this.budget.spent(name);
-      const { dailyTokens, dailyCost } = cfg.budget;
-      out[name] = {
-        kind: cfg.kind,
-        configured: engineConfigured(cfg),
-        ...(open[name] !== undefined ? { breakerOpenMs: open[name] } : {}),
-        spent,
-        ...(dailyTokens ? { tokensLeft: Math.max(0, dailyTokens - spent.input - spent.output) } : {}),
-        ...(dailyCost ? { costLeft: Math.max(0, dailyCost - spent.cost) } : {}),
-      };
-    }
-    return out;
+  /** Each engine's state for `idolcast status` (see `engineStatus`). */
+  status(): Promise<Record<string, EngineStatus>> {
+    return engineStatus(this.deps.ai, this.deps.redis, this.deps.keys);
   }
 
   shutdown(): void {
@@ -260,4 +239,36 @@ export interface EngineStatus {
   spent: { input: number; output: number; cost: number };
   tokensLeft?: number;
   costLeft?: number;
+}
+
+/** The shared breaker key of a model engine (one per engine name from config). */
+export const llmBreakerKey = (keys: Keyspace, name: string) => keys.breaker(`llm:${name}`);
+
+/**
+ * Each engine's state as the fleet shares it, read from Redis alone (no breaker of this
+ * process): set up or not, breaker open (ms until a probe), today's use and budget left.
+ */
+export async function engineStatus(ai: AiConfig, redis: Redis, keys: Keyspace): Promise<Record<string, EngineStatus>> {
+  const names = Object.keys(ai.engines);
+  const budget = new TokenBudget(redis, keys.prefix, ai.engines);
+  const [open, spentAll] = await Promise.all([openBreakers(redis, names, (n) => llmBreakerKey(keys, n)), Promise.all(names.map((n) => budget.spent(n)))]);
+  const out: Record<string, EngineStatus> = {};
+  names.forEach((name, i) => {
+    const cfg = ai.engines[name]!;
+    if (cfg.kind === CANNED_KIND) {
+      out[name] = { kind: cfg.kind, configured: true, spent: { input: 0, output: 0, cost: 0 } };
+      return;
+    }
+    const spent = spentAll[i]!;
+    const { dailyTokens, dailyCost } = cfg.budget;
+    out[name] = {
+      kind: cfg.kind,
+      configured: engineConfigured(cfg),
+      ...(open[name] !== undefined ? { breakerOpenMs: open[name] } : {}),
+      spent,
+      ...(dailyTokens ? { tokensLeft: Math.max(0, dailyTokens - spent.input - spent.output) } : {}),
+      ...(dailyCost ? { costLeft: Math.max(0, dailyCost - spent.cost) } : {}),
+    };
+  });
+  return out;
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { Queues } from '../../queues/registry';
 import type { AiConfig } from '../config/ai.schema';
 import { requireChannel } from '../config/names';
 import type { Config } from '../config/schema';
@@ -71,6 +72,24 @@ redis.call('PEXPIRE', KEYS[1], ${STATE_TTL_MS})
 redis.call('PEXPIRE', KEYS[2], ${HOUR})
 return 1`;
 
+/** The job scheduler that ticks idle talk on the reply queue. */
+export const IDLE_SCHEDULER = 'ai-idle';
+
+/** How often idle talk is looked at: a quarter of `afterMs`, between 1 and 15 s. */
+export function idleTickMs(afterMs: number): number {
+  return Math.min(15_000, Math.max(1_000, Math.round(afterMs / 4)));
+}
+
+/**
+ * Idle talk's clock: one BullMQ job scheduler for the fleet (one firing per tick however many
+ * replicas), removed when idle talk is disabled. The reply worker runs each tick.
+ */
+export async function scheduleIdleTalk(queues: Queues, config: Config): Promise<void> {
+  const { enabled, afterMs } = config.ai.idle;
+  if (enabled) await queues.schedule('reply', IDLE_SCHEDULER, { every: idleTickMs(afterMs) }, { task: 'idle' });
+  else await queues.queue('reply').removeJobScheduler(IDLE_SCHEDULER);
+}
+
 /** A topic to start on, and where it came from. */
 export interface IdleTopic {
   source: IdleSource;
@@ -100,6 +119,16 @@ export class IdleTalk {
   async noteChat(channel: string, at = this.now()): Promise<void> {
     requireChannel(this.deps.config, channel);
     await this.deps.redis.multi().hset(this.keys.idle(channel), 'lastChatAt', at).pexpire(this.keys.idle(channel), STATE_TTL_MS).exec();
+  }
+
+  /**
+   * Quiet time counts from now in a channel that has no idle state yet (a fresh fleet, or a week
+   * without a word): the idol does not open with an idle line the moment it starts.
+   */
+  async beginQuiet(channel: string, at = this.now()): Promise<void> {
+    requireChannel(this.deps.config, channel);
+    const key = this.keys.idle(channel);
+    await this.deps.redis.multi().hsetnx(key, 'lastChatAt', at).pexpire(key, STATE_TTL_MS).exec();
   }
 
   /**

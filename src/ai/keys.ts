@@ -44,6 +44,8 @@ export function aiKeys(prefix: string) {
     idleTimes: (channel: string) => `${p}:idle-times:${channel}`,
     /** Topics of the configured list not used yet in this round (set). */
     idleTopics: (channel: string) => `${p}:idle-topics:${channel}`,
+    /** The engine that wrote a channel's last reply (hash: engine, at), for `idolcast status`. */
+    lastEngine: (channel: string) => `${p}:last-engine:${channel}`,
   };
 }
 export type AiKeys = ReturnType<typeof aiKeys>;

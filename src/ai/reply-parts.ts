@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics';
 import type { Keyspace } from '../redis';
 import { ModelChain } from './chain';
 import { llmEngines } from './engines';
+import { IdleTalk } from './idle';
 import { Memory } from './memory';
 import type { ReplyDeps } from './reply';
 import { ReplyPolicy } from './reply-policy';
@@ -17,6 +18,8 @@ export interface AiParts {
   policy: ReplyPolicy;
   switch: AiSwitch;
   memory: Memory;
+  /** When the idol starts a topic of its own (shared state in Redis). */
+  idle: IdleTalk;
   reply: ReplyDeps;
   /** Holds a reply's slot until its lines are voiced (absent: the slot is given back once they are queued). */
   voiced?: VoicedWatch;
@@ -35,6 +38,7 @@ export function aiParts(ctx: { config: Config; redis: Redis; keys: Keyspace; log
     policy: new ReplyPolicy({ config, redis, log, metrics }),
     switch: new AiSwitch({ config, redis, log }),
     memory: new Memory({ config, redis, log }),
+    idle: new IdleTalk({ config, redis, log }),
     reply: { ai: config.ai, chain, gate, engines, log },
     shutdown() {
       chain.shutdown();

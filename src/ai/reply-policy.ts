@@ -105,6 +105,14 @@ redis.call('PEXPIRE', KEYS[2], ARGV[5])
 if tonumber(ARGV[6]) > 0 then redis.call('SET', KEYS[3], '1', 'PX', ARGV[6]) end
 return {best[1], '', skipped}`;
 
+// A slot without a candidate (idle talk): free expired slots, take one if any is free.
+const CLAIM_SLOT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1`;
+
 /**
  * Who gets a reply, shared by every replica through Redis. Chat ingest `offer`s each filtered
  * message: it is classified (see `classify`; a viewer's first message in the channel is known
@@ -171,6 +179,18 @@ export class ReplyPolicy {
     if (this.cfg.userCooldownMs > 0 && candidate.reason !== 'paid') await this.deps.redis.set(k.userCooldown(channel, candidate.viewer), '1', 'PX', this.cfg.userCooldownMs);
     if (skipped) this.deps.log.info({ channel, skipped, picked: candidate.reason }, 'reply candidates skipped for a better one');
     return { candidate, slot, skipped };
+  }
+
+  /**
+   * A reply slot for the idol's own words (idle talk), only while the channel has no candidate
+   * waiting and a slot is free: chat comes first. Give it back with `release`.
+   */
+  async claimSlot(channel: string): Promise<string | undefined> {
+    requireChannel(this.deps.config, channel);
+    if ((await this.deps.redis.zcard(this.keys.candidates(channel))) > 0) return undefined;
+    const slot = randomUUID();
+    const got = await this.deps.redis.eval(CLAIM_SLOT, 1, this.keys.inFlight(channel), this.now(), this.cfg.maxInFlight, this.now() + this.cfg.slotTtlMs, this.cfg.slotTtlMs, slot);
+    return Number(got) === 1 ? slot : undefined;
   }
 
   /** Give back a reply slot once the reply has aired (or failed). */

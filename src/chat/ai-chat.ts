@@ -1,4 +1,9 @@
 import type { ChatEvent } from '../../queues/chat-event.schema';
+import { SUMMARY_PRIORITY } from '../../queues/reply.queue';
+import { aiShedDepth } from '../config/degradation.schema';
+import type { Reading } from '../degradation';
+import { engineConfigured } from '../ai/chain';
+import { IdleTalk } from '../ai/idle';
 import { Memory } from '../ai/memory';
 import { ReplyPolicy, type ReplyMessage } from '../ai/reply-policy';
 import { AiSwitch } from '../ai/switch';
@@ -31,47 +36,67 @@ const viewerOf = (e: ChatEvent) => `${e.platform}:${e.user.id}`;
  * The chat side of AI replies, in the ingest process: after a batch is decided, each message
  * that may be answered (a plain message that passed the filter, a paid one, `!ask <text>`) is
  * offered to the reply policy and remembered, and each channel with a new candidate gets one
- * reply job. Under degradation (level 1 and up) only paid messages are offered: AI replies are
- * shed before plain chat speech is. Also the effects of `!ai on|off` and `!forgetme`.
+ * reply job. Under load (a speech backlog of `degradation.aiShedDepth`, below the level-1 depth
+ * that sheds plain chat, and every level from 1 on) only paid messages are offered: AI replies
+ * are shed before plain chat speech is. Also the effects of `!ai on|off` and `!forgetme`.
  */
 export class AiChat {
   private readonly policy: ReplyPolicy;
   private readonly switch: AiSwitch;
   private readonly memory: Memory;
+  private readonly idle: IdleTalk;
+  /** Whether a model (not only canned lines) is set up for the persona: viewer summaries need one. */
+  private readonly summaries: boolean;
 
   constructor(private readonly deps: Deps) {
     this.policy = new ReplyPolicy(deps);
     this.switch = new AiSwitch(deps);
     this.memory = new Memory(deps);
+    this.idle = new IdleTalk(deps);
+    const ai = deps.config.ai;
+    this.summaries = ai.personas[ai.defaultPersona]!.chain.some((e) => ai.engines[e]!.kind !== 'canned' && engineConfigured(ai.engines[e]!));
   }
 
-  private message(i: AiChatItem, level: number): ReplyMessage | undefined {
+  private message(i: AiChatItem, shed: boolean): ReplyMessage | undefined {
     const e = i.event;
     if (e.kind !== 'message' || !i.text) return undefined;
     const base = { id: e.id, viewer: viewerOf(e), name: e.user.displayName };
     if (e.paid && i.decision === 'reaction') return { ...base, text: i.text, paid: true };
-    if (level >= 1) return undefined;
+    if (shed) return undefined;
     if (i.builtin === 'ask' && i.rest) return { ...base, text: `${this.deps.config.ai.reply.askCommand} ${i.rest}` };
     const plain = i.decision === 'spoken' || (i.decision === 'ignored' && i.reason === 'plain messages are not spoken');
     return plain && !i.builtin ? { ...base, text: i.text } : undefined;
   }
 
-  /** Offer a decided batch's messages; one reply job per channel that has a new candidate. */
-  async offer(items: AiChatItem[], level: number): Promise<void> {
+  /**
+   * Offer a decided batch's messages; one reply job per channel that has a new candidate. With
+   * the fleet degraded, or the speech backlog at `aiShedDepth` already, only paid ones.
+   */
+  async offer(items: AiChatItem[], load: Pick<Reading, 'level' | 'backlog'>): Promise<void> {
+    await this.noteChat(items);
+    const shed = load.level >= 1 || load.backlog >= aiShedDepth(this.deps.config);
     const wanted = items.flatMap((i) => {
-      const msg = this.message(i, level);
+      const msg = this.message(i, shed);
       return msg ? [{ channel: i.channel, msg }] : [];
     });
     if (!wanted.length || !(await this.switch.isOn())) return;
     // All at once: ioredis pipelines the commands, so a large batch costs about one round trip per step.
     const offers = await Promise.all(
       wanted.map(async ({ channel, msg }) => {
-        await this.memory.recordMessage(channel, { viewer: msg.viewer, name: msg.name, text: msg.text });
+        const waiting = await this.memory.recordMessage(channel, { viewer: msg.viewer, name: msg.name, text: msg.text });
+        if (this.summaries && waiting >= this.deps.config.ai.memory.summaryEvery) await this.deps.queues.enqueue('reply', { task: 'summary', channel, viewer: msg.viewer }, { priority: SUMMARY_PRIORITY });
         return (await this.policy.offer(channel, msg)).accepted ? channel : undefined;
       }),
     );
     const channels = new Set(offers.filter((c): c is string => c !== undefined));
     await Promise.all([...channels].map((channel) => this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs))));
+  }
+
+  /** Chat in a channel keeps the idol from starting idle talk there (one write per channel and batch). */
+  private async noteChat(items: AiChatItem[]): Promise<void> {
+    if (!this.deps.config.ai.idle.enabled) return;
+    const channels = new Set(items.filter((i) => i.event.kind === 'message').map((i) => i.channel));
+    await Promise.all([...channels].map((channel) => this.idle.noteChat(channel)));
   }
 
   /** `!ai on|off`, `!forgetme`, and `!ask` while AI replies are off; returns the chat reply, if any. */

@@ -423,7 +423,7 @@ export class IngestPipeline {
   /** Messages that may get an AI reply go to the reply policy (a failure there never fails the batch: its speech is queued). */
   private async offerToAi(items: Item[]): Promise<void> {
     const decided = items.map((i) => ({ event: i.event, channel: this.channelOf(i.event), text: i.text, decision: i.outcome?.decision ?? '', reason: i.outcome?.reason ?? '', builtin: i.command && this.commands.get(i.command.word)?.builtin, rest: i.command?.rest }));
-    await this.ai.offer(decided, this.degradation.state.current.level).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'AI reply offer failed'));
+    await this.ai.offer(decided, this.degradation.state.current).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'AI reply offer failed'));
   }
 
   private finish(i: Item): void {

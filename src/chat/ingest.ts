@@ -1,4 +1,5 @@
 import { handlers } from '../../workers';
+import { scheduleIdleTalk } from '../ai/idle';
 import { isConfigured } from '../config/names';
 import { DegradationMonitor } from '../degradation';
 import { onShutdown } from '../lifecycle';
@@ -22,6 +23,8 @@ export async function runIngest(): Promise<void> {
 
   // BullMQ's job schedulers are the only clock: one sweep a minute, whatever the replica count.
   await queues.schedule('maintenance', 'maintenance-sweep', { every: 60_000 }, { task: 'sweep' });
+  // Idle talk ticks on the same clock (the reply worker runs each tick).
+  await scheduleIdleTalk(queues, config);
   // The programme: the config's routines become exactly the job schedulers in Redis.
   await syncSchedules(queues, config, log);
 

@@ -4,11 +4,17 @@ import { durationMs } from './fields';
 /**
  * How the fleet degrades when Redis is slow or the speech backlog is deep: level 1 sheds plain chat
  * speech (from `chat.load.shedDepth`), level 2 also gives plain chat a short time-to-live, level 3
- * also voices chat lines with cheaper voices. Paid, moderator, operator and routine lines are never
+ * also voices chat lines with cheaper voices. AI replies to unpaid chat go before level 1 (at
+ * `aiShedDepth`), and at every level from 1 on. Paid, moderator, operator and routine lines are never
  * shed, shortened or cheapened. The ingest process measures and shares the level through Redis.
  */
 export const degradationSchema = z
   .strictObject({
+    /**
+     * Speech backlog at which AI replies to unpaid chat stop being offered (default: half of
+     * `chat.load.shedDepth`): the idol's own words are shed before plain chat speech is.
+     */
+    aiShedDepth: z.number().int().min(1).optional(),
     /** Speech backlog at which level 2 starts (default: twice `chat.load.shedDepth`). */
     ttlDepth: z.number().int().min(1).optional(),
     /** Speech backlog at which level 3 starts (default: twice `ttlDepth`). */
@@ -31,4 +37,9 @@ export function degradationDepths(cfg: { chat: { load: { shedDepth: number } }; 
   const shed = cfg.chat.load.shedDepth;
   const ttl = cfg.degradation.ttlDepth ?? shed * 2;
   return [shed, ttl, cfg.degradation.voiceDepth ?? ttl * 2];
+}
+
+/** Speech backlog at which AI replies to unpaid chat are shed: before plain chat speech is (level 1). */
+export function aiShedDepth(cfg: { chat: { load: { shedDepth: number } }; degradation: { aiShedDepth?: number } }): number {
+  return cfg.degradation.aiShedDepth ?? Math.max(1, Math.floor(cfg.chat.load.shedDepth / 2));
 }

@@ -1,16 +1,16 @@
 import type { Registry } from 'prom-client';
 import { MEMBER_KINDS } from '../../queues/catalog';
 import { Queues } from '../../queues/registry';
-import { AiSwitch } from '../ai/switch';
 import { loadConfig } from '../config/load';
 import type { Config } from '../config/schema';
 import { allQueues } from '../control/metrics-page';
 import { listFleet, type FleetMember } from '../fleet';
-import { createLogger, redactUrl } from '../logger';
+import { redactUrl } from '../logger';
 import { redisTarget } from '../process';
 import { createRedis, keyspace, type Keyspace, type Redis } from '../redis';
 import { engineBreakers, type EngineBreaker } from '../tts/breaker-state';
 import { sleep } from '../time';
+import { collectAiStatus, formatAiStatus, type AiStatus, type DelayDepthReader } from './ai-status';
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
@@ -61,8 +61,8 @@ export interface StatusReport {
   /** The fleet's degradation level as ingest last shared it (null: not measured lately). */
   degradation: { level: number; cause?: string; since?: number } | null;
   channels: ChannelStatus[];
-  /** AI replies on or off (the kill switch, else the config), and who set it. */
-  ai: { on: boolean; source: string; by?: string };
+  /** AI replies: on or off and who set it, each engine's breaker and budget, each channel's engine and queues. */
+  ai: AiStatus;
 }
 
 const FLEET_KINDS = ['control', ...MEMBER_KINDS];
@@ -112,8 +112,11 @@ function channelStatus(config: Config, members: FleetMember[], metricsOf: Map<st
   });
 }
 
-/** One snapshot of the fleet as Redis sees it: queues, members, breakers, what is on air. */
-export async function collectStatus(config: Config, redis: Redis, keys: Keyspace, queues: Queues, now = Date.now()): Promise<StatusReport> {
+/**
+ * One snapshot of the fleet as Redis sees it: queues, members, breakers, what is on air, the AI.
+ * `delayDepth` reads the AI broadcast delay's depth per channel (shown only when given).
+ */
+export async function collectStatus(config: Config, redis: Redis, keys: Keyspace, queues: Queues, now = Date.now(), delayDepth?: DelayDepthReader): Promise<StatusReport> {
   const members = await listFleet(redis, keys, config.workers.heartbeatMs);
   const queueList = allQueues(config, queues);
   const [queueStatus, published, breakers, degradation, ai] = await Promise.all([
@@ -126,7 +129,7 @@ export async function collectStatus(config: Config, redis: Redis, keys: Keyspace
     members.length ? redis.mget(members.map((m) => keys.metrics(m.id))) : Promise.resolve([]),
     engineBreakers(redis, keys, config),
     redis.get(keys.degradation),
-    new AiSwitch({ config, redis, log: createLogger('status', 'silent') }).state(),
+    collectAiStatus(config, redis, keys, delayDepth),
   ]);
   const metricsOf = new Map<string, MetricsJson>();
   published.forEach((raw, i) => raw && metricsOf.set(members[i]!.id, JSON.parse(raw) as MetricsJson));
@@ -141,7 +144,7 @@ export async function collectStatus(config: Config, redis: Redis, keys: Keyspace
     at: now, prefix: keys.prefix, queues: queueStatus, fleet, breakers,
     degradation: degradation ? (JSON.parse(degradation) as StatusReport['degradation']) : null,
     channels: channelStatus(config, members, metricsOf),
-    ai: { on: ai.on, source: ai.source, ...(ai.by && { by: ai.by }) },
+    ai,
   };
 }
 
@@ -159,7 +162,7 @@ export function formatStatus(r: StatusReport): string {
   lines.push('', `BREAKERS  ${r.breakers.length ? r.breakers.map((b) => (b.state === 'open' ? `${b.engine} OPEN (probe in ${Math.ceil(b.probeInMs! / 1000)} s)` : `${b.engine} closed`)).join(', ') : 'none (no remote TTS engines)'}`);
   const d = r.degradation;
   lines.push(`DEGRADED  ${d ? (d.level === 0 ? 'no (level 0)' : `LEVEL ${d.level}${d.cause ? ` (${d.cause})` : ''}${d.since ? ` since ${new Date(d.since).toISOString()}` : ''}`) : 'unknown (no ingest measuring)'}`);
-  lines.push(`AI        replies ${r.ai.on ? 'on' : 'OFF'} (${r.ai.source === 'switch' ? `set by ${r.ai.by ?? '?'}` : r.ai.source})`);
+  lines.push(...formatAiStatus(r.ai, r.at));
   lines.push('', 'ON AIR');
   for (const c of r.channels) {
     const who = c.active ? `broadcaster ${c.active}${c.standbys ? ` (+${c.standbys} standby)` : ''}, encoder ${c.encoderRunning === false ? 'DOWN' : 'running'}` : `! no active broadcaster${c.standbys ? ` (${c.standbys} standby)` : ''}`;

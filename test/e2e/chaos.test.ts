@@ -2,22 +2,24 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const SCENARIOS = ['kill-workers', 'redis-restart', 'tts-outage', 'twitch-reconnect', 'rtmp-down', 'flood', 'kill-broadcaster', 'starved-broadcaster', 'kill-host'];
+const SCENARIOS = ['kill-workers', 'redis-restart', 'tts-outage', 'twitch-reconnect', 'rtmp-down', 'flood', 'kill-broadcaster', 'starved-broadcaster', 'ai-flood', 'kill-host'];
 
-/** What `kill-host` adds to its line (takeover times from the SIGKILL, in ms). */
+/** What `kill-host` adds to its line (takeover times from the SIGKILL, in ms), and `ai-flood` (its AI books). */
 interface KillHostNotes {
   killedActiveHost?: boolean;
   leftRunning?: number;
   takeoverOnAirMs?: number | null;
+  ai?: { paidSent: number; paidAnsweredOnAir: number };
 }
 
 /**
  * The chaos runner's short version: the whole fleet on real parts (its own Redis with AOF,
  * nginx-rtmp, ffmpeg, espeak-ng; loopback Twitch and cloud TTS) through every failure, each cut
- * to seconds, the last (one of two hosts SIGKILLed whole) on a fleet of two hosts. Its own pass
+ * to seconds, the flood once more with AI replies on (on a fleet of its own), the last (one of two
+ * hosts SIGKILLed whole) on a fleet of two hosts. Its own pass
  * rule is checked here, scenario by scenario.
  */
-describe('chaos (short): the fleet through nine failures, unattended (the last on a fleet of two hosts)', () => {
+describe('chaos (short): the fleet through ten failures, unattended (the flood with AI replies and the last on fleets of their own)', () => {
   it('loses nothing, speaks nothing twice, is never silent for more than 2 s, and recovers by itself', async () => {
     const runner = spawn(process.execPath, [path.resolve('dist-tools/scripts/chaos.js'), '--short'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -41,6 +43,9 @@ describe('chaos (short): the fleet through nine failures, unattended (the last o
     // The host holding the channel went whole (nothing of it still running) and the other host's broadcaster went on air.
     const host = results.find((r) => r.scenario === 'kill-host')!;
     expect({ killedActiveHost: host.killedActiveHost, leftRunning: host.leftRunning, otherHostOnAir: host.takeoverOnAirMs !== null }).toEqual({ killedActiveHost: true, leftRunning: 0, otherHostOnAir: true });
+    // Under the flood with AI replies on, every paid message still got its reply on air.
+    const ai = results.find((r) => r.scenario === 'ai-flood')!.ai!;
+    expect(ai.paidAnsweredOnAir).toBe(ai.paidSent);
     expect(code).toBe(0);
-  }, 480_000);
+  }, 600_000);
 });

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { TokenBudget } from '../../src/ai/budget';
 import { toSentences } from '../../src/ai/sentences';
 import { buildPrompt } from '../../src/ai/prompt';
 import { TestFleet, eventually } from '../helpers/fleet';
@@ -225,5 +226,18 @@ describe('AI model chain: fallbacks, shared breakers, deadlines, budgets (loopba
     const keys = await fleet.redis.keys(`${fleet.prefix}:ai:usage:*`);
     expect(keys).toHaveLength(2);
     for (const k of keys) expect(await fleet.redis.ttl(k)).toBeGreaterThan(0);
+  });
+
+  it('a spent budget lasts until the UTC day turns: the next day the engine is asked again, and each day is counted apart', async () => {
+    fleet = aiFleet(fake, { engines: { cloud: { kind: 'openai', baseUrl: `${fake.url}/v1`, apiKey: 'test-llm-key', budget: { dailyCost: 0.5, inputPerMillion: 1_000_000, outputPerMillion: 0 } }, claude: { kind: 'anthropic', baseUrl: fake.url }, canned: { kind: 'canned' } } });
+    let now = Date.parse('2026-06-01T23:59:59Z');
+    const budget = new TokenBudget(fleet.redis, fleet.prefix, fleet.config.ai.engines, () => now);
+    await budget.record('cloud', { input: 1, output: 0 }); // one input token at 1 per token: 1.0, over 0.5
+    expect(await budget.exhausted('cloud')).toBe('daily money budget spent (1.0000/0.5)');
+    now += 1000; // 00:00:00 UTC the next day
+    expect(await budget.exhausted('cloud')).toBeUndefined();
+    expect(await budget.spent('cloud')).toEqual({ input: 0, output: 0, cost: 0 });
+    now -= 1000;
+    expect(await budget.spent('cloud')).toEqual({ input: 1, output: 0, cost: 1 }); // yesterday's figures stay for status
   });
 });

@@ -145,6 +145,19 @@ describe('AI replies wired in: chat → reply policy → reply job → approved 
     expect(await replyJobs()).toHaveLength(1);
   });
 
+  it('AI replies are shed first: with the backlog at aiShedDepth (below level 1) plain chat is still spoken but a question gets no reply job; a paid one does', async () => {
+    fleet.configure({ chat: { load: { shedDepth: 10 } }, degradation: { aiShedDepth: 2 } });
+    chat = testPipeline(fleet);
+    await say('one line waiting', { user: { login: 'a1' } });
+    await say('two lines waiting', { user: { login: 'a2' } });
+    await fleet.queues.queue('reply').obliterate({ force: true });
+    expect(await say('is anyone answering?', { user: { login: 'a3' } })).toMatchObject({ decision: 'spoken' }); // level 0: plain chat still spoken
+    expect(chat.pipeline.degradation.state.current.level).toBe(0);
+    expect(await replyJobs()).toHaveLength(0);
+    await say('a paid question?', { paid: { amount: 5, currency: 'USD' } });
+    expect(await replyJobs()).toHaveLength(1);
+  });
+
   it('idolcast ai off|on|status turns replies off fleet-wide (a reply job then speaks nothing) and idolcast status shows it', async () => {
     expect((await runCli(['ai', 'status'], fleet.env())).stdout).toContain('AI replies on (from the config (ai.enabled))');
     const off = await runCli(['ai', 'off'], fleet.env());

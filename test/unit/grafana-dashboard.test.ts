@@ -3,6 +3,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { Queues } from '../../queues/registry';
 import { parseConfig } from '../../src/config/load';
+import { aiMetrics } from '../../src/ai/ai-metrics';
 import { queueDepthRegistry } from '../../src/control/metrics-page';
 import { createMetrics } from '../../src/metrics';
 import { PROJECT_ROOT } from '../../src/paths';
@@ -34,6 +35,7 @@ function expressions(dashboard: { panels: Panel[]; templating?: { list: { query?
 /** Names of the series a process exposes: counters and gauges as named, histograms with their suffixes. */
 function exposedSeries(): Set<string> {
   const metrics = createMetrics('test', 'test-1');
+  aiMetrics(metrics); // registered by the processes that make AI replies
   // The control server reads the queue depths into a registry of their own; nothing is read until a scrape.
   const depth = queueDepthRegistry(parseConfig('', 'test.yaml', {}), {} as Queues);
   const names = new Set<string>();
@@ -57,12 +59,14 @@ describe('Grafana dashboard (docker/grafana)', () => {
     expect(unknown).toEqual([]);
   });
 
-  it('covers latency, upstream failures, reconnects, shed and stale', () => {
+  it('covers latency, upstream failures, reconnects, shed and stale, and the AI replies', () => {
     const all = expressions(dashboard).map((e) => e.expr).join('\n');
     for (const name of [
       'idolcast_chat_to_speech_ready_seconds_bucket', 'idolcast_chat_to_on_air_seconds_bucket', 'idolcast_tts_fallbacks_total',
       'idolcast_obs_connect_attempts_total', 'idolcast_chat_source_reconnects_total', 'idolcast_destination_reconnects_total',
       'idolcast_chat_shed_total', 'idolcast_speech_dropped_total', 'idolcast_queue_jobs', 'idolcast_destination_on_air',
+      'idolcast_ai_time_to_first_token_seconds_bucket', 'idolcast_ai_time_to_first_sentence_seconds_bucket', 'idolcast_ai_replies_total', 'idolcast_ai_skipped_total',
+      'idolcast_ai_blocked_total', 'idolcast_ai_dumped_total', 'idolcast_ai_fallbacks_total', 'idolcast_ai_tokens_total',
     ]) expect(all).toContain(name);
   });
 
