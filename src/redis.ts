@@ -1,33 +1,68 @@
-import { Redis, type RedisOptions } from 'ioredis';
-
-export { Redis };
+import { Cluster, Redis as SingleRedis, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 /**
- * Where Redis is: a `redis://` URL, or Redis Sentinel addresses and the master's name (the URL
- * then only carries the master's user, password, database and TLS).
+ * A connection of idolcast: one server (plain or behind Sentinel), or a Redis Cluster. Both speak
+ * the same commands; every key of ours shares one hash tag (see `clusterPrefix`), so pipelines,
+ * transactions and scripts work on either.
+ */
+export type Redis = SingleRedis | Cluster;
+/** The single-server client class (tests and probes that talk to one node). */
+export const Redis = SingleRedis;
+
+/** Another connection to the same Redis (for a subscriber: a subscribed connection runs no other command). */
+export function duplicate(redis: Redis): Redis {
+  return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
+}
+
+/**
+ * Where Redis is: a `redis://` URL, Redis Sentinel addresses and the master's name, or Redis
+ * Cluster nodes (with either of the last two the URL only carries user, password, database and TLS).
  */
 export interface RedisTarget {
   url: string;
   sentinels?: readonly string[];
   sentinelName?: string;
   sentinelPassword?: string;
+  /** Some nodes of a Redis Cluster (`host:port`); the client learns the rest from them. */
+  cluster?: readonly string[];
+}
+
+/** `host:port` (or `[v6]:port`) as ioredis takes an address. */
+function hostPort(s: string): { host: string; port: number } {
+  const at = s.lastIndexOf(':');
+  return { host: s.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(at + 1)) };
+}
+
+/** User, password and TLS from a URL whose host is not used (Sentinel and Cluster targets). */
+function credentials(urlText: string): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  const url = urlText ? new URL(urlText) : undefined;
+  return {
+    username: url?.username ? decodeURIComponent(url.username) : undefined,
+    password: url?.password ? decodeURIComponent(url.password) : undefined,
+    tls: url?.protocol === 'rediss:' ? {} : undefined,
+  };
+}
+
+/**
+ * The prefix every key is built from, on a Redis Cluster: BullMQ's scripts and our transactions
+ * touch several keys at once, which a cluster allows only within one slot, so the prefix must
+ * carry a hash tag. One that has none is wrapped whole (`idolcast` → `{idolcast}`).
+ */
+export function clusterPrefix(prefix: string): string {
+  const open = prefix.indexOf('{');
+  const close = open >= 0 ? prefix.indexOf('}', open + 1) : -1;
+  return close > open + 1 ? prefix : `{${prefix}}`;
 }
 
 /** ioredis options for a Sentinel-managed master: the sentinels are asked where it is, after every failover too. */
 export function sentinelOptions(target: RedisTarget): RedisOptions {
-  const url = target.url ? new URL(target.url) : undefined;
-  const db = url?.pathname.slice(1);
+  const db = target.url ? new URL(target.url).pathname.slice(1) : undefined;
   return {
-    sentinels: (target.sentinels ?? []).map((s) => {
-      const at = s.lastIndexOf(':');
-      return { host: s.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(at + 1)) };
-    }),
+    sentinels: (target.sentinels ?? []).map(hostPort),
     name: target.sentinelName ?? 'idolcast',
     sentinelPassword: target.sentinelPassword || undefined,
-    username: url?.username ? decodeURIComponent(url.username) : undefined,
-    password: url?.password ? decodeURIComponent(url.password) : undefined,
+    ...credentials(target.url),
     db: db ? Number(db) : undefined,
-    tls: url?.protocol === 'rediss:' ? {} : undefined,
     // A demoted master answers writes with READONLY: reconnect, and the sentinels name the new one.
     // (Sentinel also kills the old master's clients when it reconfigures it; ioredis's own
     // failoverDetector is not used because `quit()` leaves its sentinel connections open.)
@@ -41,7 +76,7 @@ export function sentinelOptions(target: RedisTarget): RedisOptions {
  * fail a command after a few retries so an HTTP request gets an error instead of hanging.
  */
 export function createRedis(target: string | RedisTarget, opts: { forWorker?: boolean; name?: string } = {}): Redis {
-  const { url, sentinels } = typeof target === 'string' ? { url: target, sentinels: [] } : target;
+  const { url, sentinels, cluster } = typeof target === 'string' ? { url: target, sentinels: [], cluster: [] } : target;
   const options: RedisOptions = {
     maxRetriesPerRequest: opts.forWorker ? null : 3,
     enableReadyCheck: true,
@@ -49,8 +84,40 @@ export function createRedis(target: string | RedisTarget, opts: { forWorker?: bo
     // Reconnect forever with a capped backoff: a 24/7 process outlives Redis restarts.
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 3000),
   };
-  if (sentinels?.length) return new Redis({ ...options, ...sentinelOptions(target as RedisTarget) });
-  return new Redis(url, options);
+  if (cluster?.length) return new Cluster(cluster.map(hostPort), clusterOptions(url, options, opts.forWorker));
+  if (sentinels?.length) return new SingleRedis({ ...options, ...sentinelOptions(target as RedisTarget) });
+  return new SingleRedis(url, options);
+}
+
+/**
+ * ioredis options for a Redis Cluster: each node connection gets `node`'s settings and the URL's
+ * credentials. While a master's slots have no master (from its failure until a replica is
+ * promoted: about cluster-node-timeout, then an election) the cluster answers CLUSTERDOWN; a
+ * `forWorker` connection retries through that however long it takes, a producer for about 3 s.
+ */
+export function clusterOptions(url: string, node: RedisOptions, forWorker = false): ClusterOptions {
+  return {
+    redisOptions: { ...node, ...credentials(url) },
+    // Slots move on a failover: ask again soon, and keep asking (a 24/7 process outlives an outage).
+    clusterRetryStrategy: node.retryStrategy,
+    maxRedirections: forWorker ? Infinity : 16,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnFailover: 200,
+    slotsRefreshTimeout: 2000,
+    enableReadyCheck: true,
+  };
+}
+
+/**
+ * Wait until `replicas` replicas hold every write this connection made to the server holding
+ * `key`, at most `timeoutMs`; resolves with how many do. On a cluster the WAIT rides a pipeline
+ * with a read of `key`, so it reaches that key's master over the connection that wrote there.
+ */
+export async function waitForReplicas(redis: Redis, key: string, replicas: number, timeoutMs: number): Promise<number> {
+  const results = await redis.pipeline().exists(key).wait(replicas, timeoutMs).exec();
+  const [err, acked] = results?.[1] ?? [new Error('WAIT gave no answer'), 0];
+  if (err) throw err;
+  return Number(acked);
 }
 
 /** Every key idolcast itself writes (BullMQ keeps its own under the same prefix). */
