@@ -92,8 +92,9 @@ export function createRedis(target: string | RedisTarget, opts: { forWorker?: bo
 /**
  * ioredis options for a Redis Cluster: each node connection gets `node`'s settings and the URL's
  * credentials. While a master's slots have no master (from its failure until a replica is
- * promoted: about cluster-node-timeout, then an election) the cluster answers CLUSTERDOWN; a
- * `forWorker` connection retries through that however long it takes, a producer for about 3 s.
+ * promoted: about cluster-node-timeout, then an election) the cluster answers CLUSTERDOWN or
+ * MOVED to the dead node; a `forWorker` connection retries through that however long it takes,
+ * a producer for a few seconds (16 redirections).
  */
 export function clusterOptions(url: string, node: RedisOptions, forWorker = false): ClusterOptions {
   return {
@@ -102,6 +103,9 @@ export function clusterOptions(url: string, node: RedisOptions, forWorker = fals
     clusterRetryStrategy: node.retryStrategy,
     maxRedirections: forWorker ? Infinity : 16,
     retryDelayOnClusterDown: 200,
+    // Until the failover, the other masters still send the dead master's slots to it (MOVED):
+    // following that at once would spend every redirection in a few milliseconds.
+    retryDelayOnMoved: 100,
     retryDelayOnFailover: 200,
     slotsRefreshTimeout: 2000,
     enableReadyCheck: true,
