@@ -77,6 +77,12 @@ export class RedisCluster {
     await until(async () => ((await Promise.all(this.nodes.map((n) => askNode(n.port, 'PING')))).every((p) => p === 'PONG') ? true : undefined), 'every node to answer', 15000, 50);
     await this.create();
     await this.waitHealthy(30000);
+    // cluster_state:ok comes before the replicas' first sync: wait for every replication link.
+    await until(async () => {
+      const infos = await Promise.all(this.nodes.map((n) => askNode(n.port, 'INFO', 'replication')));
+      const replicas = infos.filter((i) => String(i).includes('role:slave'));
+      return replicas.length === this.nodes.length / 2 && replicas.every((i) => String(i).includes('master_link_status:up')) ? true : undefined;
+    }, 'every replica in sync', 30000);
   }
 
   private async startNode(i: number): Promise<ClusterNodeProcess> {
@@ -127,6 +133,13 @@ export class RedisCluster {
       if (range) return this.nodes.find((m) => m.port === range[2][1]);
     }
     return undefined;
+  }
+
+  /** A replica of `master`, as the master itself lists them (ROLE). */
+  async replicaOf(master: ClusterNodeProcess): Promise<ClusterNodeProcess | undefined> {
+    const role = (await askNode(master.port, 'ROLE')) as [string, number, [string, string, string][]] | undefined;
+    const port = Number(role?.[2]?.[0]?.[1]);
+    return this.nodes.find((n) => n.port === port);
   }
 
   /** SIGKILL one node (a master lost with whatever it had not yet replicated). */

@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Queues } from '../../queues/registry';
+import { DurableEnqueue } from '../../src/chat/durable-enqueue';
+import { parseConfig } from '../../src/config/load';
+import { createLogger } from '../../src/logger';
+import { redisTarget } from '../../src/process';
+import { createRedis, keyspace, waitForReplicas } from '../../src/redis';
+import { keySlot, RedisCluster } from '../../testkit/redis-cluster';
+
+/**
+ * The accept wait on a real Redis Cluster (Debian's redis-server in cluster mode, three masters
+ * and three replicas on loopback ports): a batch the ingest accepts is on a replica, and a
+ * master left without its replica is reported once, not per batch.
+ */
+describe('Redis Cluster: connections from the config and the ingest accept wait', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-cluster-'));
+  const cluster = new RedisCluster(dir);
+  const closers: (() => Promise<unknown>)[] = [];
+
+  beforeAll(() => cluster.start(), 60_000);
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    await cluster.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('enqueues through two of the nodes named in REDIS_CLUSTER_NODES, waits for the replica, and reports once when there is none', async () => {
+    // A wait long enough that a loaded machine's replica answers within it (the default is 100 ms).
+    const config = parseConfig('redis: { prefix: itest, cluster: { acceptWaitMs: 2000 } }', 'test.yaml', { REDIS_CLUSTER_NODES: cluster.addresses.slice(0, 2).join(',') });
+    expect(config.redis.prefix).toBe('{itest}');
+    const redis = createRedis(redisTarget(config), { forWorker: true });
+    closers.push(() => redis.quit());
+    const queues = new Queues(redis, config.redis.prefix);
+    closers.push(() => queues.close());
+    const keys = keyspace(config.redis.prefix);
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger('ingest-test', 'info', { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const durable = new DurableEnqueue({ config, redis, keys, log });
+    const say = (n: number) => durable.run(async () => {
+      await queues.enqueue('tts', { utteranceId: `u${n}`, channel: 'main', text: `line ${n}`, voice: 'idol', priority: 5, acceptedAt: Date.now(), origin: { platform: 'local', user: 'test' } });
+    });
+
+    await say(1);
+    // The replica holds what the master took: WAIT answers at once with one replica.
+    expect(await waitForReplicas(redis, keys.speechOrder, 1, 5000)).toBe(1);
+    expect(lines.filter((l) => Number(l.level) >= 40)).toEqual([]);
+
+    const master = (await cluster.masterOf(keySlot(config.redis.prefix)))!;
+    const replica = (await cluster.replicaOf(master))!;
+    expect(replica.port).not.toBe(master.port);
+    await cluster.kill(replica);
+    for (const n of [2, 3, 4]) await say(n);
+    // Accepted all the same (refusing chat would lose more), and said once.
+    expect(lines.filter((l) => l.msg === 'accepted chat is on fewer replicas than asked: a master lost now would lose it').map((l) => l.wanted)).toEqual([1]);
+    expect((await queues.queue('tts').getJobCounts('prioritized')).prioritized).toBe(4);
+  }, 60_000);
+});
