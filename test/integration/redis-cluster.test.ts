@@ -8,6 +8,7 @@ import { createLogger } from '../../src/logger';
 import { redisTarget } from '../../src/process';
 import { createRedis, keyspace, waitForReplicas } from '../../src/redis';
 import { keySlot, RedisCluster } from '../../testkit/redis-cluster';
+import { runCli } from '../helpers/fleet';
 
 /**
  * The accept wait on a real Redis Cluster (Debian's redis-server in cluster mode, three masters
@@ -55,5 +56,13 @@ describe('Redis Cluster: connections from the config and the ingest accept wait'
     // Accepted all the same (refusing chat would lose more), and said once.
     expect(lines.filter((l) => l.msg === 'accepted chat is on fewer replicas than asked: a master lost now would lose it').map((l) => l.wanted)).toEqual([1]);
     expect((await queues.queue('tts').getJobCounts('prioritized')).prioritized).toBe(4);
+
+    // The CLI on the same cluster, configured by the environment alone (as an operator runs it).
+    const env = { ...process.env, IDOLCAST_CONFIG: '', REDIS_URL: '', REDIS_PREFIX: 'itest', REDIS_CLUSTER_NODES: cluster.addresses[0]!, LOG_LEVEL: 'silent' };
+    expect((await runCli(['say', 'from the command line'], env)).code).toBe(0);
+    expect((await queues.queue('tts').getJobCounts('prioritized')).prioritized).toBe(5);
+    const status = await runCli(['status', '--json'], env);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ prefix: '{itest}' });
   }, 60_000);
 });
