@@ -83,8 +83,8 @@ export class LocalFleet {
   /** One `idolcast up` per host; `hosts` > 1 runs the fleet as that many machines sharing Redis. */
   readonly hosts: Host[] = [];
 
-  /** `cluster`: the fleet runs on that Redis Cluster (`host:port` of its nodes) instead of a redis-server of its own. */
-  constructor(private readonly opts: { standbys?: number; hosts?: number; cluster?: string[] } = {}) {
+  /** `cluster`: the fleet runs on that Redis Cluster (`host:port` of its nodes) instead of a redis-server of its own; `config`: top-level sections replaced. */
+  constructor(private readonly opts: { standbys?: number; hosts?: number; cluster?: string[]; config?: Record<string, unknown> } = {}) {
     const prefix = `h${randomBytes(3).toString('hex')}`;
     this.prefix = opts.cluster ? clusterPrefix(prefix) : prefix;
     this.keys = keyspace(this.prefix);
@@ -148,6 +148,7 @@ export class LocalFleet {
       // A killed worker's job goes back to the queue within seconds, not BullMQ's default half minute.
       workers: { heartbeatMs: 1000, lockDurationMs: 4000, stalledIntervalMs: 2000 },
       log: { level: 'info' },
+      ...this.opts.config,
     };
   }
 
