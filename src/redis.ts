@@ -112,16 +112,37 @@ export function clusterOptions(url: string, node: RedisOptions, forWorker = fals
   };
 }
 
+/** The answers of a pipeline that starts with a read of `key`, which on a cluster routes all of it to that key's master. */
+async function atMasterOf(redis: Redis, key: string, add: (p: ReturnType<Redis['pipeline']>) => unknown): Promise<unknown[]> {
+  // A lone command follows MOVED and so brings the client's slot map up to date after a
+  // failover; a pipeline with keyless commands in it is not retried on MOVED and would keep
+  // going to the dead master.
+  await redis.exists(key);
+  const pipeline = redis.pipeline().exists(key);
+  add(pipeline);
+  const results = (await pipeline.exec()) ?? [];
+  // The read's error matters too: a pipeline sent to the wrong node (slots moving) has the read
+  // refused with MOVED while the keyless commands after it were answered by that node.
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  }).slice(1);
+}
+
+/** The cluster node id of the master holding `key` (as it says itself, CLUSTER MYID). */
+export async function masterIdOf(redis: Redis, key: string): Promise<string> {
+  const [id] = await atMasterOf(redis, key, (p) => p.call('CLUSTER', 'MYID'));
+  return String(id);
+}
+
 /**
  * Wait until `replicas` replicas hold every write this connection made to the server holding
- * `key`, at most `timeoutMs`; resolves with how many do. On a cluster the WAIT rides a pipeline
- * with a read of `key`, so it reaches that key's master over the connection that wrote there.
+ * `key`, at most `timeoutMs`: how many do, and (on a cluster) the id of the master that
+ * answered, since WAIT only counts writes made to that master over this connection.
  */
-export async function waitForReplicas(redis: Redis, key: string, replicas: number, timeoutMs: number): Promise<number> {
-  const results = await redis.pipeline().exists(key).wait(replicas, timeoutMs).exec();
-  const [err, acked] = results?.[1] ?? [new Error('WAIT gave no answer'), 0];
-  if (err) throw err;
-  return Number(acked);
+export async function waitForReplicas(redis: Redis, key: string, replicas: number, timeoutMs: number): Promise<{ acked: number; master: string }> {
+  const [master, acked] = await atMasterOf(redis, key, (p) => p.call('CLUSTER', 'MYID').wait(replicas, timeoutMs));
+  return { acked: Number(acked), master: String(master) };
 }
 
 /** Every key idolcast itself writes (BullMQ keeps its own under the same prefix). */

@@ -7,13 +7,14 @@ import { parseConfig } from '../../src/config/load';
 import { createLogger } from '../../src/logger';
 import { redisTarget } from '../../src/process';
 import { createRedis, keyspace, waitForReplicas } from '../../src/redis';
-import { keySlot, RedisCluster } from '../../testkit/redis-cluster';
-import { runCli } from '../helpers/fleet';
+import { askNode, keySlot, RedisCluster } from '../../testkit/redis-cluster';
+import { eventually, runCli } from '../helpers/fleet';
 
 /**
  * The accept wait on a real Redis Cluster (Debian's redis-server in cluster mode, three masters
- * and three replicas on loopback ports): a batch the ingest accepts is on a replica, and a
- * master left without its replica is reported once, not per batch.
+ * and three replicas on loopback ports): a batch the ingest accepts is on a replica, a failover
+ * between the enqueue and the WAIT makes it enqueue again, and a master left without a replica
+ * is reported once, not per batch.
  */
 describe('Redis Cluster: connections from the config and the ingest accept wait', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-cluster-'));
@@ -27,7 +28,7 @@ describe('Redis Cluster: connections from the config and the ingest accept wait'
     fs.rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
-  it('enqueues through two of the nodes named in REDIS_CLUSTER_NODES, waits for the replica, and reports once when there is none', async () => {
+  it('enqueues through two of the nodes named in REDIS_CLUSTER_NODES, waits for the replica, enqueues again across a failover, and reports once when there is no replica', async () => {
     // A wait long enough that a loaded machine's replica answers within it (the default is 100 ms).
     const config = parseConfig('redis: { prefix: itest, cluster: { acceptWaitMs: 2000 } }', 'test.yaml', { REDIS_CLUSTER_NODES: cluster.addresses.slice(0, 2).join(',') });
     expect(config.redis.prefix).toBe('{itest}');
@@ -39,21 +40,36 @@ describe('Redis Cluster: connections from the config and the ingest accept wait'
     const lines: Record<string, unknown>[] = [];
     const log = createLogger('ingest-test', 'info', { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
     const durable = new DurableEnqueue({ config, redis, keys, log });
-    const say = (n: number) => durable.run(async () => {
+    let calls = 0;
+    const say = (n: number, meanwhile?: () => Promise<unknown>) => durable.run(async () => {
+      calls++;
       await queues.enqueue('tts', { utteranceId: `u${n}`, channel: 'main', text: `line ${n}`, voice: 'idol', priority: 5, acceptedAt: Date.now(), origin: { platform: 'local', user: 'test' } });
+      if (!meanwhile) return;
+      const run = meanwhile;
+      meanwhile = undefined;
+      await run();
     });
 
     await say(1);
-    // The replica holds what the master took: WAIT answers at once with one replica.
-    expect(await waitForReplicas(redis, keys.speechOrder, 1, 5000)).toBe(1);
+    // The replica holds what our slot's master took: WAIT, sent to that master, counts it.
+    const slot = keySlot(config.redis.prefix);
+    const master = (await cluster.masterOf(slot))!;
+    expect(await waitForReplicas(redis, keys.speechOrder, 1, 5000)).toEqual({ acked: 1, master: await askNode(master.port, 'CLUSTER', 'MYID') });
     expect(lines.filter((l) => Number(l.level) >= 40)).toEqual([]);
 
-    const master = (await cluster.masterOf(keySlot(config.redis.prefix)))!;
-    const replica = (await cluster.replicaOf(master))!;
-    expect(replica.port).not.toBe(master.port);
-    await cluster.kill(replica);
-    for (const n of [2, 3, 4]) await say(n);
-    // Accepted all the same (refusing chat would lose more), and said once.
+    // The master dies between a batch's enqueue and its WAIT; its replica is promoted. The WAIT
+    // then reaches the new master, which counts none of the writes made to the old one: enqueued again.
+    const failover = async () => {
+      await cluster.kill(master);
+      await eventually(async () => ((await cluster.masterOf(slot)) !== master ? true : undefined), 'the replica to take over', 30_000, 100);
+    };
+    await say(2, failover);
+    // say(1) once, say(2) twice.
+    expect(calls).toBe(3);
+    expect(lines.filter((l) => l.msg === 'enqueue failed: retrying').map((l) => l.err)).toEqual(['the master changed during the enqueue']);
+    await say(3);
+    await say(4);
+    // The promoted master has no replica: accepted all the same (refusing chat would lose more), and said once.
     expect(lines.filter((l) => l.msg === 'accepted chat is on fewer replicas than asked: a master lost now would lose it').map((l) => l.wanted)).toEqual([1]);
     expect((await queues.queue('tts').getJobCounts('prioritized')).prioritized).toBe(4);
 
