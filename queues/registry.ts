@@ -1,5 +1,5 @@
 import { Queue, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../src/redis';
 import { registry, type Payload, type QueueKey } from './catalog';
 import { bullPriority, type QueueDefinition } from './define';
 import type { Utterance } from './utterance.schema';

@@ -10,7 +10,7 @@ import { LOCAL_ENGINE } from '../src/config/schema';
 import { CLI_ENTRY } from '../src/paths';
 import { channelEventSchema } from '../queues/live-events';
 import { parsePubSub } from '../src/pubsub';
-import { createRedis, keyspace, type Redis } from '../src/redis';
+import { clusterPrefix, createRedis, keyspace, type Keyspace, type Redis, type RedisTarget } from '../src/redis';
 import { startRedisServer, type LocalRedis } from '../src/supervisor/redis-server';
 import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
 import { FakeLlm } from '../testkit/fake-llm';
@@ -39,8 +39,9 @@ export interface Host {
  */
 export class LocalFleet {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-harness-'));
-  readonly prefix = `h${randomBytes(3).toString('hex')}`;
-  readonly keys = keyspace(this.prefix);
+  /** The key prefix (hash-tagged on a Redis Cluster, as the fleet's config makes it). */
+  readonly prefix: string;
+  readonly keys: Keyspace;
   readonly twitch = new FakeTwitch();
   readonly tts = new FakeTts();
   readonly nginx = new NginxRtmp(path.join(this.dir, 'nginx'));
@@ -74,7 +75,7 @@ export class LocalFleet {
   private interrupted = 0;
 
   get redisUrl(): string {
-    return `redis://127.0.0.1:${this.redisPort}`;
+    return this.opts.cluster ? '' : `redis://127.0.0.1:${this.redisPort}`;
   }
 
   get streamUrl(): string {
@@ -87,17 +88,24 @@ export class LocalFleet {
   /** The loopback model provider and moderator, when the fleet runs with AI replies (`ai: true`). */
   readonly llm?: FakeLlm;
 
-  constructor(private readonly opts: { standbys?: number; hosts?: number; ai?: boolean } = {}) {
+  /** `cluster`: the fleet runs on that Redis Cluster (`host:port` of its nodes) instead of a redis-server of its own; `config`: top-level sections replaced. */
+  constructor(private readonly opts: { standbys?: number; hosts?: number; ai?: boolean; cluster?: string[]; config?: Record<string, unknown> } = {}) {
+    const prefix = `h${randomBytes(3).toString('hex')}`;
+    this.prefix = opts.cluster ? clusterPrefix(prefix) : prefix;
+    this.keys = keyspace(this.prefix);
     if (opts.ai) this.llm = new FakeLlm();
   }
 
   async start(): Promise<void> {
     await Promise.all([this.twitch.ready, this.tts.ready, this.nginx.start(), this.llm?.ready]);
-    this.redisPort = await freeLoopbackPort();
-    await this.startRedis();
-    this.redis = createRedis(this.redisUrl);
+    if (!this.opts.cluster) {
+      this.redisPort = await freeLoopbackPort();
+      await this.startRedis();
+    }
+    const target: RedisTarget = { url: this.redisUrl, cluster: this.opts.cluster };
+    this.redis = createRedis(target);
     this.queues = new Queues(this.redis, this.prefix);
-    this.events = createRedis(this.redisUrl);
+    this.events = createRedis(target);
     this.events.on('message', (c: string, message: string) => this.bookEvent(c, message));
     await this.events.subscribe(this.keys.events('main'));
 
@@ -124,7 +132,7 @@ export class LocalFleet {
     fs.mkdirSync(dir, { recursive: true });
     const configPath = path.join(dir, 'config.yaml');
     fs.writeFileSync(configPath, YAML.stringify(this.hostConfig(dir, await freeLoopbackPort())));
-    const env = { ...process.env, IDOLCAST_CONFIG: configPath, REDIS_URL: this.redisUrl, HARNESS_STREAM_KEY: this.streamKey };
+    const env = { ...process.env, IDOLCAST_CONFIG: configPath, REDIS_URL: this.redisUrl, REDIS_CLUSTER_NODES: this.opts.cluster?.join(','), HARNESS_STREAM_KEY: this.streamKey };
     // Hosts of a multi-host fleet get process groups of their own (one host, as before, stays in
     // the runner's group, so a terminal's Ctrl-C reaches it too).
     const up = spawn(process.execPath, [CLI_ENTRY, 'up'], { env, stdio: ['ignore', 'pipe', 'inherit'], detached: Boolean(name) });
@@ -147,6 +155,7 @@ export class LocalFleet {
       workers: { heartbeatMs: 1000, lockDurationMs: 4000, stalledIntervalMs: 2000 },
       log: { level: 'info' },
       ...(this.llm && { ai: aiHostConfig(this.llm.url) }),
+      ...this.opts.config,
     };
   }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis';
 import { isConfigured } from './config/names';
 import type { Config } from './config/schema';
 import type { Keyspace } from './redis';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis';
 import { Queues } from '../queues/registry';
 import { aiCommand } from './ai/ai-command';
 import { runBroadcast } from './broadcast/broadcaster';
@@ -18,7 +18,7 @@ import { createLogger } from './logger';
 import { redisTarget } from './process';
 import { channelEventSchema } from '../queues/live-events';
 import { parsePubSub } from './pubsub';
-import { createRedis, keyspace } from './redis';
+import { createRedis, duplicate, keyspace } from './redis';
 import { localTime } from './schedule/clock';
 import { describeAction, previewSchedule } from './schedule/preview';
 import { listSchedules, removeSchedule, syncSchedules } from './schedule/schedules';
@@ -80,7 +80,7 @@ program
     const voice = opts.voice ?? (await currentVoice({ redis, keys, config }, channel));
     const queues = new Queues(redis, config.redis.prefix);
     const utteranceId = `say-${randomUUID()}`;
-    const sub = opts.wait ? redis.duplicate() : undefined;
+    const sub = opts.wait ? duplicate(redis) : undefined;
     const aired = sub
       ? new Promise<Record<string, unknown>>((resolve) => {
           sub.on('message', (c: string, m: string) => {

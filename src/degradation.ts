@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis';
 import type { Queues } from '../queues/registry';
 import type { Config } from './config/schema';
 import { isConfigured } from './config/names';

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import type { Keyspace } from './redis';

@@ -28,9 +28,10 @@ export function redisUrl(config: Config): string {
   return config.redis.url || `redis://127.0.0.1:${config.redis.localPort}`;
 }
 
-/** The Redis to connect to: the master behind `redis.sentinels` when set, else `redisUrl`. */
+/** The Redis to connect to: the cluster of `redis.cluster.nodes`, the master behind `redis.sentinels`, else `redisUrl`. */
 export function redisTarget(config: Config): RedisTarget {
-  const { url, sentinels, sentinelName, sentinelPassword } = config.redis;
+  const { url, sentinels, sentinelName, sentinelPassword, cluster } = config.redis;
+  if (cluster.nodes.length) return { url, cluster: cluster.nodes };
   return sentinels.length ? { url, sentinels, sentinelName, sentinelPassword } : { url: redisUrl(config) };
 }
 
@@ -43,7 +44,7 @@ export function bootProcess(kind: string, opts: { blocking: boolean; detail?: ()
   const log = createLogger(kind, config.log.level);
   const id = memberId(kind);
   const redis = createRedis(redisTarget(config), { forWorker: opts.blocking, name: id });
-  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const keys = keyspace(config.redis.prefix);
   const queues = new Queues(redis, config.redis.prefix);
   const metrics = createMetrics(kind, id);

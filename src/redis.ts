@@ -1,33 +1,68 @@
-import { Redis, type RedisOptions } from 'ioredis';
-
-export { Redis };
+import { Cluster, Redis as SingleRedis, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 /**
- * Where Redis is: a `redis://` URL, or Redis Sentinel addresses and the master's name (the URL
- * then only carries the master's user, password, database and TLS).
+ * A connection of idolcast: one server (plain or behind Sentinel), or a Redis Cluster. Both speak
+ * the same commands; every key of ours shares one hash tag (see `clusterPrefix`), so pipelines,
+ * transactions and scripts work on either.
+ */
+export type Redis = SingleRedis | Cluster;
+/** The single-server client class (tests and probes that talk to one node). */
+export const Redis = SingleRedis;
+
+/** Another connection to the same Redis (for a subscriber: a subscribed connection runs no other command). */
+export function duplicate(redis: Redis): Redis {
+  return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
+}
+
+/**
+ * Where Redis is: a `redis://` URL, Redis Sentinel addresses and the master's name, or Redis
+ * Cluster nodes (with either of the last two the URL only carries user, password, database and TLS).
  */
 export interface RedisTarget {
   url: string;
   sentinels?: readonly string[];
   sentinelName?: string;
   sentinelPassword?: string;
+  /** Some nodes of a Redis Cluster (`host:port`); the client learns the rest from them. */
+  cluster?: readonly string[];
+}
+
+/** `host:port` (or `[v6]:port`) as ioredis takes an address. */
+function hostPort(s: string): { host: string; port: number } {
+  const at = s.lastIndexOf(':');
+  return { host: s.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(at + 1)) };
+}
+
+/** User, password and TLS from a URL whose host is not used (Sentinel and Cluster targets). */
+function credentials(urlText: string): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  const url = urlText ? new URL(urlText) : undefined;
+  return {
+    username: url?.username ? decodeURIComponent(url.username) : undefined,
+    password: url?.password ? decodeURIComponent(url.password) : undefined,
+    tls: url?.protocol === 'rediss:' ? {} : undefined,
+  };
+}
+
+/**
+ * The prefix every key is built from, on a Redis Cluster: BullMQ's scripts and our transactions
+ * touch several keys at once, which a cluster allows only within one slot, so the prefix must
+ * carry a hash tag. One that has none is wrapped whole (`idolcast` → `{idolcast}`).
+ */
+export function clusterPrefix(prefix: string): string {
+  const open = prefix.indexOf('{');
+  const close = open >= 0 ? prefix.indexOf('}', open + 1) : -1;
+  return close > open + 1 ? prefix : `{${prefix}}`;
 }
 
 /** ioredis options for a Sentinel-managed master: the sentinels are asked where it is, after every failover too. */
 export function sentinelOptions(target: RedisTarget): RedisOptions {
-  const url = target.url ? new URL(target.url) : undefined;
-  const db = url?.pathname.slice(1);
+  const db = target.url ? new URL(target.url).pathname.slice(1) : undefined;
   return {
-    sentinels: (target.sentinels ?? []).map((s) => {
-      const at = s.lastIndexOf(':');
-      return { host: s.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(at + 1)) };
-    }),
+    sentinels: (target.sentinels ?? []).map(hostPort),
     name: target.sentinelName ?? 'idolcast',
     sentinelPassword: target.sentinelPassword || undefined,
-    username: url?.username ? decodeURIComponent(url.username) : undefined,
-    password: url?.password ? decodeURIComponent(url.password) : undefined,
+    ...credentials(target.url),
     db: db ? Number(db) : undefined,
-    tls: url?.protocol === 'rediss:' ? {} : undefined,
     // A demoted master answers writes with READONLY: reconnect, and the sentinels name the new one.
     // (Sentinel also kills the old master's clients when it reconfigures it; ioredis's own
     // failoverDetector is not used because `quit()` leaves its sentinel connections open.)
@@ -41,7 +76,7 @@ export function sentinelOptions(target: RedisTarget): RedisOptions {
  * fail a command after a few retries so an HTTP request gets an error instead of hanging.
  */
 export function createRedis(target: string | RedisTarget, opts: { forWorker?: boolean; name?: string } = {}): Redis {
-  const { url, sentinels } = typeof target === 'string' ? { url: target, sentinels: [] } : target;
+  const { url, sentinels, cluster } = typeof target === 'string' ? { url: target, sentinels: [], cluster: [] } : target;
   const options: RedisOptions = {
     maxRetriesPerRequest: opts.forWorker ? null : 3,
     enableReadyCheck: true,
@@ -49,8 +84,65 @@ export function createRedis(target: string | RedisTarget, opts: { forWorker?: bo
     // Reconnect forever with a capped backoff: a 24/7 process outlives Redis restarts.
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 3000),
   };
-  if (sentinels?.length) return new Redis({ ...options, ...sentinelOptions(target as RedisTarget) });
-  return new Redis(url, options);
+  if (cluster?.length) return new Cluster(cluster.map(hostPort), clusterOptions(url, options, opts.forWorker));
+  if (sentinels?.length) return new SingleRedis({ ...options, ...sentinelOptions(target as RedisTarget) });
+  return new SingleRedis(url, options);
+}
+
+/**
+ * ioredis options for a Redis Cluster: each node connection gets `node`'s settings and the URL's
+ * credentials. While a master's slots have no master (from its failure until a replica is
+ * promoted: about cluster-node-timeout, then an election) the cluster answers CLUSTERDOWN or
+ * MOVED to the dead node; a `forWorker` connection retries through that however long it takes,
+ * a producer for a few seconds (16 redirections).
+ */
+export function clusterOptions(url: string, node: RedisOptions, forWorker = false): ClusterOptions {
+  return {
+    redisOptions: { ...node, ...credentials(url) },
+    // Slots move on a failover: ask again soon, and keep asking (a 24/7 process outlives an outage).
+    clusterRetryStrategy: node.retryStrategy,
+    maxRedirections: forWorker ? Infinity : 16,
+    retryDelayOnClusterDown: 200,
+    // Until the failover, the other masters still send the dead master's slots to it (MOVED):
+    // following that at once would spend every redirection in a few milliseconds.
+    retryDelayOnMoved: 100,
+    retryDelayOnFailover: 200,
+    slotsRefreshTimeout: 2000,
+    enableReadyCheck: true,
+  };
+}
+
+/** The answers of a pipeline that starts with a read of `key`, which on a cluster routes all of it to that key's master. */
+async function atMasterOf(redis: Redis, key: string, add: (p: ReturnType<Redis['pipeline']>) => unknown): Promise<unknown[]> {
+  // A lone command follows MOVED and so brings the client's slot map up to date after a
+  // failover; a pipeline with keyless commands in it is not retried on MOVED and would keep
+  // going to the dead master.
+  await redis.exists(key);
+  const pipeline = redis.pipeline().exists(key);
+  add(pipeline);
+  const results = (await pipeline.exec()) ?? [];
+  // The read's error matters too: a pipeline sent to the wrong node (slots moving) has the read
+  // refused with MOVED while the keyless commands after it were answered by that node.
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  }).slice(1);
+}
+
+/** The cluster node id of the master holding `key` (as it says itself, CLUSTER MYID). */
+export async function masterIdOf(redis: Redis, key: string): Promise<string> {
+  const [id] = await atMasterOf(redis, key, (p) => p.call('CLUSTER', 'MYID'));
+  return String(id);
+}
+
+/**
+ * Wait until `replicas` replicas hold every write this connection made to the server holding
+ * `key`, at most `timeoutMs`: how many do, and (on a cluster) the id of the master that
+ * answered, since WAIT only counts writes made to that master over this connection.
+ */
+export async function waitForReplicas(redis: Redis, key: string, replicas: number, timeoutMs: number): Promise<{ acked: number; master: string }> {
+  const [master, acked] = await atMasterOf(redis, key, (p) => p.call('CLUSTER', 'MYID').wait(replicas, timeoutMs));
+  return { acked: Number(acked), master: String(master) };
 }
 
 /** Every key idolcast itself writes (BullMQ keeps its own under the same prefix). */

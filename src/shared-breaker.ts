@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum';
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis';
 import type { Logger } from './logger';
 
 export interface SharedBreakerOptions {

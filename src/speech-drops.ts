@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis';
 import type { Utterance } from '../queues/utterance.schema';
 import { clearedAt } from './channel-state';
 import { sharedLevel } from './degradation';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 import type { LlmEngineConfig } from '../config/ai.schema';
 import type { TokenUsage } from './llm-engine';
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 import { CANNED_KIND, type AiConfig, type LlmEngineConfig, type PersonaConfig, type Situation } from '../config/ai.schema';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';

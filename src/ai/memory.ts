@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 import { requireChannel } from '../config/names';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logger';

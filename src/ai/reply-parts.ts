@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';

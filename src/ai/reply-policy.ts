@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 import type { AiConfig, Situation } from '../config/ai.schema';
 import { requireChannel } from '../config/names';
 import type { Config } from '../config/schema';

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 import { contentFilter, type FilterCheck } from '../chat/filter';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logger';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicate, type Redis } from '../redis';
 import { channelEventSchema } from '../../queues/live-events';
 import type { Logger } from '../logger';
 import { parsePubSub } from '../pubsub';
@@ -24,7 +24,7 @@ export class VoicedWatch {
   constructor(private readonly deps: { redis: Redis; keys: Keyspace; log: Logger }) {}
 
   async watch(channel: string): Promise<VoicedWait> {
-    const sub = (this.sub ??= this.deps.redis.duplicate());
+    const sub = (this.sub ??= duplicate(this.deps.redis));
     const key = this.deps.keys.events(channel);
     const ready = new Set<string>();
     let wake = () => {};

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 import type { VtubeStudioConfig } from '../config/vtubestudio.schema';
 import { redactUrl, type Logger } from '../logger';
 import { sleep } from '../time';

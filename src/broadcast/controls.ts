@@ -1,6 +1,7 @@
 import { controlMessageSchema, type ControlMessage } from '../../queues/live-events';
 import type { ProcessContext } from '../process';
 import { parsePubSub } from '../pubsub';
+import { duplicate } from '../redis';
 
 type Fault = Extract<ControlMessage, { action: 'inject' }>['fault'];
 
@@ -20,7 +21,7 @@ export interface ControlActions {
  */
 export async function listenToControls(ctx: Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'log'>, channel: string, actions: ControlActions): Promise<{ stop: () => Promise<void> }> {
   const { config, log } = ctx;
-  const sub = ctx.redis.duplicate();
+  const sub = duplicate(ctx.redis);
   sub.on('message', (redisChannel: string, raw: string) => {
     const message = parsePubSub(controlMessageSchema, raw, log, redisChannel);
     // Chaos runs and tests break things on purpose; never honoured unless the process was started for it.

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 import type { Logger } from '../logger';
 import { sleep } from '../time';
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 
 /**
  * The Redis side of a batch of chat messages, in one atomic script call, so two ingest replicas

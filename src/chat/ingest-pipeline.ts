@@ -14,6 +14,7 @@ import { stripEngineMarkup } from '../tts/text';
 import { bypassed, contentFilter, localFilter, type FilterCheck } from './filter';
 import { normaliseText, stripEmotes } from './normalise';
 import { sleep } from '../time';
+import { DurableEnqueue } from './durable-enqueue';
 
 /** What happened to one chat event. */
 export type Decision = 'spoken' | 'command' | 'reaction' | 'rejected' | 'ignored' | 'shed' | 'duplicate';
@@ -55,7 +56,6 @@ interface Plan {
   backlog: number;
 }
 
-const ENQUEUE_ATTEMPTS = 5;
 const BATCHES_IN_FLIGHT = 2;
 
 /** Whether a command speaks text a chatter typed (`!say <text>`, `!voice <name> <text>`); paid lines are exempt, as from shedding. */
@@ -88,9 +88,11 @@ export class IngestPipeline {
   private nextSummaryAt = 0;
   readonly degradation: DegradationMonitor;
   private readonly ai: AiChat;
+  private readonly durable: DurableEnqueue;
 
   constructor(private readonly deps: Deps) {
     this.ai = new AiChat(deps);
+    this.durable = new DurableEnqueue(deps);
     defineChatCheck(deps.redis);
     this.commands = commandTable(deps.config);
     this.degradation = deps.degradation ?? new DegradationMonitor(deps);
@@ -177,10 +179,10 @@ export class IngestPipeline {
     //    the lines this batch adds count towards the backlog as they are planned.
     const { tts, scenes, effects, backlog } = this.plan(items, voices, reading.backlog);
 
-    // 4. Enqueue (retried: a Redis hiccup must not lose accepted chat); on failure forget the
+    // 4. Enqueue, retried and (on a cluster) held until a replica has it; on failure forget the
     //    duplicates marks so a redelivery is processed.
     try {
-      await this.withRetry(async () => {
+      await this.durable.run(async () => {
         if (tts.length) await this.deps.queues.enqueueBulk('tts', tts);
         if (scenes.length) await this.deps.queues.enqueueBulk('scene', scenes);
       });
@@ -434,17 +436,5 @@ export class IngestPipeline {
     if (o.decision === 'duplicate') this.deps.log.debug(fields, 'chat decision');
     else this.deps.log.info(fields, 'chat decision');
     i.resolve(o);
-  }
-
-  private async withRetry(fn: () => Promise<void>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (attempt >= ENQUEUE_ATTEMPTS) throw err;
-        this.deps.log.warn({ err: (err as Error).message, attempt }, 'enqueue failed: retrying');
-        await sleep(100 * 2 ** attempt);
-      }
-    }
   }
 }

@@ -27,6 +27,7 @@ const ENV_OVERRIDES: [variable: string, path: string[], type?: 'number' | 'list'
   ['REDIS_SENTINELS', ['redis', 'sentinels'], 'list'],
   ['REDIS_SENTINEL_NAME', ['redis', 'sentinelName']],
   ['REDIS_SENTINEL_PASSWORD', ['redis', 'sentinelPassword']],
+  ['REDIS_CLUSTER_NODES', ['redis', 'cluster', 'nodes'], 'list'],
   ['HOST', ['control', 'host']],
   ['PORT', ['control', 'port'], 'number'],
   ['ADMIN_TOKEN', ['control', 'adminToken']],

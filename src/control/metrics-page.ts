@@ -1,5 +1,5 @@
 import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 import type { Queues, QueueKey } from '../../queues/registry';
 import { registry as catalog } from '../../queues/registry';
 import type { Config } from '../config/schema';

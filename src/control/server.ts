@@ -14,6 +14,7 @@ import { listFleet } from '../fleet';
 import { onShutdown } from '../lifecycle';
 import { PROJECT_ROOT } from '../paths';
 import { bootProcess, type ProcessContext } from '../process';
+import { duplicate } from '../redis';
 import type { Config } from '../config/schema';
 import { engineBreakers } from '../tts/breaker-state';
 import { isLoopback, overlayTokenOf, requireOverlayToken, requireToken } from './auth';
@@ -62,9 +63,9 @@ export function createControlApp(ctx: ProcessContext) {
   mountHealth(app, ctx);
 
   const streams = new EventStreams({ maxStreams: config.control.maxEventStreams, maxBufferedBytes: config.control.eventBufferBytes }, log, ctx.metrics.registry);
-  const subscriber = redis.duplicate();
+  const subscriber = duplicate(redis);
   void subscriber.psubscribe(keys.events('*'));
-  subscriber.on('pmessage', (_pattern, redisChannel: string, message: string) => streams.publish(redisChannel.slice(keys.events('').length), message));
+  subscriber.on('pmessage', (_pattern: string, redisChannel: string, message: string) => streams.publish(redisChannel.slice(keys.events('').length), message));
   const events = (req: Request, res: Response) => {
     const channel = channelOf(config, req.query.channel);
     if (channel === undefined) return unknownChannel(res, req.query.channel);

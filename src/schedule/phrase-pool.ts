@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 
 /**
  * Take the next line of a phrase pool: every line once, in a shuffled order, before any repeats;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 import { stepJobId } from '../../queues/routine.queue';
 import type { Payload, Queues } from '../../queues/registry';
 import { configured } from '../config/names';

@@ -177,6 +177,7 @@ export function formatStatus(r: StatusReport): string {
 /** Where the CLI connects, for an error message (no credentials). */
 function describeTarget(config: Config): string {
   const t = redisTarget(config);
+  if (t.cluster?.length) return `Redis Cluster via ${t.cluster.join(', ')}`;
   return t.sentinels?.length ? `master "${t.sentinelName}" via sentinels ${t.sentinels.join(', ')}` : redactUrl(t.url);
 }
 

@@ -17,8 +17,8 @@ export async function runUp(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   let redis: LocalRedis | undefined;
   let stopping = false;
-  // No Redis configured (neither a URL nor sentinels): run a local one.
-  if (!config.redis.url && !config.redis.sentinels.length) {
+  // No Redis configured (no URL, sentinels or cluster nodes): run a local one.
+  if (!config.redis.url && !config.redis.sentinels.length && !config.redis.cluster.nodes.length) {
     const dir = path.resolve(config.redis.dataDir);
     redis = await startRedisServer({ port: config.redis.localPort, dir, appendonly: true, reuse: true });
     env.REDIS_URL = redis.url;

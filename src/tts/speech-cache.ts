@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 import type { PcmFormat } from '../../queues/utterance.schema';
 import type { VoiceConfig } from '../config/schema';
 import type { Keyspace } from '../redis';

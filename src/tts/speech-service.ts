@@ -1,5 +1,5 @@
 import client from 'prom-client';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../redis';
 import type { PcmFormat } from '../../queues/utterance.schema';
 import { LOCAL_ENGINE, type Config, type VoiceConfig } from '../config/schema';
 import type { Logger } from '../logger';

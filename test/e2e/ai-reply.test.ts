@@ -2,6 +2,7 @@ import { FakeLlm } from '../../testkit/fake-llm';
 import { aiFleet } from '../helpers/ai-fleet';
 import { eventually, type TestFleet } from '../helpers/fleet';
 import { chatEvent } from '../helpers/pipeline';
+import { duplicate } from '../../src/redis';
 
 describe('a chat question → the AI reply on air (real processes: ingest, reply, tts, audio, broadcast; loopback model)', () => {
   let fleet: TestFleet;
@@ -20,7 +21,7 @@ describe('a chat question → the AI reply on air (real processes: ingest, reply
     const procs = [fleet.start(['ingest']), fleet.start(['worker', 'reply']), fleet.start(['worker', 'tts']), fleet.start(['worker', 'audio']), fleet.start(['broadcast'])];
     await Promise.all([...procs.slice(1, 4).map((p) => p.waitForLog('worker ready')), procs[4]!.waitForLog('encoder started')]);
 
-    const sub = fleet.redis.duplicate();
+    const sub = duplicate(fleet.redis);
     const started: { utteranceId: string; text: string }[] = [];
     const ended: string[] = [];
     sub.on('message', (_c: string, m: string) => {

@@ -3,6 +3,7 @@ import { FakeLlm } from '../../testkit/fake-llm';
 import { aiFleet, aiLog } from '../helpers/ai-fleet';
 import { eventually, runCli, type RunningProcess, type TestFleet } from '../helpers/fleet';
 import { chatEvent } from '../helpers/pipeline';
+import { duplicate } from '../../src/redis';
 
 interface OnAir {
   type: string;
@@ -32,7 +33,7 @@ describe('AI kill switch and viewer memory across a full fleet restart (real pro
     fleet = aiFleet(fake, { reply: { channelCooldownMs: 0, userCooldownMs: 0, greetFirstTimers: false, sampleRate: 0 }, memory: { summaryEvery: 2 } });
     const memory = new Memory({ config: fleet.config, redis: fleet.redis, log: aiLog });
     const aired: OnAir[] = [];
-    const sub = fleet.redis.duplicate();
+    const sub = duplicate(fleet.redis);
     sub.on('message', (_c: string, m: string) => {
       const e = JSON.parse(m) as OnAir;
       if (e.type === 'onair-start' || e.type === 'onair-end') aired.push(e);

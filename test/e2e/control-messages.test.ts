@@ -1,5 +1,6 @@
 import { TestFleet, eventually } from '../helpers/fleet';
 import { SpeechStore } from '../../src/speech-store';
+import { duplicate } from '../../src/redis';
 
 /**
  * Anyone who can reach Redis can publish on the broadcaster's control channel: a message that is
@@ -26,7 +27,7 @@ describe('malformed control messages on pub/sub', () => {
     expect(broadcaster.child.exitCode).toBeNull();
 
     // A good message after them is obeyed: the line on air is cut short of its audio's length.
-    const sub = fleet.redis.duplicate();
+    const sub = duplicate(fleet.redis);
     const events: { type: string; utteranceId: string; startAt: number; endAt: number }[] = [];
     sub.on('message', (_c: string, m: string) => events.push(JSON.parse(m) as (typeof events)[number]));
     await sub.subscribe(fleet.keys.events('main'));

@@ -1,4 +1,5 @@
 import { TestFleet, eventually } from '../helpers/fleet';
+import { duplicate } from '../../src/redis';
 
 describe('playout order', () => {
   let fleet: TestFleet;
@@ -19,7 +20,7 @@ describe('playout order', () => {
     const playout = fleet.queues.queue('playout', 'main');
     await eventually(async () => ((await playout.getJobCounts('prioritized')).prioritized === 3 ? true : undefined), 'all three lines ready for air');
 
-    const sub = fleet.redis.duplicate();
+    const sub = duplicate(fleet.redis);
     const aired: { utteranceId: string; startAt: number; endAt: number }[] = [];
     sub.on('message', (_c: string, m: string) => {
       const e = JSON.parse(m) as { type: string; utteranceId: string; startAt: number; endAt: number };

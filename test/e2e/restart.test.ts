@@ -8,6 +8,7 @@ import { FakeObs } from '../../testkit/fake-obs';
 import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
 import { chatEvent } from '../helpers/pipeline';
 import { freeLoopbackPort } from '../../src/ports';
+import { duplicate } from '../../src/redis';
 
 interface OnAir {
   type: string;
@@ -57,7 +58,7 @@ describe('a full fleet restart: every process SIGKILLed, Redis restarted from it
     await fleet.redis.config('SET', 'appendfsync', 'always');
 
     const aired: OnAir[] = [];
-    const sub = fleet.redis.duplicate(); // resubscribes by itself after the Redis restart
+    const sub = duplicate(fleet.redis); // resubscribes by itself after the Redis restart
     sub.on('error', () => {});
     sub.on('message', (_c: string, m: string) => {
       const e = JSON.parse(m) as OnAir;

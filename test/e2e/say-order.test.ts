@@ -1,10 +1,11 @@
 import { FAKE_KEY, FakeTts } from '../../testkit/fake-tts';
 import { TestFleet, eventually } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
+import { duplicate } from '../../src/redis';
 
 /** Collect the channel's on-air events (end of each line) until told to stop. */
 async function onAirEnds(fleet: TestFleet) {
-  const sub = fleet.redis.duplicate();
+  const sub = duplicate(fleet.redis);
   const aired: string[] = [];
   sub.on('message', (_c: string, m: string) => {
     const e = JSON.parse(m) as { type: string; utteranceId: string };

@@ -2,6 +2,7 @@ import { TestFleet, eventually, type RunningProcess } from '../helpers/fleet';
 import { descendantsOf } from '../../testkit/procfs';
 import { channelEventSchema, type ChannelEvent } from '../../queues/live-events';
 import { sleep } from '../../src/time';
+import { duplicate } from '../../src/redis';
 
 /** The broadcaster process of a fleet, found in /proc as the node process running `broadcast`. */
 function broadcasterPid(): number {
@@ -22,7 +23,7 @@ describe('a starved broadcaster with no standby (SIGSTOP past the lock period, S
   it('keeps or re-takes the channel, airs the interrupted line again, and airs every line once', async () => {
     fleet = new TestFleet();
     const events: ChannelEvent[] = [];
-    const sub = fleet.redis.duplicate();
+    const sub = duplicate(fleet.redis);
     sub.on('message', (_c: string, m: string) => {
       const e = channelEventSchema.safeParse(JSON.parse(m));
       if (e.success) events.push(e.data);

@@ -1,5 +1,6 @@
 import { clearedAt, currentEmote, currentVoice, currentVoices, markCleared, setEmote, setVoice } from '../../src/channel-state';
 import { TestFleet, eventually } from '../helpers/fleet';
+import { duplicate } from '../../src/redis';
 
 describe('channel state', () => {
   let fleet: TestFleet;
@@ -35,7 +36,7 @@ describe('channel state', () => {
 
   it('an expression set by !emote reaches the broadcaster, is there for one starting later, and is gone when its hold ends', async () => {
     const deps = { redis: fleet.redis, keys: fleet.keys };
-    const sub = fleet.redis.duplicate();
+    const sub = duplicate(fleet.redis);
     const got: unknown[] = [];
     sub.on('message', (_c: string, m: string) => got.push(JSON.parse(m)));
     await sub.subscribe(fleet.keys.control('main'));

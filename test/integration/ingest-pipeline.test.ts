@@ -1,6 +1,7 @@
 import { TestFleet } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
 import { sleep } from '../../src/time';
+import { duplicate } from '../../src/redis';
 
 const mod = { login: 'mod', roles: ['moderator' as const] };
 
@@ -120,7 +121,7 @@ describe('command processor on real Redis', () => {
   it('!clear drops waiting lines and !skip reaches the broadcaster', async () => {
     fleet = new TestFleet();
     const { pipeline } = testPipeline(fleet);
-    const sub = fleet.redis.duplicate();
+    const sub = duplicate(fleet.redis);
     const controls: string[] = [];
     sub.on('message', (_c: string, m: string) => controls.push(m));
     await sub.subscribe(fleet.keys.control('main'));

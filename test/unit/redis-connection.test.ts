@@ -1,19 +1,7 @@
 import { parseConfig } from '../../src/config/load';
 import { redisTarget } from '../../src/process';
-import { keyspace, sentinelOptions } from '../../src/redis';
-
-/** Redis Cluster's key slot: CRC16 (XMODEM) of the key, or of its first non-empty `{hash tag}`. */
-function keySlot(key: string): number {
-  const open = key.indexOf('{');
-  const close = open >= 0 ? key.indexOf('}', open + 1) : -1;
-  const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
-  let crc = 0;
-  for (const byte of Buffer.from(hashed)) {
-    crc ^= byte << 8;
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc % 16384;
-}
+import { clusterOptions, clusterPrefix, keyspace, sentinelOptions } from '../../src/redis';
+import { keySlot } from '../../testkit/redis-cluster';
 
 describe('Redis connection settings', () => {
   it('plain URL by default, the local one when none is set', () => {
@@ -55,5 +43,30 @@ describe('Redis connection settings', () => {
     expect(keys.filter((key) => key !== prefix).every((key) => key.startsWith(`${prefix}:`) && keySlot(key) === slot)).toBe(true);
     // Without a hash tag the keys of one queue would scatter over the cluster.
     expect(new Set(['wait', 'active', 'meta', 'events'].map((s) => keySlot(`idolcast:tts:${s}`))).size).toBeGreaterThan(1);
+  });
+
+  it('Redis Cluster nodes from the file or REDIS_CLUSTER_NODES; the prefix gets a hash tag when it has none', () => {
+    const fromFile = parseConfig('redis: { cluster: { nodes: ["r1:7000", "r2:7001"] } }', 'test.yaml', {});
+    expect(redisTarget(fromFile)).toEqual({ url: '', cluster: ['r1:7000', 'r2:7001'] });
+    expect(fromFile.redis.prefix).toBe('{idolcast}');
+    const fromEnv = parseConfig('', 'test.yaml', { REDIS_CLUSTER_NODES: ' 10.0.0.1:7000 ,10.0.0.2:7000,', REDIS_PREFIX: 'live-a' });
+    expect(fromEnv.redis.cluster.nodes).toEqual(['10.0.0.1:7000', '10.0.0.2:7000']);
+    expect(fromEnv.redis.prefix).toBe('{live-a}');
+    // A prefix that already has a tag keeps it; an empty tag `{}` is no tag to Redis.
+    expect(['{idol}cast', 'x{a}', '{}a'].map(clusterPrefix)).toEqual(['{idol}cast', 'x{a}', '{{}a}']);
+    // Without cluster nodes the prefix is left as it is.
+    expect(parseConfig('', 'test.yaml', { REDIS_PREFIX: 'live-a' }).redis.prefix).toBe('live-a');
+  });
+
+  it('rejects a cluster node without a port, and sentinels and cluster nodes together', () => {
+    expect(() => parseConfig('', 'test.yaml', { REDIS_CLUSTER_NODES: 'node-a' })).toThrow(/redis\.cluster\.nodes\.0: host:port/);
+    expect(() => parseConfig('', 'test.yaml', { REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINELS: 's:26379' })).toThrow(/redis\.cluster\.nodes: set either sentinels or cluster\.nodes/);
+  });
+
+  it('a Cluster target gives every node connection the URL credentials and TLS; workers ride out a failover', () => {
+    const opts = clusterOptions('rediss://app:s%40cret@ignored:1', { maxRetriesPerRequest: null }, true);
+    expect(opts.redisOptions).toMatchObject({ username: 'app', password: 's@cret', tls: {}, maxRetriesPerRequest: null });
+    expect(opts.maxRedirections).toBe(Infinity);
+    expect(clusterOptions('', {}).maxRedirections).toBe(16);
   });
 });
