@@ -1,6 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { LiveEvent } from '../queues/live-events';
 import type { Payload } from '../queues/registry';
+import { isAiLine } from '../queues/utterance.schema';
 import type { CaptionFile } from '../src/broadcast/caption-file';
 import type { HlsEncoder } from '../src/broadcast/hls-encoder';
 import type { Leadership } from '../src/broadcast/leadership';
@@ -95,7 +96,7 @@ async function playParts(u: Payload<'playout'>, line: AiringLine, deps: PlayoutD
   let startAt: number | undefined;
   let endAt = 0;
   let played = 0;
-  const current = (onAir.current = { utteranceId: u.utteranceId, skipped: false });
+  const current = (onAir.current = { utteranceId: u.utteranceId, ai: isAiLine(u), skipped: false });
   for (let part = 0; part < u.parts; part++) {
     const pcm = await airs(deps.speech.waitForPlayout(u.utteranceId, part, part === 0 ? 0 : PART_WAIT_MS));
     if (!pcm) {

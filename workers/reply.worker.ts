@@ -1,4 +1,6 @@
 import type { Payload } from '../queues/registry';
+import { AI_PLATFORM } from '../queues/utterance.schema';
+import { dumpedAt } from '../src/channel-state';
 import type { AiParts } from '../src/ai/reply-parts';
 import { replyJob } from '../src/chat/ai-chat';
 import { generateReply, type ApprovedSentence } from '../src/ai/reply';
@@ -14,13 +16,21 @@ export const MAX_REPLY_SENTENCES = 32;
 /** The utterance id of a reply's n-th line. */
 const lineId = (slot: string, n: number) => `ai-${slot}-${n}`;
 
+/** A reply spoken: its sentences queued for speech, and whether a dump stopped it (then nothing of it airs). */
+interface Spoken {
+  said: ApprovedSentence[];
+  dumped: boolean;
+}
+
 /**
  * Speak one reply: each approved sentence becomes a tts line as soon as the safety gate passes
  * it, so the first is voiced while the model still writes. The reply's lines take consecutive
  * accept-order numbers from a block reserved up front, and one priority, so the playout airs them
- * in order and no line accepted after the reply started slips between them.
+ * in order and no line accepted after the reply started slips between them. They all carry the
+ * reply's start as their accept time: a dump after it drops every one of them at every stage,
+ * and stops the reply here before its next sentence (the model is no longer read).
  */
-async function speak(c: Candidate, channel: string, slot: string, ai: AiParts, deps: Deps): Promise<ApprovedSentence[]> {
+async function speak(c: Candidate, channel: string, slot: string, ai: AiParts, deps: Deps): Promise<Spoken> {
   const { config, redis, keys, queues } = deps;
   const persona = config.ai.personas[config.ai.defaultPersona]!;
   const [history, viewerSummary] = await Promise.all([ai.memory.history(channel), ai.memory.summary(channel, c.viewer)]);
@@ -31,13 +41,17 @@ async function speak(c: Candidate, channel: string, slot: string, ai: AiParts, d
   const input = { situation: c.situation, message: { user: c.name, text: c.text, paid: !!c.paid }, history, viewerSummary };
   for await (const s of generateReply({ ...ai.reply, log: deps.log }, persona, input)) {
     if (said.length >= MAX_REPLY_SENTENCES) break;
+    if ((await dumpedAt(deps, channel)) >= acceptedAt) {
+      deps.log.warn({ channel, sentences: said.length }, 'AI reply dumped while being written: stopped');
+      return { said, dumped: true };
+    }
     await queues.enqueue('tts', {
       utteranceId: lineId(slot, said.length), channel, text: s.text, voice, priority: config.chat.plainPriority, acceptedAt,
-      order: first + said.length, emotion: s.emotion, origin: { platform: 'ai', user: persona.name.slice(0, 64) }, ...(!c.paid && { degradable: true }),
+      order: first + said.length, emotion: s.emotion, origin: { platform: AI_PLATFORM, user: persona.name.slice(0, 64) }, ...(!c.paid && { degradable: true }),
     });
     said.push(s);
   }
-  return said;
+  return { said, dumped: false };
 }
 
 /**
@@ -61,7 +75,9 @@ export async function handle(p: Payload<'reply'>, deps: Deps) {
   let voiced: VoicedWait | undefined;
   try {
     voiced = await ai.voiced?.watch(p.channel);
-    const said = await speak(took.candidate, p.channel, took.slot, ai, deps);
+    const { said, dumped } = await speak(took.candidate, p.channel, took.slot, ai, deps);
+    // A dumped reply never aired: it is not remembered as said, and there are no lines to wait for.
+    if (dumped) return { sentences: 0, dumped: true };
     if (said.length) await ai.memory.recordReply(p.channel, said.map((s) => s.text).join(' '));
     log.info({ channel: p.channel, reason: took.candidate.reason, sentences: said.length, skipped: took.skipped }, 'AI reply queued for speech');
     const ids = said.map((_s, n) => lineId(took.slot, n));

@@ -16,6 +16,7 @@ export function aiMetrics(metrics: Metrics) {
     tokens: metric(metrics, 'idolcast_ai_tokens_total', () => new client.Counter({ name: 'idolcast_ai_tokens_total', help: 'Tokens used, by engine and direction (in, out)', labelNames: ['engine', 'direction'], registers })),
     blocked: metric(metrics, 'idolcast_ai_blocked_total', () => new client.Counter({ name: 'idolcast_ai_blocked_total', help: 'Generated sentences not approved by the safety gate, by reason', labelNames: ['reason'], registers })),
     skipped: metric(metrics, 'idolcast_ai_skipped_total', () => new client.Counter({ name: 'idolcast_ai_skipped_total', help: 'Chat messages picked for a reply but passed over for a better one or grown too old, by channel', labelNames: ['channel'], registers })),
+    dumped: metric(metrics, 'idolcast_ai_dumped_total', () => new client.Counter({ name: 'idolcast_ai_dumped_total', help: 'Dumps of AI lines (!dump, idolcast dump, the live page) the active broadcaster carried out, by channel', labelNames: ['channel'], registers })),
     firstToken: metric(metrics, 'idolcast_ai_time_to_first_token_seconds', () => new client.Histogram({ name: 'idolcast_ai_time_to_first_token_seconds', help: 'From asking a model engine to its first text, by engine', labelNames: ['engine'], buckets: FAST, registers })),
   };
 }

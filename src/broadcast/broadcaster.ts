@@ -1,6 +1,7 @@
 import type { LiveEvent } from '../../queues/live-events';
 import { handlers } from '../../workers';
-import { currentEmote } from '../channel-state';
+import { aiMetrics } from '../ai/ai-metrics';
+import { currentEmote, noteDumped } from '../channel-state';
 import { forgetStreamKeys } from '../config/load';
 import { onShutdown } from '../lifecycle';
 import { bootProcess, type ProcessContext } from '../process';
@@ -117,6 +118,14 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
       pump.setBed(undefined);
     },
     emote: (expression, holdMs) => showEmote(ctx, output, expression, holdMs),
+    dump: (by, at) => {
+      // Known here at once, so an AI line due right after the dump is dropped, not aired from a stale read.
+      noteDumped(ctx, channel, at);
+      const cut = onAir.skipAi();
+      if (cut) pump.skip();
+      aiMetrics(ctx.metrics).dumped.inc({ channel });
+      log.warn({ by, cut: cut ?? null }, cut ? 'AI lines dumped: the AI line on air cut' : 'AI lines dumped');
+    },
   });
   // The expression set before this broadcaster took the channel (a restart, a takeover) is shown again.
   const emote = output.picture?.avatar && (await currentEmote(ctx, channel).catch(() => undefined));

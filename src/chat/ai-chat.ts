@@ -1,11 +1,12 @@
 import type { ChatEvent } from '../../queues/chat-event.schema';
+import { dumpAi } from '../ai/delay';
 import { Memory } from '../ai/memory';
 import { ReplyPolicy, type ReplyMessage } from '../ai/reply-policy';
 import { AiSwitch } from '../ai/switch';
 import type { ProcessContext } from '../process';
 import type { CommandEffects } from './commands';
 
-type Deps = Pick<ProcessContext, 'config' | 'redis' | 'queues' | 'log' | 'metrics'>;
+type Deps = Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'queues' | 'log' | 'metrics'>;
 
 /** One chat message as the AI sees it once its batch is decided. */
 export interface AiChatItem {
@@ -32,7 +33,7 @@ const viewerOf = (e: ChatEvent) => `${e.platform}:${e.user.id}`;
  * that may be answered (a plain message that passed the filter, a paid one, `!ask <text>`) is
  * offered to the reply policy and remembered, and each channel with a new candidate gets one
  * reply job. Under degradation (level 1 and up) only paid messages are offered: AI replies are
- * shed before plain chat speech is. Also the effects of `!ai on|off` and `!forgetme`.
+ * shed before plain chat speech is. Also the effects of `!ai on|off`, `!dump` and `!forgetme`.
  */
 export class AiChat {
   private readonly policy: ReplyPolicy;
@@ -74,8 +75,12 @@ export class AiChat {
     await Promise.all([...channels].map((channel) => this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs))));
   }
 
-  /** `!ai on|off`, `!forgetme`, and `!ask` while AI replies are off; returns the chat reply, if any. */
+  /** `!ai on|off`, `!dump`, `!forgetme`, and `!ask` while AI replies are off; returns the chat reply, if any. */
   async apply(e: ChatEvent, channel: string, fx: CommandEffects): Promise<string | undefined> {
+    if (fx.dump) {
+      const { held } = await dumpAi(this.deps, channel, `${e.platform}:${e.user.login}`);
+      return `AI lines dumped (${held} held)`;
+    }
     if (fx.ai !== undefined) {
       await this.switch.set(fx.ai, `${e.platform}:${e.user.login}`);
       return `AI replies are ${fx.ai ? 'on' : 'off'}`;
