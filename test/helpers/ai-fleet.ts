@@ -12,9 +12,11 @@ export const aiLog = createLogger('ai-test', 'silent');
 
 /**
  * A fleet whose `idol` persona asks `cloud` (OpenAI-compatible, on the fake), then `claude`
- * (Anthropic, on the fake), then `canned`; the moderator is the fake's /v1/moderations.
+ * (Anthropic, on the fake), then `canned`; the moderator is the fake's /v1/moderations. `ai.safety`
+ * is merged into the fake moderator's settings (e.g. `{ safety: { delayMs: 0 } }`).
  */
 export function aiFleet(fake: FakeLlm, ai: Record<string, unknown> = {}, bannedWords = ['frobnicate']) {
+  const { safety, ...rest } = ai as { safety?: Record<string, unknown> };
   return new TestFleet({
     chat: { filter: { bannedWords } },
     ai: {
@@ -26,8 +28,8 @@ export function aiFleet(fake: FakeLlm, ai: Record<string, unknown> = {}, bannedW
       personas: { idol: { name: 'Aiko', chain: ['cloud', 'claude', 'canned'] } },
       firstTokenDeadlineMs: 800,
       breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 1500 },
-      safety: { moderation: 'openai', baseUrl: `${fake.url}/v1`, apiKey: FAKE_LLM_KEY, timeoutMs: 800, breaker: { volumeThreshold: 50 } },
-      ...ai,
+      safety: { moderation: 'openai', baseUrl: `${fake.url}/v1`, apiKey: FAKE_LLM_KEY, timeoutMs: 800, breaker: { volumeThreshold: 50 }, ...safety },
+      ...rest,
     },
   });
 }

@@ -1,0 +1,132 @@
+import http from 'node:http';
+import { delayDepth } from '../../src/ai/delay';
+import { AiSwitch } from '../../src/ai/switch';
+import { LOCAL_ENGINE } from '../../src/config/schema';
+import { createLogger } from '../../src/logger';
+import { createMetrics } from '../../src/metrics';
+import { freeLoopbackPort } from '../../src/ports';
+import { SpeechStore } from '../../src/speech-store';
+import type { Deps } from '../../src/deps';
+import { handle as audioHandle } from '../../workers/audio.worker';
+import { TestFleet, runCli } from '../helpers/fleet';
+
+const log = createLogger('ai-delay-test', 'silent');
+
+/** A line voiced by the engine (its raw audio stored), as the audio worker gets it. */
+async function voiced(fleet: TestFleet, id: string, platform: string) {
+  await new SpeechStore(fleet.redis, fleet.keys, fleet.config).putRaw(id, 0, Buffer.alloc(4800));
+  return {
+    utteranceId: id, channel: 'main', text: 'A line.', voice: 'default', priority: 5, acceptedAt: Date.now(), origin: { platform, user: 'Aiko' },
+    part: 0, parts: 1, engine: LOCAL_ENGINE, format: { sampleRate: 24000, channels: 1 },
+  };
+}
+
+function workerDeps(fleet: TestFleet) {
+  const metrics = createMetrics('worker-audio', 'test');
+  return { ...fleet, config: fleet.config, log, metrics, publish: async () => {}, attempt: 1, job: { id: 't', scheduledFor: Date.now() } } as unknown as Deps;
+}
+
+const playoutState = (fleet: TestFleet, id: string) => fleet.queues.queue('playout', 'main').getJobState(id);
+
+describe('the broadcast delay at the audio worker (real Redis)', () => {
+  let fleet: TestFleet;
+  afterEach(async () => fleet?.close());
+
+  it('an AI line waits as a delayed playout job (its due kept on a retry); a line of any other origin does not wait', async () => {
+    fleet = new TestFleet({ ai: { safety: { delayMs: 60_000 } } });
+    const deps = workerDeps(fleet);
+    const ai = await voiced(fleet, 'ai-s1-0', 'ai');
+    expect(await audioHandle(ai, deps)).toMatchObject({ heldMs: 60_000 });
+    expect(await playoutState(fleet, 'ai-s1-0')).toBe('delayed');
+    expect(await delayDepth(fleet.redis, fleet.prefix, 'main')).toBe(1);
+    // The audio job retried (its playout copy is there): the line keeps its first due time.
+    const again = (await audioHandle(ai, deps)) as { heldMs: number };
+    expect(again.heldMs).toBeLessThanOrEqual(60_000);
+    expect(await delayDepth(fleet.redis, fleet.prefix, 'main')).toBe(1);
+
+    const say = await voiced(fleet, 'say-1', 'twitch');
+    expect(await audioHandle(say, deps)).not.toHaveProperty('heldMs');
+    expect(await playoutState(fleet, 'say-1')).toBe('prioritized');
+    expect(await delayDepth(fleet.redis, fleet.prefix, 'main')).toBe(1);
+  });
+
+  it('delayMs 0: an AI line goes to the playout at once; a full delay drops the next AI line (counted) instead of airing it', async () => {
+    fleet = new TestFleet({ ai: { safety: { delayMs: 0 } } });
+    expect(await audioHandle(await voiced(fleet, 'ai-s2-0', 'ai'), workerDeps(fleet))).not.toHaveProperty('heldMs');
+    expect(await playoutState(fleet, 'ai-s2-0')).toBe('prioritized');
+    expect(await delayDepth(fleet.redis, fleet.prefix, 'main')).toBe(0);
+
+    fleet.configure({ ai: { safety: { delayMs: 60_000, delayMaxLines: 2 } } });
+    const deps = workerDeps(fleet);
+    for (const id of ['ai-s3-0', 'ai-s3-1']) expect(await audioHandle(await voiced(fleet, id, 'ai'), deps)).toHaveProperty('heldMs');
+    expect(await audioHandle(await voiced(fleet, 'ai-s3-2', 'ai'), deps)).toEqual({ dropped: 'delay full' });
+    expect(await playoutState(fleet, 'ai-s3-2')).toBe('unknown');
+    expect((await deps.metrics.speechDropped.get()).values).toEqual([expect.objectContaining({ labels: { stage: 'audio', reason: 'delay full' }, value: 1 })]);
+    expect(await delayDepth(fleet.redis, fleet.prefix, 'main')).toBe(2);
+  });
+});
+
+type Answer = { status: number; body: string };
+function request(port: number, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+describe('dump and kill switch from the control server and the CLI (real processes, real Redis)', () => {
+  let fleet: TestFleet;
+  afterEach(async () => fleet?.close());
+
+  it('POST /api/dump from another site is refused and dumps nothing; from our page it takes the held lines back; POST /api/ai switches AI', async () => {
+    fleet = new TestFleet({ ai: { safety: { delayMs: 60_000 } } });
+    const port = await freeLoopbackPort();
+    const control = fleet.start(['control'], { PORT: String(port) });
+    await control.waitForLog('control server listening');
+    await audioHandle(await voiced(fleet, 'ai-s4-0', 'ai'), workerDeps(fleet));
+    const json = { 'content-type': 'application/json' };
+    const own = { ...json, origin: `http://127.0.0.1:${port}`, 'sec-fetch-site': 'same-origin' };
+
+    for (const headers of [{ ...json, origin: 'http://evil.example' }, { ...json, 'sec-fetch-site': 'cross-site' }]) {
+      const res = await request(port, '/api/dump', { method: 'POST', headers, body: '{}' });
+      expect(res.status).toBe(403);
+    }
+    expect(await fleet.redis.get(fleet.keys.dumpedAt('main'))).toBeNull();
+    expect(await playoutState(fleet, 'ai-s4-0')).toBe('delayed');
+    expect(JSON.parse((await request(port, '/api/ai', { headers: own })).body)).toMatchObject({ on: true, delayMs: 60_000, held: 1 });
+
+    expect((await request(port, '/api/dump', { method: 'POST', headers: own, body: JSON.stringify({ channel: '__proto__' }) })).status).toBe(400);
+    const dumped = await request(port, '/api/dump', { method: 'POST', headers: own, body: JSON.stringify({ channel: 'main' }) });
+    expect(dumped.status).toBe(200);
+    expect(JSON.parse(dumped.body)).toEqual({ channel: 'main', held: 1 });
+    expect(await playoutState(fleet, 'ai-s4-0')).toBe('unknown');
+    expect(await new SpeechStore(fleet.redis, fleet.keys, fleet.config).playoutBytes('ai-s4-0', 0)).toBe(0);
+    expect(Number(await fleet.redis.get(fleet.keys.dumpedAt('main')))).toBeGreaterThan(0);
+    await control.waitForLog('AI lines dumped', { channel: 'main', held: 1 });
+
+    expect((await request(port, '/api/ai', { method: 'POST', headers: { ...json, origin: 'http://evil.example' }, body: '{"on":false}' })).status).toBe(403);
+    expect((await request(port, '/api/ai', { method: 'POST', headers: own, body: '{"on":"no"}' })).status).toBe(400);
+    expect((await request(port, '/api/ai', { method: 'POST', headers: own, body: '{"on":false}' })).status).toBe(200);
+    const state = await new AiSwitch({ config: fleet.config, redis: fleet.redis, log }).state();
+    expect(state).toMatchObject({ on: false, source: 'switch', by: expect.stringMatching(/^page:/) as unknown });
+  });
+
+  it('idolcast dump [--channel]: takes the held lines back; an unknown channel is a usage error', async () => {
+    fleet = new TestFleet({ ai: { safety: { delayMs: 60_000 } } });
+    await audioHandle(await voiced(fleet, 'ai-s5-0', 'ai'), workerDeps(fleet));
+    const bad = await runCli(['dump', '--channel', 'constructor'], fleet.env());
+    expect(bad.code).toBe(2);
+    expect(await playoutState(fleet, 'ai-s5-0')).toBe('delayed');
+    const ok = await runCli(['dump', '--channel', 'main'], fleet.env());
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/1 taken from the broadcast delay/);
+    expect(await playoutState(fleet, 'ai-s5-0')).toBe('unknown');
+    expect(await delayDepth(fleet.redis, fleet.prefix, 'main')).toBe(0);
+  });
+});
