@@ -68,9 +68,9 @@ function noteMark(key: string, value: number, now = Date.now()): void {
   if (!hit || hit.value < value) markCache.set(key, { value, at: now });
 }
 
-async function readMark(redis: Redis, key: string, now: number): Promise<number> {
+async function readMark(redis: Redis, key: string, now: number, maxAgeMs = MARK_CACHE_MS): Promise<number> {
   const hit = markCache.get(key);
-  if (hit && now - hit.at < MARK_CACHE_MS) return hit.value;
+  if (hit && now - hit.at < maxAgeMs) return hit.value;
   const value = Number(await redis.get(key)) || 0;
   markCache.set(key, { value, at: now });
   return value;
@@ -86,9 +86,12 @@ export function noteDumped(deps: Pick<ChannelStateDeps, 'keys'>, channel: string
   noteMark(deps.keys.dumpedAt(channel), at);
 }
 
-/** When the channel's AI lines were last dumped (ms since the epoch; 0: never). */
-export async function dumpedAt(deps: Pick<ChannelStateDeps, 'redis' | 'keys'>, channel: string, now = Date.now()): Promise<number> {
-  return readMark(deps.redis, deps.keys.dumpedAt(channel), now);
+/**
+ * When the channel's AI lines were last dumped (ms since the epoch; 0: never). `maxAgeMs` 0 reads
+ * Redis itself (the reply worker, once per sentence, so a dumped reply stops at its next sentence).
+ */
+export async function dumpedAt(deps: Pick<ChannelStateDeps, 'redis' | 'keys'>, channel: string, now = Date.now(), maxAgeMs = MARK_CACHE_MS): Promise<number> {
+  return readMark(deps.redis, deps.keys.dumpedAt(channel), now, maxAgeMs);
 }
 
 /**

@@ -41,7 +41,7 @@ async function speak(c: Candidate, channel: string, slot: string, ai: AiParts, d
   const input = { situation: c.situation, message: { user: c.name, text: c.text, paid: !!c.paid }, history, viewerSummary };
   for await (const s of generateReply({ ...ai.reply, log: deps.log }, persona, input)) {
     if (said.length >= MAX_REPLY_SENTENCES) break;
-    if ((await dumpedAt(deps, channel)) >= acceptedAt) {
+    if ((await dumpedAt(deps, channel, Date.now(), 0)) >= acceptedAt) {
       deps.log.warn({ channel, sentences: said.length }, 'AI reply dumped while being written: stopped');
       return { said, dumped: true };
     }
