@@ -4,6 +4,7 @@ import { dumpedAt } from '../src/channel-state';
 import type { AiParts } from '../src/ai/reply-parts';
 import { replyJob } from '../src/chat/ai-chat';
 import { generateReply, type ApprovedSentence } from '../src/ai/reply';
+import { replyLineId, replyNote } from '../src/ai/reply-air';
 import type { Candidate } from '../src/ai/reply-policy';
 import type { VoicedWait } from '../src/ai/voiced-watch';
 import { isConfigured } from '../src/config/names';
@@ -12,9 +13,6 @@ import type { Deps } from '../src/deps';
 /** Sentences one reply may air: its accept order numbers are reserved as one block of this size. */
 export const MAX_REPLY_SENTENCES = 32;
 
-
-/** The utterance id of a reply's n-th line. */
-const lineId = (slot: string, n: number) => `ai-${slot}-${n}`;
 
 /** A reply spoken: its sentences queued for speech, and whether a dump stopped it (then nothing of it airs). */
 interface Spoken {
@@ -26,7 +24,8 @@ interface Spoken {
  * Speak one reply: each approved sentence becomes a tts line as soon as the safety gate passes
  * it, so the first is voiced while the model still writes. The reply's lines take consecutive
  * accept-order numbers from a block reserved up front, and one priority, so the playout airs them
- * in order and no line accepted after the reply started slips between them. They all carry the
+ * in order; a note in Redis tells the playout while more are to come, so no other line slips
+ * between them (src/ai/reply-air.ts). They all carry the
  * reply's start as their accept time: a dump after it drops every one of them at every stage,
  * and stops the reply here before its next sentence (the model is no longer read).
  */
@@ -39,17 +38,25 @@ async function speak(c: Candidate, channel: string, slot: string, ai: AiParts, d
   const voice = persona.voice && isConfigured(config.voices, persona.voice) ? persona.voice : config.defaultVoice;
   const said: ApprovedSentence[] = [];
   const input = { situation: c.situation, message: { user: c.name, text: c.text, paid: !!c.paid }, history, viewerSummary };
-  for await (const s of generateReply({ ...ai.reply, log: deps.log }, persona, input)) {
-    if (said.length >= MAX_REPLY_SENTENCES) break;
-    if ((await dumpedAt(deps, channel, Date.now(), 0)) >= acceptedAt) {
-      deps.log.warn({ channel, sentences: said.length }, 'AI reply dumped while being written: stopped');
-      return { said, dumped: true };
+  // The playout holds other lines while this reply's next line is still to come (src/ai/reply-air.ts).
+  const note = replyNote(redis, config.redis.prefix, channel, slot, config.ai.reply.slotTtlMs);
+  await note.open();
+  try {
+    for await (const s of generateReply({ ...ai.reply, log: deps.log }, persona, input)) {
+      if (said.length >= MAX_REPLY_SENTENCES) break;
+      if ((await dumpedAt(deps, channel, Date.now(), 0)) >= acceptedAt) {
+        deps.log.warn({ channel, sentences: said.length }, 'AI reply dumped while being written: stopped');
+        return { said, dumped: true };
+      }
+      await queues.enqueue('tts', {
+        utteranceId: replyLineId(slot, said.length), channel, text: s.text, voice, priority: config.chat.plainPriority, acceptedAt,
+        order: first + said.length, emotion: s.emotion, origin: { platform: AI_PLATFORM, user: persona.name.slice(0, 64) }, ...(!c.paid && { degradable: true }),
+      });
+      await note.lineQueued();
+      said.push(s);
     }
-    await queues.enqueue('tts', {
-      utteranceId: lineId(slot, said.length), channel, text: s.text, voice, priority: config.chat.plainPriority, acceptedAt,
-      order: first + said.length, emotion: s.emotion, origin: { platform: AI_PLATFORM, user: persona.name.slice(0, 64) }, ...(!c.paid && { degradable: true }),
-    });
-    said.push(s);
+  } finally {
+    await note.done();
   }
   return { said, dumped: false };
 }
@@ -80,7 +87,7 @@ export async function handle(p: Payload<'reply'>, deps: Deps) {
     if (dumped) return { sentences: 0, dumped: true };
     if (said.length) await ai.memory.recordReply(p.channel, said.map((s) => s.text).join(' '));
     log.info({ channel: p.channel, reason: took.candidate.reason, sentences: said.length, skipped: took.skipped }, 'AI reply queued for speech');
-    const ids = said.map((_s, n) => lineId(took.slot, n));
+    const ids = said.map((_s, n) => replyLineId(took.slot, n));
     if (voiced && !(await voiced.until(ids, config.ai.reply.slotTtlMs / 3))) log.warn({ channel: p.channel, lines: ids.length }, 'AI reply not all voiced in time: slot given back');
     return { sentences: said.length };
   } finally {

@@ -38,6 +38,8 @@ export function aiKeys(prefix: string) {
     userCooldown: (channel: string, viewer: string) => `${p}:cd:${channel}:${viewerPart(viewer)}`,
     /** The fleet-wide kill switch (hash: on, by, at; no TTL: kept across restarts). */
     switch: `${p}:switch`,
+    /** One reply's note for the playout (hash: lines queued, done; expires with the reply slot; src/ai/reply-air.ts). */
+    reply: (channel: string, slot: string) => `${p}:reply:${channel}:${slot}`,
     /** AI lines of a channel in the broadcast delay (ZSET line id → due ms; src/ai/delay.ts). */
     delay: (channel: string) => `${p}:delay:${channel}`,
     /** Idle talk state of a channel (hash: lastChatAt, source cursor). */

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { delayDepth } from '../../src/ai/delay';
+import { REPLY_GAP_MAX_MS, ReplyOnAir, replyLineId, replyNote } from '../../src/ai/reply-air';
 import { AiSwitch } from '../../src/ai/switch';
 import { LOCAL_ENGINE } from '../../src/config/schema';
 import { createLogger } from '../../src/logger';
@@ -128,5 +129,40 @@ describe('dump and kill switch from the control server and the CLI (real process
     expect(ok.stdout).toMatch(/1 taken from the broadcast delay/);
     expect(await playoutState(fleet, 'ai-s5-0')).toBe('unknown');
     expect(await delayDepth(fleet.redis, fleet.prefix, 'main')).toBe(0);
+  });
+});
+
+describe('the sentences of one reply air together (the playout side, real Redis)', () => {
+  let fleet: TestFleet;
+  afterEach(async () => fleet?.close());
+
+  it('after a reply line aired, other lines wait while its next line is still to come, for a bounded time', async () => {
+    fleet = new TestFleet();
+    const replies = new ReplyOnAir({ redis: fleet.redis, prefix: fleet.prefix, channel: 'main' });
+    const ai = (n: number, slot = 'r1') => ({ utteranceId: replyLineId(slot, n), origin: { platform: 'ai', user: 'Aiko' } });
+    const say = { utteranceId: 'say-1', origin: { platform: 'twitch', user: 'bob' } };
+    const note = replyNote(fleet.redis, fleet.prefix, 'main', 'r1', 60_000);
+    await note.open();
+    await note.lineQueued();
+    expect(await replies.holds(say)).toBe(false); // nothing of the reply has aired yet
+    replies.aired(ai(0), 1000);
+    // The model still writes: a !say and another reply's first line wait; the reply's next line does not.
+    expect(await replies.holds(say, 1500)).toBe(true);
+    expect(await replies.holds(ai(0, 'r2'), 1500)).toBe(true);
+    expect(await replies.holds(ai(1), 1500)).toBe(false);
+    // Not for ever: past the bound after the reply's last line ended, the others go on.
+    expect(await replies.holds(say, 1000 + REPLY_GAP_MAX_MS + 1)).toBe(false);
+
+    replies.aired(ai(0), 1000);
+    await note.lineQueued();
+    await note.done();
+    expect(await replies.holds(say, 1500)).toBe(true); // line 1 was queued: it is to come
+    replies.aired(ai(1), 2000);
+    expect(await replies.holds(say, 2500)).toBe(false); // the reply is done and all of it aired
+    // A dump or a skip ends the wait at once.
+    await note.open();
+    replies.aired(ai(0), 3000);
+    replies.forget();
+    expect(await replies.holds(say, 3500)).toBe(false);
   });
 });
