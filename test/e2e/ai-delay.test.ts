@@ -79,6 +79,31 @@ describe('the broadcast delay and the dump (real processes: ingest, reply, tts, 
     }
   });
 
+  it('a !say accepted while a reply is on air, its next sentence not yet written, airs after the whole reply', async () => {
+    fake = new FakeLlm();
+    await fake.ready;
+    fake.holdAfter = 4; // "Hello from the cloud. " then the model waits until released
+    fleet = aiFleet(fake, { reply: { channelCooldownMs: 0 }, safety: { delayMs: 0 } });
+    const procs = [fleet.start(['ingest']), fleet.start(['worker', 'reply']), fleet.start(['worker', 'tts']), fleet.start(['worker', 'audio']), fleet.start(['broadcast'])];
+    await Promise.all([procs[0]!.waitForLog('ingest ready'), ...procs.slice(1, 4).map((p) => p.waitForLog('worker ready')), procs[4]!.waitForLog('broadcaster ready', {}, 30000)]);
+    const events = await watchEvents(fleet);
+    try {
+      await fleet.queues.enqueue('chat', chatEvent('Aiko, what are you up to?', { user: { login: 'ann' } }));
+      const first = await events.find('onair-start', (e) => e.utteranceId.startsWith('ai-'), 'the first AI sentence on air');
+      const say = chatEvent('!say me in between?', { user: { login: 'bob' } });
+      await fleet.queues.enqueue('chat', say);
+      // The !say is voiced and the reply's first sentence over while the model still holds the second.
+      await events.find('speech-ready', (e) => e.utteranceId === utteranceIdFor(say, 'say'), 'the !say voiced');
+      await events.find('onair-end', (e) => e.utteranceId === first.utteranceId, 'the first AI sentence aired');
+      fake.release();
+      await events.find('onair-end', (e) => e.utteranceId === utteranceIdFor(say, 'say'), 'the !say on air');
+      const aired = events.seen.filter((e) => e.type === 'onair-start' && (e.utteranceId.startsWith('ai-') || e.utteranceId === utteranceIdFor(say, 'say'))).map((e) => e.text);
+      expect(aired).toEqual(['Hello from the cloud.', 'How are you today?', 'me in between?']);
+    } finally {
+      await events.stop();
+    }
+  });
+
   it('a held AI line survives a broadcaster restart and still waits out its delay', async () => {
     fleet = new TestFleet({ ai: { safety: { delayMs: 6000 } } });
     const workers = [fleet.start(['worker', 'tts']), fleet.start(['worker', 'audio'])];
