@@ -4,7 +4,10 @@ import { generateReply, type ApprovedSentence, type ReplyEnd } from '../../src/a
 import { SafetyGate } from '../../src/ai/safety';
 import type { PromptInput } from '../../src/ai/prompt';
 import { createLogger } from '../../src/logger';
+import { LOCAL_ENGINE } from '../../src/config/schema';
+import type { Deps } from '../../src/deps';
 import { createMetrics } from '../../src/metrics';
+import { SpeechStore } from '../../src/speech-store';
 import { TestFleet } from './fleet';
 import { FAKE_LLM_KEY, type FakeLlm } from '../../testkit/fake-llm';
 
@@ -61,4 +64,19 @@ export function aiReplica(fleet: TestFleet) {
       gate.shutdown();
     },
   };
+}
+
+/** A line's first part voiced by the engine (its raw audio stored), as the audio worker gets it; `platform: 'ai'` makes it an AI line. */
+export async function voicedLine(fleet: TestFleet, id: string, platform: string) {
+  await new SpeechStore(fleet.redis, fleet.keys, fleet.config).putRaw(id, 0, Buffer.alloc(4800));
+  return {
+    utteranceId: id, channel: 'main', text: 'A line.', voice: 'default', priority: 5, acceptedAt: Date.now(), origin: { platform, user: 'Aiko' },
+    part: 0, parts: 1, engine: LOCAL_ENGINE, format: { sampleRate: 24000, channels: 1 },
+  };
+}
+
+/** What the audio worker's handler needs, in-process on the fleet's config and Redis (no speech service: it voices nothing). */
+export function audioWorkerDeps(fleet: TestFleet): Deps {
+  const metrics = createMetrics('worker-audio', 'test');
+  return { ...fleet, config: fleet.config, log: aiLog, metrics, publish: async () => {}, attempt: 1, job: { id: 't', scheduledFor: Date.now() } } as unknown as Deps;
 }

@@ -2,30 +2,14 @@ import http from 'node:http';
 import { delayDepth } from '../../src/ai/delay';
 import { REPLY_GAP_MAX_MS, ReplyOnAir, replyLineId, replyNote } from '../../src/ai/reply-air';
 import { AiSwitch } from '../../src/ai/switch';
-import { LOCAL_ENGINE } from '../../src/config/schema';
 import { createLogger } from '../../src/logger';
-import { createMetrics } from '../../src/metrics';
 import { freeLoopbackPort } from '../../src/ports';
 import { SpeechStore } from '../../src/speech-store';
-import type { Deps } from '../../src/deps';
 import { handle as audioHandle } from '../../workers/audio.worker';
+import { audioWorkerDeps, voicedLine } from '../helpers/ai-fleet';
 import { TestFleet, runCli } from '../helpers/fleet';
 
 const log = createLogger('ai-delay-test', 'silent');
-
-/** A line voiced by the engine (its raw audio stored), as the audio worker gets it. */
-async function voiced(fleet: TestFleet, id: string, platform: string) {
-  await new SpeechStore(fleet.redis, fleet.keys, fleet.config).putRaw(id, 0, Buffer.alloc(4800));
-  return {
-    utteranceId: id, channel: 'main', text: 'A line.', voice: 'default', priority: 5, acceptedAt: Date.now(), origin: { platform, user: 'Aiko' },
-    part: 0, parts: 1, engine: LOCAL_ENGINE, format: { sampleRate: 24000, channels: 1 },
-  };
-}
-
-function workerDeps(fleet: TestFleet) {
-  const metrics = createMetrics('worker-audio', 'test');
-  return { ...fleet, config: fleet.config, log, metrics, publish: async () => {}, attempt: 1, job: { id: 't', scheduledFor: Date.now() } } as unknown as Deps;
-}
 
 const playoutState = (fleet: TestFleet, id: string) => fleet.queues.queue('playout', 'main').getJobState(id);
 
@@ -35,8 +19,8 @@ describe('the broadcast delay at the audio worker (real Redis)', () => {
 
   it('an AI line waits as a delayed playout job (its due kept on a retry); a line of any other origin does not wait', async () => {
     fleet = new TestFleet({ ai: { safety: { delayMs: 60_000 } } });
-    const deps = workerDeps(fleet);
-    const ai = await voiced(fleet, 'ai-s1-0', 'ai');
+    const deps = audioWorkerDeps(fleet);
+    const ai = await voicedLine(fleet, 'ai-s1-0', 'ai');
     expect(await audioHandle(ai, deps)).toMatchObject({ heldMs: 60_000 });
     expect(await playoutState(fleet, 'ai-s1-0')).toBe('delayed');
     expect(await delayDepth(fleet.redis, fleet.prefix, 'main')).toBe(1);
@@ -45,7 +29,7 @@ describe('the broadcast delay at the audio worker (real Redis)', () => {
     expect(again.heldMs).toBeLessThanOrEqual(60_000);
     expect(await delayDepth(fleet.redis, fleet.prefix, 'main')).toBe(1);
 
-    const say = await voiced(fleet, 'say-1', 'twitch');
+    const say = await voicedLine(fleet, 'say-1', 'twitch');
     expect(await audioHandle(say, deps)).not.toHaveProperty('heldMs');
     expect(await playoutState(fleet, 'say-1')).toBe('prioritized');
     expect(await delayDepth(fleet.redis, fleet.prefix, 'main')).toBe(1);
@@ -53,14 +37,14 @@ describe('the broadcast delay at the audio worker (real Redis)', () => {
 
   it('delayMs 0: an AI line goes to the playout at once; a full delay drops the next AI line (counted) instead of airing it', async () => {
     fleet = new TestFleet({ ai: { safety: { delayMs: 0 } } });
-    expect(await audioHandle(await voiced(fleet, 'ai-s2-0', 'ai'), workerDeps(fleet))).not.toHaveProperty('heldMs');
+    expect(await audioHandle(await voicedLine(fleet, 'ai-s2-0', 'ai'), audioWorkerDeps(fleet))).not.toHaveProperty('heldMs');
     expect(await playoutState(fleet, 'ai-s2-0')).toBe('prioritized');
     expect(await delayDepth(fleet.redis, fleet.prefix, 'main')).toBe(0);
 
     fleet.configure({ ai: { safety: { delayMs: 60_000, delayMaxLines: 2 } } });
-    const deps = workerDeps(fleet);
-    for (const id of ['ai-s3-0', 'ai-s3-1']) expect(await audioHandle(await voiced(fleet, id, 'ai'), deps)).toHaveProperty('heldMs');
-    expect(await audioHandle(await voiced(fleet, 'ai-s3-2', 'ai'), deps)).toEqual({ dropped: 'delay full' });
+    const deps = audioWorkerDeps(fleet);
+    for (const id of ['ai-s3-0', 'ai-s3-1']) expect(await audioHandle(await voicedLine(fleet, id, 'ai'), deps)).toHaveProperty('heldMs');
+    expect(await audioHandle(await voicedLine(fleet, 'ai-s3-2', 'ai'), deps)).toEqual({ dropped: 'delay full' });
     expect(await playoutState(fleet, 'ai-s3-2')).toBe('unknown');
     expect((await deps.metrics.speechDropped.get()).values).toEqual([expect.objectContaining({ labels: { stage: 'audio', reason: 'delay full' }, value: 1 })]);
     expect(await delayDepth(fleet.redis, fleet.prefix, 'main')).toBe(2);
@@ -90,7 +74,7 @@ describe('dump and kill switch from the control server and the CLI (real process
     const port = await freeLoopbackPort();
     const control = fleet.start(['control'], { PORT: String(port) });
     await control.waitForLog('control server listening');
-    await audioHandle(await voiced(fleet, 'ai-s4-0', 'ai'), workerDeps(fleet));
+    await audioHandle(await voicedLine(fleet, 'ai-s4-0', 'ai'), audioWorkerDeps(fleet));
     const json = { 'content-type': 'application/json' };
     const own = { ...json, origin: `http://127.0.0.1:${port}`, 'sec-fetch-site': 'same-origin' };
 
@@ -120,7 +104,7 @@ describe('dump and kill switch from the control server and the CLI (real process
 
   it('idolcast dump [--channel]: takes the held lines back; an unknown channel is a usage error', async () => {
     fleet = new TestFleet({ ai: { safety: { delayMs: 60_000 } } });
-    await audioHandle(await voiced(fleet, 'ai-s5-0', 'ai'), workerDeps(fleet));
+    await audioHandle(await voicedLine(fleet, 'ai-s5-0', 'ai'), audioWorkerDeps(fleet));
     const bad = await runCli(['dump', '--channel', 'constructor'], fleet.env());
     expect(bad.code).toBe(2);
     expect(await playoutState(fleet, 'ai-s5-0')).toBe('delayed');
