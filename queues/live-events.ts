@@ -28,6 +28,8 @@ export const liveEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('highlight'), user: z.string().max(64), text: z.string().max(5000), ...paid }),
   /** The program scene changed (scene worker); null: none known. */
   z.strictObject({ type: z.literal('scene'), scene: z.string().max(100).nullable() }),
+  /** The channel's AI lines were dumped (src/ai/delay.ts): `held` lines taken from the broadcast delay. */
+  z.strictObject({ type: z.literal('ai-dumped'), by: z.string().max(200), held: z.number().int().nonnegative() }),
   /** A command's answer to a viewer (ingest), also sent to the platform's chat. */
   z.strictObject({ type: z.literal('chat-reply'), to: z.string().max(64), text: z.string().max(5000) }),
 ]);

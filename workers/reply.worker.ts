@@ -88,7 +88,7 @@ export async function handle(p: Payload<'reply'>, deps: Deps) {
     if (said.length) await ai.memory.recordReply(p.channel, said.map((s) => s.text).join(' '));
     log.info({ channel: p.channel, reason: took.candidate.reason, sentences: said.length, skipped: took.skipped }, 'AI reply queued for speech');
     const ids = said.map((_s, n) => replyLineId(took.slot, n));
-    if (voiced && !(await voiced.until(ids, config.ai.reply.slotTtlMs / 3))) log.warn({ channel: p.channel, lines: ids.length }, 'AI reply not all voiced in time: slot given back');
+    if (voiced && (await voiced.until(ids, config.ai.reply.slotTtlMs / 3)) === 'late') log.warn({ channel: p.channel, lines: ids.length }, 'AI reply not all voiced in time: slot given back');
     return { sentences: said.length };
   } finally {
     await voiced?.stop();

@@ -77,13 +77,17 @@ async function dropHeld(deps: DumpDeps, channel: string): Promise<number> {
  * Dump a channel's AI lines (`!dump`, `idolcast dump`, `POST /api/dump`, the live page): the
  * dumped mark first (from now on every stage drops AI lines accepted until now, and a reply still
  * being written stops), then the delay's lines are taken back, then the broadcaster is told to
- * cut the line on air if it is an AI line. Logged with who dumped; the broadcaster counts it.
+ * cut the line on air if it is an AI line, and the page and the reply workers are told (an
+ * `ai-dumped` live event). Logged with who dumped; the broadcaster counts it.
  */
 export async function dumpAi(deps: DumpDeps, channel: string, by: string): Promise<{ held: number }> {
   const at = Date.now();
   await markDumped(deps, channel, at);
   const held = await dropHeld(deps, channel);
-  await deps.redis.publish(deps.keys.control(channel), JSON.stringify({ action: 'dump', by: by.slice(0, 200), at } satisfies ControlMessage));
-  deps.log.warn({ channel, by: by.slice(0, 200), held }, 'AI lines dumped');
+  const who = by.slice(0, 200);
+  await deps.redis.publish(deps.keys.control(channel), JSON.stringify({ action: 'dump', by: who, at } satisfies ControlMessage));
+  // For the page, and for a reply worker waiting for its lines to be voiced (they never will be).
+  await deps.redis.publish(deps.keys.events(channel), JSON.stringify({ type: 'ai-dumped', by: who, held, at: Date.now() }));
+  deps.log.warn({ channel, by: who, held }, 'AI lines dumped');
   return { held };
 }

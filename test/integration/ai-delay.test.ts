@@ -1,7 +1,8 @@
 import http from 'node:http';
-import { delayDepth } from '../../src/ai/delay';
+import { delayDepth, dumpAi } from '../../src/ai/delay';
 import { REPLY_GAP_MAX_MS, ReplyOnAir, replyLineId, replyNote } from '../../src/ai/reply-air';
 import { AiSwitch } from '../../src/ai/switch';
+import { VoicedWatch } from '../../src/ai/voiced-watch';
 import { createLogger } from '../../src/logger';
 import { freeLoopbackPort } from '../../src/ports';
 import { SpeechStore } from '../../src/speech-store';
@@ -100,6 +101,21 @@ describe('dump and kill switch from the control server and the CLI (real process
     expect((await request(port, '/api/ai', { method: 'POST', headers: own, body: '{"on":false}' })).status).toBe(200);
     const state = await new AiSwitch({ config: fleet.config, redis: fleet.redis, log }).state();
     expect(state).toMatchObject({ on: false, source: 'switch', by: expect.stringMatching(/^page:/) as unknown });
+  });
+
+  it('a reply worker waiting for its lines to be voiced stops waiting when they are dumped (its slot is not held for nothing)', async () => {
+    fleet = new TestFleet();
+    const watch = new VoicedWatch({ redis: fleet.redis, keys: fleet.keys, log });
+    const wait = await watch.watch('main');
+    try {
+      const until = wait.until(['ai-s6-0', 'ai-s6-1'], 60_000);
+      await fleet.redis.publish(fleet.keys.events('main'), JSON.stringify({ type: 'speech-ready', utteranceId: 'ai-s6-0', text: 'A line.' }));
+      await dumpAi({ ...fleet, config: fleet.config, log }, 'main', 'test:mod');
+      expect(await until).toBe('dumped');
+    } finally {
+      await wait.stop();
+      watch.close();
+    }
   });
 
   it('idolcast dump [--channel]: takes the held lines back; an unknown channel is a usage error', async () => {
