@@ -7,9 +7,9 @@ import type { Keyspace } from './redis';
 /**
  * Why a line should no longer be spoken: `stale` when it waited past its time-to-live (plain
  * chat spoken minutes late is worse than not at all), `cleared` when a moderator cleared the
- * channel's backlog after it was accepted, `dumped` when it is an AI line and a moderator dumped
- * the channel's AI lines after it was accepted (a reply's lines all share its start as their
- * accept time, so none of a dumped reply survives). Checked at every stage, so a dropped line costs no
+ * channel's backlog after it was accepted, `dumped` when it is an AI line and the channel's AI
+ * lines were dumped after it was accepted (a reply's lines all share its start as their accept
+ * time, so none of a dumped reply survives). Checked at every stage, so a dropped line costs no
  * more synthesis, encoding or air time. From degradation level 2 on, `shortTtlMs` (the config's
  * `degradation.shortTtlMs`) shortens the time-to-live of lines that have one, those already
  * waiting included, at every stage alike.

@@ -49,9 +49,10 @@ const at = (wallMs: number, fn: () => void) => setTimeout(fn, Math.max(0, wallMs
 /**
  * Air one line of the channel's playout queue (run by the active broadcaster, one line at a time,
  * in priority order): its parts into the real-time pump, its on-air start and end published on
- * the live view's clock. While an AI reply on air has more lines to come, any other line is
- * answered `{ defer }` instead (the broadcaster puts it back in the queue for that long). A line is complete only once its audio has gone out with our lease
- * unbroken; otherwise it ends `interrupted` and goes back to the queue.
+ * the live view's clock. A line is complete only once its audio has gone out with our lease
+ * unbroken; otherwise it ends `interrupted` and goes back to the queue. While an AI reply on air
+ * has more lines to come, any other line is answered `{ defer }` instead (the broadcaster puts it
+ * back in the queue for that long; src/ai/reply-air.ts).
  */
 export async function handle(u: Payload<'playout'>, deps: PlayoutDeps) {
   const { config, redis, keys, metrics, log } = deps;
