@@ -18,7 +18,7 @@ describe('the live page\'s AI controls in a real browser (Chromium; control proc
     fleet = new TestFleet({ ai: { safety: { delayMs: 60_000 } } });
     const port = await freeLoopbackPort();
     const control = fleet.start(['control'], { PORT: String(port) });
-    await control.waitForLog('control server listening');
+    await control.waitForLog('control server listening', {}, 60000);
     // An AI line voiced and waiting out its delay.
     await audioHandle(await voicedLine(fleet, 'ai-page-0', 'ai'), audioWorkerDeps(fleet));
 
@@ -46,5 +46,5 @@ describe('the live page\'s AI controls in a real browser (Chromium; control proc
     }, 'the switch off in Redis');
     expect(state.by).toMatch(/^page:/);
     expect(await text('error')).toBe('');
-  });
+  }, 180_000);
 });
