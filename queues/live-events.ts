@@ -28,6 +28,8 @@ export const liveEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('highlight'), user: z.string().max(64), text: z.string().max(5000), ...paid }),
   /** The program scene changed (scene worker); null: none known. */
   z.strictObject({ type: z.literal('scene'), scene: z.string().max(100).nullable() }),
+  /** The channel's AI lines were dumped (src/ai/delay.ts): `held` lines taken from the broadcast delay. */
+  z.strictObject({ type: z.literal('ai-dumped'), by: z.string().max(200), held: z.number().int().nonnegative() }),
   /** A command's answer to a viewer (ingest), also sent to the platform's chat. */
   z.strictObject({ type: z.literal('chat-reply'), to: z.string().max(64), text: z.string().max(5000) }),
 ]);
@@ -47,9 +49,11 @@ export const channelEventSchema = z.looseObject({
 });
 export type ChannelEvent = z.infer<typeof channelEventSchema>;
 
-/** Operator controls on `<prefix>:control:<channel>` (sent by the ingest's !skip / !clear). */
+/** Operator controls on `<prefix>:control:<channel>` (the ingest's !skip / !clear / !emote, and any dump). */
 export const controlMessageSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('skip'), by: z.string().max(200).optional() }),
+  // A dump (src/ai/delay.ts): cut the line on air if it is an AI line; AI lines accepted until `at` are dropped.
+  z.object({ action: z.literal('dump'), by: z.string().max(200).optional(), at: z.number().int().nonnegative() }),
   // !emote: the avatar shows this expression (checked against the channel's pack by the ingest and again by the broadcaster).
   z.object({ action: z.literal('emote'), expression: z.string().max(64), holdMs: z.number().int().min(0), by: z.string().max(200).optional() }),
   // Chaos runs and tests break things on purpose; honoured only with IDOLCAST_FAULT_INJECTION=1.

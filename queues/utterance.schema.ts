@@ -31,6 +31,12 @@ export const utteranceSchema = z.strictObject({
 });
 export type Utterance = z.infer<typeof utteranceSchema>;
 
+/** `origin.platform` of the idol's own words (replies, idle talk): the lines the broadcast delay holds and a dump drops. */
+export const AI_PLATFORM = 'ai';
+
+/** Whether a line is of AI origin. */
+export const isAiLine = (u: Pick<Utterance, 'origin'>): boolean => u.origin.platform === AI_PLATFORM;
+
 /** Raw PCM format metadata. */
 export const pcmFormatSchema = z.strictObject({
   sampleRate: z.number().int().min(8000).max(96000),

@@ -6,8 +6,9 @@ import type { ControlMessage } from '../queues/live-events';
 
 /**
  * A channel's state that chat commands change and every producer of lines reads: its current
- * voice (set by !voice) and when its speech backlog was last cleared (set by !clear). Only this
- * module knows the Redis keys they live under.
+ * voice (set by !voice), when its speech backlog was last cleared (set by !clear) and when its
+ * AI lines were last dumped (`!dump` and the operator's dump). Only this module knows the Redis
+ * keys they live under.
  */
 export interface ChannelStateDeps {
   redis: Redis;
@@ -43,18 +44,54 @@ export async function markCleared(deps: Pick<ChannelStateDeps, 'redis' | 'keys'>
   await deps.redis.set(deps.keys.clearedAt(channel), String(now));
 }
 
-/** A !clear is read at most this late: every stage checks every line, one GET each is off the hot path. */
-const CLEARED_CACHE_MS = 200;
-const clearedCache = new Map<string, { value: number; at: number }>();
+/** ARGV[1]: the new mark (ms), kept only when it is later than the one stored. */
+const RAISE_MARK = `if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 0`;
+
+/**
+ * Mark the channel's AI lines dumped now: every AI line accepted until now is dropped at every
+ * stage, and a reply still being written stops. The mark only moves forward (a late, older dump
+ * never revives lines a newer one dropped). This process sees it at once.
+ */
+export async function markDumped(deps: Pick<ChannelStateDeps, 'redis' | 'keys'>, channel: string, now = Date.now()): Promise<void> {
+  const key = deps.keys.dumpedAt(channel);
+  await deps.redis.eval(RAISE_MARK, 1, key, String(now));
+  noteMark(key, now);
+}
+
+/** A !clear or a dump is read at most this late: every stage checks every line, one GET each is off the hot path. */
+const MARK_CACHE_MS = 200;
+const markCache = new Map<string, { value: number; at: number }>();
+
+/** A mark this process learnt of otherwise (it set it, or a control message told it): read at once, not after the cache. */
+function noteMark(key: string, value: number, now = Date.now()): void {
+  const hit = markCache.get(key);
+  if (!hit || hit.value < value) markCache.set(key, { value, at: now });
+}
+
+async function readMark(redis: Redis, key: string, now: number, maxAgeMs = MARK_CACHE_MS): Promise<number> {
+  const hit = markCache.get(key);
+  if (hit && now - hit.at < maxAgeMs) return hit.value;
+  const value = Number(await redis.get(key)) || 0;
+  markCache.set(key, { value, at: now });
+  return value;
+}
 
 /** When the channel's backlog was last cleared (ms since the epoch; 0: never). */
 export async function clearedAt(deps: Pick<ChannelStateDeps, 'redis' | 'keys'>, channel: string, now = Date.now()): Promise<number> {
-  const key = deps.keys.clearedAt(channel);
-  const hit = clearedCache.get(key);
-  if (hit && now - hit.at < CLEARED_CACHE_MS) return hit.value;
-  const value = Number(await deps.redis.get(key)) || 0;
-  clearedCache.set(key, { value, at: now });
-  return value;
+  return readMark(deps.redis, deps.keys.clearedAt(channel), now);
+}
+
+/** A dump this process was told of (the broadcaster's control message): its lines are dropped from now on, whatever the cache held. */
+export function noteDumped(deps: Pick<ChannelStateDeps, 'keys'>, channel: string, at: number): void {
+  noteMark(deps.keys.dumpedAt(channel), at);
+}
+
+/**
+ * When the channel's AI lines were last dumped (ms since the epoch; 0: never). `maxAgeMs` 0 reads
+ * Redis itself (the reply worker, once per sentence, so a dumped reply stops at its next sentence).
+ */
+export async function dumpedAt(deps: Pick<ChannelStateDeps, 'redis' | 'keys'>, channel: string, now = Date.now(), maxAgeMs = MARK_CACHE_MS): Promise<number> {
+  return readMark(deps.redis, deps.keys.dumpedAt(channel), now, maxAgeMs);
 }
 
 /**

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Redis } from './redis';
 import { Queues } from '../queues/registry';
 import { aiCommand } from './ai/ai-command';
+import { dumpAi } from './ai/delay';
 import { runBroadcast } from './broadcast/broadcaster';
 import { currentVoice } from './channel-state';
 import { runIngest } from './chat/ingest';
@@ -141,6 +142,21 @@ program
     return v;
   })
   .action(async (action: 'on' | 'off' | 'status') => console.log(await withRedis((parts) => aiCommand(action, parts))));
+
+program
+  .command('dump')
+  .description('drop the AI lines waiting in the broadcast delay and cut the AI line on air (as the operator at this shell)')
+  .option('--channel <id>', 'channel id (default: the default channel)')
+  .action(async (opts: { channel?: string }) =>
+    console.log(
+      await withRedis(async (parts) => {
+        const channel = opts.channel ?? parts.config.defaultChannel;
+        if (!isConfigured(parts.config.channels, channel)) throw new ConfigError('--channel', [`--channel: no channel "${channel}"`]);
+        const { held } = await dumpAi({ ...parts, log: createLogger('cli', 'silent') }, channel, `cli:${process.env.USER ?? 'operator'}`);
+        return `AI lines of ${channel} dumped: ${held} taken from the broadcast delay; an AI line on air is cut`;
+      }),
+    ),
+  );
 
 /** Run a CLI action against the fleet's Redis and queues, closing them after. */
 async function withRedis<T>(fn: (parts: { config: Config; redis: Redis; keys: ReturnType<typeof keyspace>; queues: Queues }) => Promise<T>): Promise<T> {

@@ -14,7 +14,7 @@ export function startQueueWorker<K extends QueueKey>(
   ctx: ProcessContext,
   key: K,
   opts: { concurrency: number; channel?: string },
-  processor: (payload: Payload<K>, job: Job) => Promise<unknown>,
+  processor: (payload: Payload<K>, job: Job, token?: string) => Promise<unknown>,
 ) {
   const { config, log } = ctx;
   const queue = queueName(key, opts.channel);
@@ -22,14 +22,14 @@ export function startQueueWorker<K extends QueueKey>(
   const connection = createRedis(redisTarget(config), { forWorker: true, name: `${ctx.id}-${queue}` });
   const worker = new Worker(
     queue,
-    async (job) => {
+    async (job, token) => {
       let payload: Payload<K>;
       try {
         payload = validatePayload(key, job.data);
       } catch (err) {
         throw new UnrecoverableError((err as Error).message);
       }
-      return processor(payload, job);
+      return processor(payload, job, token);
     },
     {
       connection,

@@ -169,6 +169,8 @@ export function keyspace(prefix: string) {
     channelVoice: (channel: string) => `${prefix}:voice:${channel}`,
     /** When a channel's speech backlog was last cleared (ms): older lines are dropped. */
     clearedAt: (channel: string) => `${prefix}:cleared:${channel}`,
+    /** When a channel's AI lines were last dumped (ms): AI lines accepted until then are dropped. */
+    dumpedAt: (channel: string) => `${prefix}:dumped:${channel}`,
     /** The lock of a channel's active broadcaster: `<member id> <fencing token>`, with a TTL it renews. */
     broadcastLeader: (channel: string) => `${prefix}:broadcast:${channel}:leader`,
     /** Fencing tokens of a channel's broadcasters: each new holder of the lock gets the next one. */
@@ -177,7 +179,7 @@ export function keyspace(prefix: string) {
     avatarExpression: (channel: string) => `${prefix}:avatar:${channel}:expression`,
     /** The VTube Studio plugin token of a channel's model (granted once by the user in VTS; never logged). */
     vtsToken: (channel: string) => `${prefix}:vts:${channel}:token`,
-    /** Pub/sub channel of operator controls (skip) for a channel's broadcaster. */
+    /** Pub/sub channel of operator controls (skip, dump, emote) for a channel's broadcaster. */
     control: (channel: string) => `${prefix}:control:${channel}`,
     /** A platform message id seen recently (SET NX with a TTL). */
     seen: (platform: string, room: string, id: string) => `${prefix}:seen:${platform}:${room}:${id}`,

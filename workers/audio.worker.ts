@@ -1,5 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Payload } from '../queues/registry';
+import { isAiLine } from '../queues/utterance.schema';
+import { holdLine } from '../src/ai/delay';
 import { toPlayoutPcm } from '../src/audio/pcm';
 import { isConfigured } from '../src/config/names';
 import type { Deps } from '../src/deps';
@@ -11,7 +13,7 @@ import { SpeechStore } from '../src/speech-store';
  * playout queue; the broadcaster picks up later parts as they arrive.
  */
 export async function handle(a: Payload<'audio'>, deps: Deps) {
-  const { config, redis, keys, queues, metrics } = deps;
+  const { config, redis, keys, metrics } = deps;
   const rate = config.playout.sampleRate;
   const store = new SpeechStore(redis, keys, config);
   // No playout queue for a channel that is not configured (nothing would ever consume it).
@@ -34,11 +36,27 @@ export async function handle(a: Payload<'audio'>, deps: Deps) {
     bytes = await store.playoutBytes(a.utteranceId, a.part);
     if (bytes === 0) throw new UnrecoverableError('speech audio is gone (expired before it was encoded)');
   }
-  if (a.part === 0) {
-    const { engine: _engine, format: _format, part: _part, ...utterance } = a;
-    await queues.enqueue('playout', { ...utterance, sampleRate: rate });
-    metrics.speechReady.observe({ channel: a.channel }, (Date.now() - a.acceptedAt) / 1000);
-    await deps.publish(a.channel, { type: 'speech-ready', utteranceId: a.utteranceId, text: a.text });
-  }
+  if (a.part === 0) return ready(a, store, deps, bytes);
   return { part: a.part, bytes };
+}
+
+/**
+ * The first part is encoded: the line goes into the channel's playout queue, an AI line through
+ * the broadcast delay (src/ai/delay.ts: a delayed job, due `ai.safety.delayMs` from now). A
+ * channel whose delay is full drops the AI line rather than airing it sooner.
+ */
+async function ready(a: Payload<'audio'>, store: SpeechStore, deps: Deps, bytes: number) {
+  const { config, queues, metrics, log } = deps;
+  const { engine: _engine, format: _format, part: _part, ...utterance } = a;
+  const wait = isAiLine(a) ? await holdLine(deps, a.channel, a.utteranceId) : 0;
+  if (wait === 'full') {
+    metrics.speechDropped.inc({ stage: 'audio', reason: 'delay full' });
+    await store.dropPlayout(a.utteranceId, 1);
+    log.warn({ utteranceId: a.utteranceId, channel: a.channel, most: config.ai.safety.delayMaxLines }, 'AI line dropped: the broadcast delay is full');
+    return { dropped: 'delay full' };
+  }
+  await queues.enqueue('playout', { ...utterance, sampleRate: config.playout.sampleRate }, wait > 0 ? { delay: wait } : undefined);
+  metrics.speechReady.observe({ channel: a.channel }, (Date.now() - a.acceptedAt) / 1000);
+  await deps.publish(a.channel, { type: 'speech-ready', utteranceId: a.utteranceId, text: a.text });
+  return { part: a.part, bytes, ...(wait > 0 && { heldMs: wait }) };
 }

@@ -1,9 +1,11 @@
 import { UnrecoverableError } from 'bullmq';
 import type { LiveEvent } from '../queues/live-events';
 import type { Payload } from '../queues/registry';
+import { isAiLine } from '../queues/utterance.schema';
 import type { CaptionFile } from '../src/broadcast/caption-file';
 import type { HlsEncoder } from '../src/broadcast/hls-encoder';
 import type { Leadership } from '../src/broadcast/leadership';
+import { REPLY_GAP_POLL_MS, type ReplyOnAir } from '../src/ai/reply-air';
 import { LineInterrupted, type OnAir } from '../src/broadcast/on-air';
 import type { RealtimePump } from '../src/broadcast/realtime-pump';
 import type { ProcessContext } from '../src/process';
@@ -32,6 +34,8 @@ export interface PlayoutDeps extends Pick<ProcessContext, 'config' | 'redis' | '
   publish: (event: LiveEvent) => void;
   /** The job's attempts so far and allowed: an interrupted line on its last attempt is dropped. */
   job: { attemptsMade: number; attempts: number };
+  /** The AI reply on air, whose next line other lines wait for (src/ai/reply-air.ts). */
+  replies?: ReplyOnAir;
 }
 
 /** What the playout knows of the line it is airing, for an interruption to undo. */
@@ -46,7 +50,9 @@ const at = (wallMs: number, fn: () => void) => setTimeout(fn, Math.max(0, wallMs
  * Air one line of the channel's playout queue (run by the active broadcaster, one line at a time,
  * in priority order): its parts into the real-time pump, its on-air start and end published on
  * the live view's clock. A line is complete only once its audio has gone out with our lease
- * unbroken; otherwise it ends `interrupted` and goes back to the queue.
+ * unbroken; otherwise it ends `interrupted` and goes back to the queue. While an AI reply on air
+ * has more lines to come, any other line is answered `{ defer }` instead (the broadcaster puts it
+ * back in the queue for that long; src/ai/reply-air.ts).
  */
 export async function handle(u: Payload<'playout'>, deps: PlayoutDeps) {
   const { config, redis, keys, metrics, log } = deps;
@@ -57,9 +63,16 @@ export async function handle(u: Payload<'playout'>, deps: PlayoutDeps) {
     log.info({ utteranceId: u.utteranceId, reason: dropped, waitedMs: Date.now() - u.acceptedAt }, 'line dropped before air');
     return { dropped };
   }
+  // A reply's next line is still to come: this line goes back for a moment (the broadcaster puts it back in the queue).
+  if (await deps.replies?.holds(u)) {
+    log.debug({ utteranceId: u.utteranceId }, 'line held back: an AI reply on air has more to come');
+    return { defer: REPLY_GAP_POLL_MS };
+  }
   const line: AiringLine = { started: false };
   try {
-    return await airLine(u, line, deps);
+    const aired = await airLine(u, line, deps);
+    deps.replies?.aired(u);
+    return aired;
   } catch (err) {
     if (err instanceof LineInterrupted) interrupted(u, line, err, deps);
     throw err;
@@ -95,7 +108,7 @@ async function playParts(u: Payload<'playout'>, line: AiringLine, deps: PlayoutD
   let startAt: number | undefined;
   let endAt = 0;
   let played = 0;
-  const current = (onAir.current = { utteranceId: u.utteranceId, skipped: false });
+  const current = (onAir.current = { utteranceId: u.utteranceId, ai: isAiLine(u), skipped: false });
   for (let part = 0; part < u.parts; part++) {
     const pcm = await airs(deps.speech.waitForPlayout(u.utteranceId, part, part === 0 ? 0 : PART_WAIT_MS));
     if (!pcm) {

@@ -1,7 +1,10 @@
 import type { Payload } from '../queues/registry';
+import { AI_PLATFORM } from '../queues/utterance.schema';
+import { dumpedAt } from '../src/channel-state';
 import { aiMetrics } from '../src/ai/ai-metrics';
 import { aiKeys } from '../src/ai/keys';
 import type { AiParts } from '../src/ai/reply-parts';
+import { replyLineId, replyNote } from '../src/ai/reply-air';
 import { replyJob } from '../src/chat/ai-chat';
 import { generateReply, type ApprovedSentence } from '../src/ai/reply';
 import { updateSummary } from '../src/ai/memory-summary';
@@ -17,8 +20,11 @@ export const MAX_REPLY_SENTENCES = 32;
 /** Which engine answered last is shown for a week (a channel is a config name: one key each). */
 const LAST_ENGINE_TTL_MS = 7 * 24 * 3600_000;
 
-/** The utterance id of a reply's n-th line. */
-const lineId = (slot: string, n: number) => `ai-${slot}-${n}`;
+/** A reply spoken: its sentences queued for speech, and whether a dump stopped it (then nothing of it airs). */
+interface Spoken {
+  said: ApprovedSentence[];
+  dumped: boolean;
+}
 
 /** What the idol is to say: the prompt's situation, message and topic, the viewer it answers (for their summary), and whether it was paid. */
 export interface SpeakWhat extends Pick<PromptInput, 'situation' | 'message' | 'topic'> {
@@ -29,9 +35,12 @@ export interface SpeakWhat extends Pick<PromptInput, 'situation' | 'message' | '
  * Speak one reply: each approved sentence becomes a tts line as soon as the safety gate passes
  * it, so the first is voiced while the model still writes. The reply's lines take consecutive
  * accept-order numbers from a block reserved up front, and one priority, so the playout airs them
- * in order and no line accepted after the reply started slips between them.
+ * in order; a note in Redis tells the playout while more are to come, so no other line slips
+ * between them (src/ai/reply-air.ts). They all carry the reply's start as their accept time: a
+ * dump after it drops every one of them at every stage, and stops the reply here before its next
+ * sentence (the model is no longer read).
  */
-async function speak(what: SpeakWhat, channel: string, slot: string, ai: AiParts, deps: Deps): Promise<ApprovedSentence[]> {
+async function speak(what: SpeakWhat, channel: string, slot: string, ai: AiParts, deps: Deps): Promise<Spoken> {
   const { config, redis, keys, queues } = deps;
   const persona = config.ai.personas[config.ai.defaultPersona]!;
   const [history, viewerSummary] = await Promise.all([ai.memory.history(channel), what.viewer ? ai.memory.summary(channel, what.viewer) : undefined]);
@@ -45,17 +54,29 @@ async function speak(what: SpeakWhat, channel: string, slot: string, ai: AiParts
   const input: PromptInput = { situation: what.situation, message: what.message, topic: what.topic, history, viewerSummary };
   const m = aiMetrics(deps.metrics);
   const started = performance.now();
-  for await (const s of generateReply({ ...ai.reply, log: deps.log }, persona, input)) {
-    if (said.length >= MAX_REPLY_SENTENCES) break;
-    if (!said.length) m.firstSentence.observe({ engine: s.engine }, (performance.now() - started) / 1000);
-    await queues.enqueue('tts', {
-      utteranceId: lineId(slot, said.length), channel, text: s.text, voice, priority, acceptedAt,
-      order: first + said.length, emotion: s.emotion, origin: { platform: 'ai', user: persona.name.slice(0, 64) }, ...(!paid && { degradable: true }),
-    });
-    said.push(s);
+  // The playout holds other lines while this reply's next line is still to come (src/ai/reply-air.ts).
+  const note = replyNote(redis, config.redis.prefix, channel, slot, config.ai.reply.slotTtlMs);
+  await note.open();
+  try {
+    for await (const s of generateReply({ ...ai.reply, log: deps.log }, persona, input)) {
+      if (said.length >= MAX_REPLY_SENTENCES) break;
+      if ((await dumpedAt(deps, channel, Date.now(), 0)) >= acceptedAt) {
+        deps.log.warn({ channel, sentences: said.length }, 'AI reply dumped while being written: stopped');
+        return { said, dumped: true };
+      }
+      if (!said.length) m.firstSentence.observe({ engine: s.engine }, (performance.now() - started) / 1000);
+      await queues.enqueue('tts', {
+        utteranceId: replyLineId(slot, said.length), channel, text: s.text, voice, priority, acceptedAt,
+        order: first + said.length, emotion: s.emotion, origin: { platform: AI_PLATFORM, user: persona.name.slice(0, 64) }, ...(!paid && { degradable: true }),
+      });
+      await note.lineQueued();
+      said.push(s);
+    }
+  } finally {
+    await note.done();
   }
   if (said.length) await noteReply(channel, what.situation, said[0]!.engine, deps);
-  return said;
+  return { said, dumped: false };
 }
 
 /** Count a reply, and keep which engine wrote the channel's last one (for `idolcast status`). */
@@ -74,10 +95,12 @@ export async function speakInSlot(what: SpeakWhat, channel: string, slot: string
   let voiced: VoicedWait | undefined;
   try {
     voiced = await ai.voiced?.watch(channel);
-    const said = await speak(what, channel, slot, ai, deps);
+    const { said, dumped } = await speak(what, channel, slot, ai, deps);
+    // A dumped reply never aired: it is not remembered as said, and there are no lines to wait for.
+    if (dumped) return [];
     if (said.length) await ai.memory.recordReply(channel, said.map((s) => s.text).join(' '));
-    const ids = said.map((_s, n) => lineId(slot, n));
-    if (voiced && !(await voiced.until(ids, deps.config.ai.reply.slotTtlMs / 3))) deps.log.warn({ channel, lines: ids.length }, 'AI reply not all voiced in time: slot given back');
+    const ids = said.map((_s, n) => replyLineId(slot, n));
+    if (voiced && (await voiced.until(ids, deps.config.ai.reply.slotTtlMs / 3)) === 'late') deps.log.warn({ channel, lines: ids.length }, 'AI reply not all voiced in time: slot given back');
     return said;
   } finally {
     await voiced?.stop();

@@ -18,7 +18,7 @@ export function aiMetrics(metrics: Metrics) {
     skipped: metric(metrics, 'idolcast_ai_skipped_total', () => new client.Counter({ name: 'idolcast_ai_skipped_total', help: 'Chat messages picked for a reply but passed over for a better one or grown too old, by channel', labelNames: ['channel'], registers })),
     firstSentence: metric(metrics, 'idolcast_ai_time_to_first_sentence_seconds', () => new client.Histogram({ name: 'idolcast_ai_time_to_first_sentence_seconds', help: 'From starting a reply (prompt, model chain) to its first sentence approved by the safety gate, by engine', labelNames: ['engine'], buckets: FAST, registers })),
     replies: metric(metrics, 'idolcast_ai_replies_total', () => new client.Counter({ name: 'idolcast_ai_replies_total', help: 'AI replies and idle lines queued for speech, by channel, situation and the engine that wrote them', labelNames: ['channel', 'situation', 'engine'], registers })),
-    dumped: metric(metrics, 'idolcast_ai_dumped_total', () => new client.Counter({ name: 'idolcast_ai_dumped_total', help: 'AI lines dropped from the broadcast delay or cut on air by a dump, by channel', labelNames: ['channel'], registers })),
+    dumped: metric(metrics, 'idolcast_ai_dumped_total', () => new client.Counter({ name: 'idolcast_ai_dumped_total', help: 'Dumps of AI lines (!dump, idolcast dump, the live page) the active broadcaster carried out, by channel', labelNames: ['channel'], registers })),
     firstToken: metric(metrics, 'idolcast_ai_time_to_first_token_seconds', () => new client.Histogram({ name: 'idolcast_ai_time_to_first_token_seconds', help: 'From asking a model engine to its first text, by engine', labelNames: ['engine'], buckets: FAST, registers })),
   };
 }

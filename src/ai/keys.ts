@@ -9,7 +9,7 @@ export function viewerPart(viewer: string): string {
 }
 
 /**
- * The Redis keys of the AI mind (memory, reply policy, kill switch, idle talk). Every one that
+ * The Redis keys of the AI mind (memory, reply policy, kill switch, idle talk, broadcast delay). Every one that
  * holds a viewer's data has the channel in it, so nothing crosses channels; channels come from
  * config (callers check them), viewer ids go through `viewerPart`.
  */
@@ -38,6 +38,10 @@ export function aiKeys(prefix: string) {
     userCooldown: (channel: string, viewer: string) => `${p}:cd:${channel}:${viewerPart(viewer)}`,
     /** The fleet-wide kill switch (hash: on, by, at; no TTL: kept across restarts). */
     switch: `${p}:switch`,
+    /** One reply's note for the playout (hash: lines queued, done; expires with the reply slot; src/ai/reply-air.ts). */
+    reply: (channel: string, slot: string) => `${p}:reply:${channel}:${slot}`,
+    /** AI lines of a channel in the broadcast delay (ZSET line id → due ms; src/ai/delay.ts). */
+    delay: (channel: string) => `${p}:delay:${channel}`,
     /** Idle talk state of a channel (hash: lastChatAt, source cursor). */
     idle: (channel: string) => `${p}:idle:${channel}`,
     /** Idle lines of a channel in the last hour (ZSET of times), for the budget. */

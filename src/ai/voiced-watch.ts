@@ -6,8 +6,11 @@ import type { Keyspace } from '../redis';
 
 /** One reply's view of its channel's `speech-ready` events. */
 export interface VoicedWait {
-  /** Resolves true once every id is voiced and waiting for air, false after `boundMs`. */
-  until(ids: string[], boundMs: number): Promise<boolean>;
+  /**
+   * Resolves `voiced` once every id is voiced and waiting for air, `dumped` once the channel's AI
+   * lines were dumped (lines not yet voiced never will be), `late` after `boundMs`.
+   */
+  until(ids: string[], boundMs: number): Promise<'voiced' | 'dumped' | 'late'>;
   stop(): Promise<void>;
 }
 
@@ -27,12 +30,14 @@ export class VoicedWatch {
     const sub = (this.sub ??= duplicate(this.deps.redis));
     const key = this.deps.keys.events(channel);
     const ready = new Set<string>();
+    let dumped = false;
     let wake = () => {};
     const onMessage = (ch: string, raw: string) => {
       if (ch !== key) return;
       const e = parsePubSub(channelEventSchema, raw, this.deps.log, ch);
-      if (e?.type !== 'speech-ready' || !e.utteranceId) return;
-      ready.add(e.utteranceId);
+      if (e?.type === 'ai-dumped') dumped = true;
+      else if (e?.type !== 'speech-ready' || !e.utteranceId) return;
+      else ready.add(e.utteranceId);
       wake();
     };
     sub.on('message', onMessage);
@@ -42,14 +47,15 @@ export class VoicedWatch {
       async until(ids, boundMs) {
         const deadline = Date.now() + boundMs;
         while (!ids.every((id) => ready.has(id))) {
+          if (dumped) return 'dumped';
           const left = deadline - Date.now();
-          if (left <= 0) return false;
+          if (left <= 0) return 'late';
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, left);
             wake = () => (clearTimeout(timer), resolve());
           });
         }
-        return true;
+        return 'voiced';
       },
       stop: async () => {
         sub.off('message', onMessage);

@@ -1,7 +1,10 @@
 import type { LiveEvent } from '../../queues/live-events';
 import { handlers } from '../../workers';
 import { VtubeStudioDriver } from '../avatar/vtube-studio';
-import { currentEmote } from '../channel-state';
+import { DelayedError } from 'bullmq';
+import { aiMetrics } from '../ai/ai-metrics';
+import { ReplyOnAir } from '../ai/reply-air';
+import { currentEmote, noteDumped } from '../channel-state';
 import { forgetStreamKeys } from '../config/load';
 import { onShutdown } from '../lifecycle';
 import { bootProcess, type ProcessContext } from '../process';
@@ -132,25 +135,43 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
   const { log } = ctx;
   const { pump, encoder, caption } = output;
   const vts = startVtubeStudio(ctx, channel, output);
+  const replies = new ReplyOnAir({ redis: ctx.redis, prefix: ctx.config.redis.prefix, channel });
   const controls = await listenToControls(ctx, channel, {
     skip: (by) => {
       log.info({ by, utteranceId: onAir.utteranceId }, 'line skipped');
       onAir.skip();
       pump.skip();
+      replies.forget();
     },
     inject: (fault) => {
       log.warn({ fault }, 'fault injected: background bed off');
       pump.setBed(undefined);
     },
     emote: (expression, holdMs) => showEmote(ctx, output, expression, holdMs, vts),
+    dump: (by, at) => {
+      // Known here at once, so an AI line due right after the dump is dropped, not aired from a stale read.
+      noteDumped(ctx, channel, at);
+      replies.forget();
+      const cut = onAir.skipAi();
+      if (cut) pump.skip();
+      aiMetrics(ctx.metrics).dumped.inc({ channel });
+      log.warn({ by, cut: cut ?? null }, cut ? 'AI lines dumped: the AI line on air cut' : 'AI lines dumped');
+    },
   });
   // The expression set before this broadcaster took the channel (a restart, a takeover) is shown again.
   const emote = output.picture?.avatar && (await currentEmote(ctx, channel).catch(() => undefined));
   if (emote) showEmote(ctx, output, emote.expression, emote.holdMs);
   /** A live event for the page and the overlay; Redis refusing it is logged, never fatal to the playout. */
   const publish = (event: LiveEvent) => void ctx.publish(channel, event).catch((err: Error) => log.warn({ err: err.message, type: event.type }, 'live event not published'));
-  const deps = { ...ctx, channel, speech: new SpeechStore(ctx.redis, ctx.keys, ctx.config), pump, encoder, caption, lead: lock.lead, onAir, lostLock: lock.whenTaken(), publish };
-  const playout = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, (u, job) => handlers.playout(u, { ...deps, job: { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 } }));
+  const deps = { ...ctx, channel, speech: new SpeechStore(ctx.redis, ctx.keys, ctx.config), pump, encoder, caption, lead: lock.lead, onAir, lostLock: lock.whenTaken(), publish, replies };
+  const playout = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, async (u, job, token) => {
+    const out = await handlers.playout(u, { ...deps, job: { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 } });
+    const defer = (out as { defer?: number }).defer;
+    if (defer === undefined) return out;
+    // Back to the queue (not an attempt): the reply's next line is taken first when it comes.
+    await job.moveToDelayed(Date.now() + defer, token);
+    throw new DelayedError();
+  });
   const monitors = startMonitors(ctx, channel, { encoder, pump, picture: output.picture, hasBed: output.hasBed });
   return {
     vts,

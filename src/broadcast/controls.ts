@@ -12,11 +12,13 @@ export interface ControlActions {
   inject: (fault: Fault) => void;
   /** !emote: the avatar shows this expression for `holdMs`. */
   emote: (expression: string, holdMs: number) => void;
+  /** A dump (src/ai/delay.ts): AI lines accepted until `at` are dropped; the line on air is cut if it is an AI line. */
+  dump: (by: string | undefined, at: number) => void;
 }
 
 /**
- * The controls the active broadcaster listens to: operator messages (!skip, !clear) on the
- * channel's control pub/sub, sent by the ingest. Anything else there is logged and ignored.
+ * The controls the active broadcaster listens to: operator messages (!skip, !clear, !emote, a
+ * dump) on the channel's control pub/sub, sent by the ingest, the control server or the CLI. Anything else there is logged and ignored.
  * Resolves once subscribed, so a control sent after the playout starts is never missed.
  */
 export async function listenToControls(ctx: Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'log'>, channel: string, actions: ControlActions): Promise<{ stop: () => Promise<void> }> {
@@ -28,6 +30,7 @@ export async function listenToControls(ctx: Pick<ProcessContext, 'config' | 'red
     if (message?.action === 'inject' && config.resolved?.faultInjection) actions.inject(message.fault);
     else if (message?.action === 'skip') actions.skip(message.by);
     else if (message?.action === 'emote') actions.emote(message.expression, message.holdMs);
+    else if (message?.action === 'dump') actions.dump(message.by, message.at);
   });
   await sub.subscribe(ctx.keys.control(channel));
   return { stop: () => sub.quit().then(() => undefined, () => sub.disconnect()) };

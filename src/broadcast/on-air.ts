@@ -7,12 +7,19 @@ export class OnAir {
   utteranceId: string | null = null;
   /** The line whose caption is on the picture. */
   captionFor?: string;
-  /** The line being played into the pump (first part to last), and whether it was skipped. */
-  current?: { utteranceId: string; skipped: boolean };
+  /** The line being played into the pump (first part to last), whether it is of AI origin, and whether it was skipped. */
+  current?: { utteranceId: string; ai: boolean; skipped: boolean };
 
   /** The operator skipped the line being played: no more of its parts go into the pump. */
   skip(): void {
     if (this.current) this.current.skipped = true;
+  }
+
+  /** A dump: the line being played is skipped if it is of AI origin; returns its id then. */
+  skipAi(): string | undefined {
+    if (!this.current?.ai) return undefined;
+    this.current.skipped = true;
+    return this.current.utteranceId;
   }
 }
 

@@ -4,13 +4,14 @@ import { aiShedDepth } from '../config/degradation.schema';
 import type { Reading } from '../degradation';
 import { engineConfigured } from '../ai/chain';
 import { IdleTalk } from '../ai/idle';
+import { dumpAi } from '../ai/delay';
 import { Memory } from '../ai/memory';
 import { ReplyPolicy, type ReplyMessage } from '../ai/reply-policy';
 import { AiSwitch } from '../ai/switch';
 import type { ProcessContext } from '../process';
 import type { CommandEffects } from './commands';
 
-type Deps = Pick<ProcessContext, 'config' | 'redis' | 'queues' | 'log' | 'metrics'>;
+type Deps = Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'queues' | 'log' | 'metrics'>;
 
 /** One chat message as the AI sees it once its batch is decided. */
 export interface AiChatItem {
@@ -38,7 +39,7 @@ const viewerOf = (e: ChatEvent) => `${e.platform}:${e.user.id}`;
  * offered to the reply policy and remembered, and each channel with a new candidate gets one
  * reply job. Under load (a speech backlog of `degradation.aiShedDepth`, below the level-1 depth
  * that sheds plain chat, and every level from 1 on) only paid messages are offered: AI replies
- * are shed before plain chat speech is. Also the effects of `!ai on|off` and `!forgetme`.
+ * are shed before plain chat speech is. Also the effects of `!ai on|off`, `!dump` and `!forgetme`.
  */
 export class AiChat {
   private readonly policy: ReplyPolicy;
@@ -99,8 +100,12 @@ export class AiChat {
     await Promise.all([...channels].map((channel) => this.idle.noteChat(channel)));
   }
 
-  /** `!ai on|off`, `!forgetme`, and `!ask` while AI replies are off; returns the chat reply, if any. */
+    /** `!ai on|off`, `!dump`, `!forgetme`, and `!ask` while AI replies are off; returns the chat reply, if any. */
   async apply(e: ChatEvent, channel: string, fx: CommandEffects): Promise<string | undefined> {
+    if (fx.dump) {
+      const { held } = await dumpAi(this.deps, channel, `${e.platform}:${e.user.login}`);
+      return `AI lines dumped (${held} held)`;
+    }
     if (fx.ai !== undefined) {
       await this.switch.set(fx.ai, `${e.platform}:${e.user.login}`);
       return `AI replies are ${fx.ai ? 'on' : 'off'}`;

@@ -26,6 +26,8 @@ export interface CommandEffects {
   setVoice?: string;
   /** `!ai on|off`: the AI kill switch. */
   ai?: boolean;
+  /** `!dump`: drop the AI lines in the broadcast delay and cut the AI line on air. */
+  dump?: boolean;
   /** `!forgetme`: the AI forgets the user (in every channel). */
   forget?: boolean;
   /** `!ask <text>`: the question goes to the AI (offered after the batch). */
@@ -44,6 +46,7 @@ const BUILTIN_DEFAULTS: Record<BuiltinName, { permission: Permission; globalMs: 
   clear: { permission: 'moderator', globalMs: 0, userMs: 0, help: '!clear: drop every waiting line' },
   ask: { permission: 'everyone', globalMs: 0, userMs: 0, help: '!ask <question>: ask the idol' },
   ai: { permission: 'moderator', globalMs: 0, userMs: 0, help: '!ai on|off: turn AI replies on or off' },
+  dump: { permission: 'moderator', globalMs: 0, userMs: 0, help: '!dump: drop the AI lines waiting in the broadcast delay and cut the one on air' },
   forgetme: { permission: 'everyone', globalMs: 0, userMs: 5000, help: '!forgetme: the idol forgets what it remembers about you' },
   emote: { permission: 'moderator', globalMs: 0, userMs: 0, help: '!emote <name>: the avatar shows an expression' },
 };
@@ -146,6 +149,9 @@ export function runCommand(def: CommandDef, cmd: { rest: string; args: string[] 
     case 'ai':
       if (cmd.args[0] === 'on' || cmd.args[0] === 'off') fx.ai = cmd.args[0] === 'on';
       else fx.replies.push(`@${user} usage: !ai on|off`);
+      break;
+    case 'dump':
+      fx.dump = true;
       break;
     case 'forgetme':
       fx.forget = true;

@@ -196,6 +196,13 @@ export const aiSchema = z
         model: z.string().default('omni-moderation-latest'),
         timeoutMs: z.number().int().min(50).default(3000),
         breaker: z.strictObject({ volumeThreshold: z.number().int().min(1).default(3), resetTimeoutMs: ms(30000) }).prefault({}),
+        /**
+         * The broadcast delay: an AI line waits this long between voiced (in the playout) and on
+         * air, so a moderator can dump it (`!dump`, `idolcast dump`, the live page). 0: no wait.
+         */
+        delayMs: z.number().int().min(0).max(600_000).default(8000),
+        /** AI lines a channel's delay holds at most; one more is dropped (logged, counted) rather than held. */
+        delayMaxLines: z.number().int().min(1).max(10_000).default(200),
       })
       .prefault({}),
   })

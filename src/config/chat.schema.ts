@@ -6,7 +6,7 @@ export const PERMISSIONS = ['everyone', 'subscriber', 'vip', 'moderator', 'broad
 export type Permission = (typeof PERMISSIONS)[number];
 /** Filter checks that roles may be configured to bypass. */
 const FILTER_CHECKS = ['rateLimit', 'repeat', 'links', 'caps', 'symbols', 'emotes', 'bannedWords'] as const;
-export const BUILTIN_COMMANDS = ['say', 'voice', 'scene', 'commands', 'queue', 'skip', 'clear', 'ask', 'ai', 'forgetme', 'emote'] as const;
+export const BUILTIN_COMMANDS = ['say', 'voice', 'scene', 'commands', 'queue', 'skip', 'clear', 'ask', 'ai', 'dump', 'forgetme', 'emote'] as const;
 
 const filterSchema = z
   .strictObject({

@@ -20,6 +20,7 @@ import { engineBreakers } from '../tts/breaker-state';
 import { isLoopback, overlayTokenOf, requireOverlayToken, requireToken } from './auth';
 import { EventStreams } from './event-streams';
 import { RateLimiter } from './rate-limit';
+import { mountAiApi } from './ai-api';
 import { checkHost, hostMatcher, refuseCrossSite, securityHeaders } from './same-origin';
 import { allQueues, createMetricsPage } from './metrics-page';
 
@@ -171,6 +172,7 @@ function mountApi(app: express.Express, ctx: ProcessContext, events: (req: Reque
   });
   app.post('/api/chat', limitChat(ctx), express.json({ limit: '16kb' }), acceptChat(ctx));
   app.get('/api/events', events);
+  mountAiApi(app, ctx);
 
   // Body parser failures (bad JSON, too large) answer in JSON like every other API error.
   app.use('/api', (err: { status?: number; type?: string; message?: string }, _req: Request, res: Response, next: (e?: unknown) => void) => {

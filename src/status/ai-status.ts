@@ -1,16 +1,10 @@
 import { engineStatus, type EngineStatus } from '../ai/chain';
+import { delayDepth } from '../ai/delay';
 import { aiKeys } from '../ai/keys';
 import { AiSwitch } from '../ai/switch';
 import type { Config } from '../config/schema';
 import { createLogger } from '../logger';
 import type { Keyspace, Redis } from '../redis';
-
-/**
- * Reads how many AI lines of a channel wait in the broadcast delay (between ready and on air).
- * The delay keeps its own Redis structure; `idolcast status` shows the depth when given its
- * reader, and leaves the column out otherwise.
- */
-export type DelayDepthReader = (redis: Redis, keys: Keyspace, channel: string) => Promise<number>;
 
 export interface AiChannelStatus {
   channel: string;
@@ -22,8 +16,8 @@ export interface AiChannelStatus {
   /** Replies being generated or spoken, and candidates waiting for one. */
   inFlight: number;
   waiting: number;
-  /** AI lines waiting in the broadcast delay (only when the delay's reader is given). */
-  delayDepth?: number;
+  /** AI lines waiting in the broadcast delay (between voiced and on air). */
+  delayDepth: number;
 }
 
 export interface AiStatus {
@@ -46,7 +40,7 @@ function firstHealthy(config: Config, engines: Record<string, EngineStatus>): st
 }
 
 /** The AI part of `idolcast status`, from Redis alone. */
-export async function collectAiStatus(config: Config, redis: Redis, keys: Keyspace, delayDepth?: DelayDepthReader): Promise<AiStatus> {
+export async function collectAiStatus(config: Config, redis: Redis, keys: Keyspace): Promise<AiStatus> {
   const k = aiKeys(keys.prefix);
   const now = Date.now();
   const [state, engines] = await Promise.all([new AiSwitch({ config, redis, log: createLogger('status', 'silent') }).state(), engineStatus(config.ai, redis, keys)]);
@@ -57,10 +51,10 @@ export async function collectAiStatus(config: Config, redis: Redis, keys: Keyspa
         redis.hgetall(k.lastEngine(channel)),
         redis.zcount(k.inFlight(channel), now, '+inf'),
         redis.zcard(k.candidates(channel)),
-        delayDepth?.(redis, keys, channel),
+        delayDepth(redis, keys.prefix, channel, now),
       ]);
       const engine = last.engine ? { engine: last.engine, engineFrom: 'last reply' as const, at: Number(last.at) } : { engine: fallback, engineFrom: 'chain' as const };
-      return { channel, ...engine, inFlight, waiting, ...(depth !== undefined && { delayDepth: depth }) };
+      return { channel, ...engine, inFlight, waiting, delayDepth: depth };
     }),
   );
   return { on: state.on, source: state.source, ...(state.by && { by: state.by }), engines, channels };
@@ -81,11 +75,10 @@ export function formatAiStatus(ai: AiStatus, now: number): string[] {
     const breaker = e.kind === 'canned' ? '-' : !e.configured ? 'not set up' : e.breakerOpenMs !== undefined ? `OPEN (probe in ${Math.ceil(e.breakerOpenMs / 1000)} s)` : 'closed';
     lines.push(`  ${pad(name, 14)}${pad(e.kind, 11)}${pad(breaker, 22)}${pad(e.kind === 'canned' ? '-' : `${e.spent.input}/${e.spent.output}`, 16)}${budgetLeft(e)}`);
   }
-  const delay = ai.channels.some((c) => c.delayDepth !== undefined);
-  lines.push(`  ${pad('CHANNEL', 14)}${pad('ENGINE', 33)}${pad('IN FLIGHT', 11)}${pad('WAITING', 9)}${delay ? 'IN DELAY' : ''}`);
+  lines.push(`  ${pad('CHANNEL', 14)}${pad('ENGINE', 33)}${pad('IN FLIGHT', 11)}${pad('WAITING', 9)}IN DELAY`);
   for (const c of ai.channels) {
     const engine = c.engine === null ? 'none' : c.engineFrom === 'last reply' ? `${c.engine} (last reply ${Math.max(0, Math.round((now - c.at!) / 1000))} s ago)` : `${c.engine} (first in chain)`;
-    lines.push(`  ${pad(c.channel, 14)}${pad(engine, 33)}${pad(c.inFlight, 11)}${pad(c.waiting, 9)}${delay ? (c.delayDepth ?? '-') : ''}`.trimEnd());
+    lines.push(`  ${pad(c.channel, 14)}${pad(engine, 33)}${pad(c.inFlight, 11)}${pad(c.waiting, 9)}${c.delayDepth}`);
   }
   return lines;
 }

@@ -10,7 +10,7 @@ import { redisTarget } from '../process';
 import { createRedis, keyspace, type Keyspace, type Redis } from '../redis';
 import { engineBreakers, type EngineBreaker } from '../tts/breaker-state';
 import { sleep } from '../time';
-import { collectAiStatus, formatAiStatus, type AiStatus, type DelayDepthReader } from './ai-status';
+import { collectAiStatus, formatAiStatus, type AiStatus } from './ai-status';
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
@@ -114,9 +114,8 @@ function channelStatus(config: Config, members: FleetMember[], metricsOf: Map<st
 
 /**
  * One snapshot of the fleet as Redis sees it: queues, members, breakers, what is on air, the AI.
- * `delayDepth` reads the AI broadcast delay's depth per channel (shown only when given).
  */
-export async function collectStatus(config: Config, redis: Redis, keys: Keyspace, queues: Queues, now = Date.now(), delayDepth?: DelayDepthReader): Promise<StatusReport> {
+export async function collectStatus(config: Config, redis: Redis, keys: Keyspace, queues: Queues, now = Date.now()): Promise<StatusReport> {
   const members = await listFleet(redis, keys, config.workers.heartbeatMs);
   const queueList = allQueues(config, queues);
   const [queueStatus, published, breakers, degradation, ai] = await Promise.all([
@@ -129,7 +128,7 @@ export async function collectStatus(config: Config, redis: Redis, keys: Keyspace
     members.length ? redis.mget(members.map((m) => keys.metrics(m.id))) : Promise.resolve([]),
     engineBreakers(redis, keys, config),
     redis.get(keys.degradation),
-    collectAiStatus(config, redis, keys, delayDepth),
+    collectAiStatus(config, redis, keys),
   ]);
   const metricsOf = new Map<string, MetricsJson>();
   published.forEach((raw, i) => raw && metricsOf.set(members[i]!.id, JSON.parse(raw) as MetricsJson));

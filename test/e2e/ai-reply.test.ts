@@ -17,7 +17,8 @@ describe('a chat question → the AI reply on air (real processes: ingest, reply
     await fake.ready;
     fake.faults.openai = 'trickle';
     fake.holdAfter = 4; // "Hello from the cloud. " then the model waits until released
-    fleet = aiFleet(fake, { reply: { channelCooldownMs: 0 } });
+    // No broadcast delay: a voiced AI line goes to the playout at once (test/e2e/ai-delay.test.ts has the delay).
+    fleet = aiFleet(fake, { reply: { channelCooldownMs: 0 }, safety: { delayMs: 0 } });
     const procs = [fleet.start(['ingest']), fleet.start(['worker', 'reply']), fleet.start(['worker', 'tts']), fleet.start(['worker', 'audio']), fleet.start(['broadcast'])];
     await Promise.all([...procs.slice(1, 4).map((p) => p.waitForLog('worker ready')), procs[4]!.waitForLog('encoder started')]);
 

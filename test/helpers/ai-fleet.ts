@@ -4,7 +4,10 @@ import { generateReply, type ApprovedSentence, type ReplyEnd } from '../../src/a
 import { SafetyGate } from '../../src/ai/safety';
 import type { PromptInput } from '../../src/ai/prompt';
 import { createLogger } from '../../src/logger';
+import { LOCAL_ENGINE } from '../../src/config/schema';
+import type { Deps } from '../../src/deps';
 import { createMetrics } from '../../src/metrics';
+import { SpeechStore } from '../../src/speech-store';
 import { TestFleet } from './fleet';
 import { FAKE_LLM_KEY, type FakeLlm } from '../../testkit/fake-llm';
 
@@ -12,9 +15,11 @@ export const aiLog = createLogger('ai-test', 'silent');
 
 /**
  * A fleet whose `idol` persona asks `cloud` (OpenAI-compatible, on the fake), then `claude`
- * (Anthropic, on the fake), then `canned`; the moderator is the fake's /v1/moderations.
+ * (Anthropic, on the fake), then `canned`; the moderator is the fake's /v1/moderations. `ai.safety`
+ * is merged into the fake moderator's settings (e.g. `{ safety: { delayMs: 0 } }`).
  */
 export function aiFleet(fake: FakeLlm, ai: Record<string, unknown> = {}, bannedWords = ['frobnicate']) {
+  const { safety, ...rest } = ai as { safety?: Record<string, unknown> };
   return new TestFleet({
     chat: { filter: { bannedWords } },
     ai: {
@@ -26,8 +31,8 @@ export function aiFleet(fake: FakeLlm, ai: Record<string, unknown> = {}, bannedW
       personas: { idol: { name: 'Aiko', chain: ['cloud', 'claude', 'canned'] } },
       firstTokenDeadlineMs: 800,
       breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 1500 },
-      safety: { moderation: 'openai', baseUrl: `${fake.url}/v1`, apiKey: FAKE_LLM_KEY, timeoutMs: 800, breaker: { volumeThreshold: 50 } },
-      ...ai,
+      safety: { moderation: 'openai', baseUrl: `${fake.url}/v1`, apiKey: FAKE_LLM_KEY, timeoutMs: 800, breaker: { volumeThreshold: 50 }, ...safety },
+      ...rest,
     },
   });
 }
@@ -59,4 +64,19 @@ export function aiReplica(fleet: TestFleet) {
       gate.shutdown();
     },
   };
+}
+
+/** A line's first part voiced by the engine (its raw audio stored), as the audio worker gets it; `platform: 'ai'` makes it an AI line. */
+export async function voicedLine(fleet: TestFleet, id: string, platform: string) {
+  await new SpeechStore(fleet.redis, fleet.keys, fleet.config).putRaw(id, 0, Buffer.alloc(4800));
+  return {
+    utteranceId: id, channel: 'main', text: 'A line.', voice: 'default', priority: 5, acceptedAt: Date.now(), origin: { platform, user: 'Aiko' },
+    part: 0, parts: 1, engine: LOCAL_ENGINE, format: { sampleRate: 24000, channels: 1 },
+  };
+}
+
+/** What the audio worker's handler needs, in-process on the fleet's config and Redis (no speech service: it voices nothing). */
+export function audioWorkerDeps(fleet: TestFleet): Deps {
+  const metrics = createMetrics('worker-audio', 'test');
+  return { ...fleet, config: fleet.config, log: aiLog, metrics, publish: async () => {}, attempt: 1, job: { id: 't', scheduledFor: Date.now() } } as unknown as Deps;
 }

@@ -1,4 +1,5 @@
 import { aiParts, type AiParts } from '../../src/ai/reply-parts';
+import { aiKeys } from '../../src/ai/keys';
 import type { Deps } from '../../src/deps';
 import { createMetrics, type Metrics } from '../../src/metrics';
 import { collectStatus, formatStatus, type StatusReport } from '../../src/status/status';
@@ -73,8 +74,11 @@ describe('idolcast status: the AI state (engines, breakers, budgets, the engine 
     expect(value('idolcast_ai_tokens_total', 'engine="claude",direction="out"')).toBe('14');
   });
 
-  it('with the broadcast delay\'s reader given, each channel shows its depth', async () => {
-    const report = await collectStatus(fleet.config, fleet.redis, fleet.keys, fleet.queues, Date.now(), async (_r, _k, channel) => (channel === 'main' ? 3 : 0));
+  it('each channel shows how many AI lines wait in the broadcast delay', async () => {
+    // Three lines due later and one already due (on its way to air): the depth is what still waits.
+    const now = Date.now();
+    await fleet.redis.zadd(aiKeys(fleet.config.redis.prefix).delay('main'), now + 60_000, 'a', now + 61_000, 'b', now + 62_000, 'c', now - 1000, 'due');
+    const report = await collectStatus(fleet.config, fleet.redis, fleet.keys, fleet.queues, now);
     expect(report.ai.channels).toEqual([expect.objectContaining({ channel: 'main', delayDepth: 3 })]);
     expect(formatStatus(report)).toMatch(/CHANNEL +ENGINE +IN FLIGHT +WAITING +IN DELAY\n +main +cloud \(first in chain\) +0 +0 +3/);
   });
