@@ -1,26 +1,9 @@
-import os from 'node:os';
-import path from 'node:path';
 import { Animator } from '../avatar/animator';
-import { ensureDefaultPack } from '../avatar/default-pack';
-import { loadPack } from '../avatar/pack';
+import { openLook, type AvatarConfig, type AvatarLook } from '../avatar/look';
 import { PcmRing } from '../avatar/pcm-ring';
-import { AvatarRenderer } from '../avatar/renderer';
-import { YuvCompositor } from '../avatar/yuv';
-import type { ChannelConfig } from '../config/schema';
 import type { Logger } from '../logger';
 
-export type AvatarConfig = ChannelConfig['video']['avatar'];
-
-/** The built-in character, rendered once per machine from the SVGs in the repo (nothing is fetched). */
-function builtInPack(): string {
-  const dir = path.join(os.tmpdir(), `idolcast-avatar-default-${process.getuid?.() ?? 0}`);
-  try {
-    return ensureDefaultPack(dir);
-  } catch {
-    // Another broadcaster was swapping the same folder in at that moment: its rendering is as good.
-    return ensureDefaultPack(dir);
-  }
-}
+export type { AvatarConfig } from '../avatar/look';
 
 /**
  * The avatar of a channel's picture: its pack, its life (the animator) and the speech it lip-syncs
@@ -30,22 +13,19 @@ function builtInPack(): string {
  */
 export class AvatarPicture {
   readonly speech: PcmRing;
-  private readonly renderer: AvatarRenderer;
+  private look: AvatarLook;
   private readonly animator: Animator;
-  private readonly compositor: YuvCompositor;
+  private readonly frameMs: number;
   private mediaStartAt: () => number | undefined = () => undefined;
 
-  constructor(private readonly cfg: AvatarConfig, frame: { width: number; height: number; fps: number }, private readonly sampleRate: number, log: Logger) {
-    const pack = loadPack(cfg.pack ? path.resolve(cfg.pack) : builtInPack(), cfg.scale);
-    this.renderer = new AvatarRenderer(pack);
+  constructor(private readonly cfg: AvatarConfig, private readonly frame: { width: number; height: number; fps: number }, private readonly sampleRate: number, private readonly log: Logger) {
+    this.look = openLook(cfg, frame);
+    const { pack } = this.look;
     this.animator = new Animator({ neutralAfterMs: cfg.expressionResetMs, breathPeriodMs: pack.manifest.breathing.periodMs }, Date.now());
-    this.compositor = new YuvCompositor(frame.width, frame.height, pack.width, pack.height, { x: cfg.x, y: cfg.y });
     this.speech = new PcmRing(sampleRate);
     this.frameMs = 1000 / frame.fps;
     log.info({ pack: pack.dir, width: pack.width, height: pack.height, x: cfg.x, y: cfg.y }, 'avatar on the picture');
   }
-
-  private readonly frameMs: number;
 
   /** Where the encoder's clock starts (its current run's first sample). */
   follow(mediaStartAt: () => number | undefined): void {
@@ -54,20 +34,42 @@ export class AvatarPicture {
 
   /** Names the pack offers (neutral, happy, … and its own). */
   get expressions(): string[] {
-    return this.renderer.expressionNames();
+    return this.look.renderer.expressionNames();
   }
 
-  /** Shows `name` (one the pack offers) for `holdMs` (default: the configured reset time). */
-  setExpression(name: string, holdMs = this.cfg.expressionResetMs): boolean {
-    if (!this.renderer.hasExpression(name)) return false;
-    this.animator.setExpression(name, Date.now(), holdMs);
+  /**
+   * Shows `name` (one the pack offers) for `holdMs` (default: the configured reset time) in the
+   * frames from `fromMs` on (the encoder's clock: a line's first sample, or now).
+   */
+  setExpression(name: string, holdMs = this.cfg.expressionResetMs, fromMs = Date.now()): boolean {
+    if (!this.look.renderer.hasExpression(name)) return false;
+    this.animator.setExpression(name, fromMs, holdMs);
+    return true;
+  }
+
+  /**
+   * Reads the pack again (the operator changed its files). The new pack replaces the old one
+   * between two frames; one that is broken or does not fit the frame is refused and the previous
+   * avatar stays on the picture (logged, naming what is wrong). The expression and the life go on.
+   */
+  reload(by?: string): boolean {
+    let look: AvatarLook;
+    try {
+      look = openLook(this.cfg, this.frame);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, by }, 'avatar pack not reloaded: keeping the previous avatar');
+      return false;
+    }
+    this.look = look;
+    this.log.info({ pack: look.pack.dir, width: look.pack.width, height: look.pack.height, by }, 'avatar pack reloaded');
     return true;
   }
 
   compose = (background: Buffer, index: number): Buffer => {
     const at = (this.mediaStartAt() ?? Date.now()) + index * this.frameMs;
     const samples = this.speech.window(at, at + this.frameMs);
-    const avatar = this.renderer.render(this.animator.frame(at, samples, this.sampleRate));
-    return this.compositor.compose(background, avatar);
+    const { renderer, compositor } = this.look;
+    const avatar = renderer.render(this.animator.frame(at, samples, this.sampleRate));
+    return compositor.compose(background, avatar);
   };
 }

@@ -1,6 +1,6 @@
 import type { LiveEvent } from '../../queues/live-events';
 import { handlers } from '../../workers';
-import { currentEmote } from '../channel-state';
+import { currentEmote, rememberEmote } from '../channel-state';
 import { forgetStreamKeys } from '../config/load';
 import { onShutdown } from '../lifecycle';
 import { bootProcess, type ProcessContext } from '../process';
@@ -72,6 +72,9 @@ async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
   const output = await openOutput(ctx, channel, lock.lead);
   const onAir = new OnAir();
   let active: { stop: () => Promise<void> } | undefined;
+  // Standby or active, the picture follows a reloaded pack: a standby taking over shows the new one.
+  const avatar = output.picture?.avatar;
+  const reloads = avatar && (await listenToControls(ctx, channel, { avatarReload: (by) => avatar.reload(by) }));
   return {
     goLive: async () => {
       output.goOnAir();
@@ -82,12 +85,14 @@ async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
     /** Graceful: the line on air is played to its end, then everything closes. */
     stop: async () => {
       await active?.stop();
+      await reloads?.stop();
       await output.stop();
     },
     /** At once: nothing more goes out; then the line on air goes back to the queue and the worker closes. */
     abort: async () => {
       output.kill();
       await active?.stop();
+      await reloads?.stop();
     },
   };
 }
@@ -97,6 +102,18 @@ function showEmote(ctx: ProcessContext, output: Output, expression: string, hold
   const shown = output.picture?.avatar?.setExpression(expression, holdMs);
   if (shown) ctx.log.info({ expression, holdMs }, 'avatar expression');
   else ctx.log.warn({ expression }, 'avatar expression not shown: no avatar, or not in its pack');
+}
+
+/**
+ * An AI line's emotion, shown from the frame its first sample airs in (not when it was written:
+ * a line dumped from the delay never shows it), and kept as the channel's expression so a restart
+ * or a takeover shows it for the rest of its hold. A tagged "neutral" leaves the face as it is.
+ */
+function lineExpression(ctx: ProcessContext, channel: string, output: Output, expression: string, fromMs: number): void {
+  const holdMs = ctx.config.channels[channel]!.video.avatar.expressionResetMs;
+  if (!output.picture?.avatar?.setExpression(expression, holdMs, fromMs)) return;
+  ctx.log.info({ expression, holdMs, from: 'line on air' }, 'avatar expression');
+  rememberEmote(ctx, channel, expression, holdMs + Math.max(0, fromMs - Date.now())).catch((err: Error) => ctx.log.warn({ err: err.message }, 'avatar expression not kept in Redis'));
 }
 
 /**
@@ -123,7 +140,8 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
   if (emote) showEmote(ctx, output, emote.expression, emote.holdMs);
   /** A live event for the page and the overlay; Redis refusing it is logged, never fatal to the playout. */
   const publish = (event: LiveEvent) => void ctx.publish(channel, event).catch((err: Error) => log.warn({ err: err.message, type: event.type }, 'live event not published'));
-  const deps = { ...ctx, channel, speech: new SpeechStore(ctx.redis, ctx.keys, ctx.config), pump, encoder, caption, lead: lock.lead, onAir, lostLock: lock.whenTaken(), publish };
+  const expression = output.picture?.avatar && ((name: string, fromMs: number) => lineExpression(ctx, channel, output, name, fromMs));
+  const deps = { ...ctx, channel, speech: new SpeechStore(ctx.redis, ctx.keys, ctx.config), pump, encoder, caption, lead: lock.lead, onAir, lostLock: lock.whenTaken(), publish, expression };
   const playout = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, (u, job) => handlers.playout(u, { ...deps, job: { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 } }));
   const monitors = startMonitors(ctx, channel, { encoder, pump, picture: output.picture, hasBed: output.hasBed });
   return {

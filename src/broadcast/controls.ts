@@ -11,22 +11,27 @@ export interface ControlActions {
   inject: (fault: Fault) => void;
   /** !emote: the avatar shows this expression for `holdMs`. */
   emote: (expression: string, holdMs: number) => void;
+  /** Read the avatar pack again (a broken one keeps the avatar on the picture). */
+  avatarReload: (by: string | undefined) => void;
 }
 
 /**
- * The controls the active broadcaster listens to: operator messages (!skip, !clear) on the
- * channel's control pub/sub, sent by the ingest. Anything else there is logged and ignored.
+ * The controls a broadcaster listens to: operator messages (!skip, !clear, !emote, an avatar
+ * reload) on the channel's control pub/sub, sent by the ingest and the CLI; each listener acts on
+ * those it was given (the active broadcaster on all, a warm standby on the reload). Anything
+ * else there is logged and ignored.
  * Resolves once subscribed, so a control sent after the playout starts is never missed.
  */
-export async function listenToControls(ctx: Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'log'>, channel: string, actions: ControlActions): Promise<{ stop: () => Promise<void> }> {
+export async function listenToControls(ctx: Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'log'>, channel: string, actions: Partial<ControlActions>): Promise<{ stop: () => Promise<void> }> {
   const { config, log } = ctx;
   const sub = ctx.redis.duplicate();
   sub.on('message', (redisChannel: string, raw: string) => {
     const message = parsePubSub(controlMessageSchema, raw, log, redisChannel);
     // Chaos runs and tests break things on purpose; never honoured unless the process was started for it.
-    if (message?.action === 'inject' && config.resolved?.faultInjection) actions.inject(message.fault);
-    else if (message?.action === 'skip') actions.skip(message.by);
-    else if (message?.action === 'emote') actions.emote(message.expression, message.holdMs);
+    if (message?.action === 'inject' && config.resolved?.faultInjection) actions.inject?.(message.fault);
+    else if (message?.action === 'skip') actions.skip?.(message.by);
+    else if (message?.action === 'emote') actions.emote?.(message.expression, message.holdMs);
+    else if (message?.action === 'avatar-reload') actions.avatarReload?.(message.by);
   });
   await sub.subscribe(ctx.keys.control(channel));
   return { stop: () => sub.quit().then(() => undefined, () => sub.disconnect()) };

@@ -94,7 +94,7 @@ routines:
       throw new Error('config was accepted');
     };
     expect(problems(`routines:\n  a: { cron: "61 * * * *", action: { scene: x } }`)).toMatch(/schedule\.routines\.a\.cron: not a valid cron pattern/);
-    expect(problems(`routines:\n  b: { every: 1h, action: { dance: now } }`)).toMatch(/schedule\.routines\.b\.action: an action with one of: say, pool, scene, timeline, maintenance/);
+    expect(problems(`routines:\n  b: { every: 1h, action: { dance: now } }`)).toMatch(/schedule\.routines\.b\.action: an action with one of: say, pool, scene, avatar, timeline, maintenance/);
     expect(problems(`routines:\n  c: { every: 1h, action: { pool: nope } }`)).toMatch(/schedule\.routines\.c\.action\.pool: no phrase pool named "nope"/);
     expect(problems(`routines:\n  d: { cron: "0 * * * *", every: 1h, action: { scene: x } }`)).toMatch(/schedule\.routines\.d: give exactly one of cron or every/);
     expect(problems(`timezone: Mars/Olympus\nroutines: {}`)).toMatch(/schedule\.timezone: unknown time zone/);
