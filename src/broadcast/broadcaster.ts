@@ -106,8 +106,8 @@ function showEmote(ctx: ProcessContext, output: Output, expression: string, hold
 
 /**
  * An AI line's emotion, shown from the frame its first sample airs in (not when it was written:
- * a line dumped from the delay never shows it), and kept as the channel's expression so a restart
- * or a takeover shows it for the rest of its hold. A tagged "neutral" leaves the face as it is.
+ * a line dropped or cleared before air never shows it), and kept as the channel's expression so a
+ * restart or a takeover shows it for the rest of its hold. A tagged "neutral" leaves the face as it is.
  */
 function lineExpression(ctx: ProcessContext, channel: string, output: Output, expression: string, fromMs: number): void {
   const holdMs = ctx.config.channels[channel]!.video.avatar.expressionResetMs;
