@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { ChannelConfig } from '../config/schema';
 import { builtInPackDir } from './default-pack';
 import { AvatarPackError, loadPack, type AvatarPack } from './pack';
@@ -19,10 +21,35 @@ export function packDir(cfg: AvatarConfig): string {
   return cfg.pack ? path.resolve(cfg.pack) : builtInPackDir();
 }
 
+/** A loaded pack placed in the frame (throws when it does not fit). */
+function place(pack: AvatarPack, cfg: AvatarConfig, frame: { width: number; height: number }): AvatarLook {
+  return { pack, renderer: new AvatarRenderer(pack), compositor: new YuvCompositor(frame.width, frame.height, pack.width, pack.height, { x: cfg.x, y: cfg.y }) };
+}
+
 /** Loads the channel's pack and places it in the frame; throws naming what is wrong (a layer, a size, the fit). */
 export function openLook(cfg: AvatarConfig, frame: { width: number; height: number }): AvatarLook {
-  const pack = loadPack(packDir(cfg), cfg.scale);
-  return { pack, renderer: new AvatarRenderer(pack), compositor: new YuvCompositor(frame.width, frame.height, pack.width, pack.height, { x: cfg.x, y: cfg.y }) };
+  return place(loadPack(packDir(cfg), cfg.scale), cfg, frame);
+}
+
+type ThreadAnswer = { ok: true; pack: AvatarPack } | { ok: false; problems: string[]; dir: string };
+
+/**
+ * `openLook` with the loading on a thread of its own: decoding a pack's PNGs takes about half a
+ * second of CPU (more on a busy machine), which on the event loop of a broadcaster on air would
+ * stall its frames, its speech and the renewal of its channel lock.
+ */
+export function openLookOffThread(cfg: AvatarConfig, frame: { width: number; height: number }): Promise<AvatarLook> {
+  const script = path.join(__dirname, 'pack-thread.js');
+  // Run from the TypeScript sources (tests in-process) there is no compiled thread script: load here.
+  if (!fs.existsSync(script)) return Promise.resolve().then(() => openLook(cfg, frame));
+  return new Promise((resolve, reject) => {
+    const thread = new Worker(script, { workerData: cfg });
+    // Placing it may throw (a pack that does not fit the frame): that rejects, as a broken pack does.
+    thread.once('message', (m: ThreadAnswer) => resolve(Promise.resolve(m).then((a) => (a.ok ? place(a.pack, cfg, frame) : Promise.reject(new AvatarPackError(a.dir, a.problems))))));
+    thread.once('error', reject);
+    // Harmless once settled; otherwise the thread died without an answer.
+    thread.once('exit', (code) => reject(new Error(`the avatar pack loader ended without an answer (exit ${code})`)));
+  });
 }
 
 /**

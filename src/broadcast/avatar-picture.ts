@@ -1,5 +1,5 @@
 import { Animator } from '../avatar/animator';
-import { openLook, type AvatarConfig, type AvatarLook } from '../avatar/look';
+import { openLook, openLookOffThread, type AvatarConfig, type AvatarLook } from '../avatar/look';
 import { PcmRing } from '../avatar/pcm-ring';
 import type { Logger } from '../logger';
 
@@ -17,6 +17,8 @@ export class AvatarPicture {
   private readonly animator: Animator;
   private readonly frameMs: number;
   private mediaStartAt: () => number | undefined = () => undefined;
+  /** Reloads asked for so far: only the latest one's pack goes on the picture. */
+  private reloads = 0;
 
   constructor(private readonly cfg: AvatarConfig, private readonly frame: { width: number; height: number; fps: number }, private readonly sampleRate: number, private readonly log: Logger) {
     this.look = openLook(cfg, frame);
@@ -48,18 +50,21 @@ export class AvatarPicture {
   }
 
   /**
-   * Reads the pack again (the operator changed its files). The new pack replaces the old one
-   * between two frames; one that is broken or does not fit the frame is refused and the previous
-   * avatar stays on the picture (logged, naming what is wrong). The expression and the life go on.
+   * Reads the pack again (the operator changed its files), off the event loop. The new pack
+   * replaces the old one between two frames; one that is broken or does not fit the frame is
+   * refused and the previous avatar stays on the picture (logged, naming what is wrong). The
+   * expression and the life go on. Of reloads asked for in quick succession, the last one wins.
    */
-  reload(by?: string): boolean {
+  async reload(by?: string): Promise<boolean> {
+    const mine = ++this.reloads;
     let look: AvatarLook;
     try {
-      look = openLook(this.cfg, this.frame);
+      look = await openLookOffThread(this.cfg, this.frame);
     } catch (err) {
       this.log.error({ err: (err as Error).message, by }, 'avatar pack not reloaded: keeping the previous avatar');
       return false;
     }
+    if (mine !== this.reloads) return false;
     this.look = look;
     this.log.info({ pack: look.pack.dir, width: look.pack.width, height: look.pack.height, by }, 'avatar pack reloaded');
     return true;

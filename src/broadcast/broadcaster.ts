@@ -74,7 +74,7 @@ async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
   let active: { stop: () => Promise<void> } | undefined;
   // Standby or active, the picture follows a reloaded pack: a standby taking over shows the new one.
   const avatar = output.picture?.avatar;
-  const reloads = avatar && (await listenToControls(ctx, channel, { avatarReload: (by) => avatar.reload(by) }));
+  const reloads = avatar && (await listenToControls(ctx, channel, { avatarReload: (by) => void avatar.reload(by) }));
   return {
     goLive: async () => {
       output.goOnAir();

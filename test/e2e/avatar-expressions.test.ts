@@ -1,0 +1,132 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import { builtInPackDir } from '../../src/avatar/default-pack';
+import { FakeLlm } from '../../testkit/fake-llm';
+import { aiFleet } from '../helpers/ai-fleet';
+import { liveViewPasses, sparklePixels, startAvatarFleet, tearPixels } from '../helpers/avatar';
+import { TestFleet, eventually, runCli, type RunningProcess } from '../helpers/fleet';
+import { chatEvent } from '../helpers/pipeline';
+
+/** Waits for the first live event of the channel that `match`es (subscribed before `act` runs). */
+async function onEvent(fleet: TestFleet, match: (e: Record<string, unknown>) => boolean, act: () => Promise<unknown>): Promise<Record<string, unknown>> {
+  const sub = fleet.redis.duplicate();
+  const seen: Record<string, unknown>[] = [];
+  sub.on('message', (_c: string, m: string) => seen.push(JSON.parse(m) as Record<string, unknown>));
+  await sub.subscribe(fleet.keys.events('main'));
+  try {
+    await act();
+    return await eventually(async () => seen.find(match), 'the live event', 60000);
+  } finally {
+    await sub.quit();
+  }
+}
+
+const expressionNow = (fleet: TestFleet) => fleet.redis.get(fleet.keys.avatarExpression('main'));
+
+describe('avatar expressions from every source (real processes, real ffmpeg)', () => {
+  let fleet: TestFleet | undefined;
+  let fake: FakeLlm | undefined;
+  afterEach(async () => {
+    await fake?.close();
+    await fleet?.close();
+  });
+
+  it('a scene job and a timeline step set the expression; an AI line tagged [happy] sets it when it airs, not when it is written', async () => {
+    fake = new FakeLlm();
+    await fake.ready;
+    fake.reply.openai = '[happy] Hello from the cloud, it is lovely to see you all here.';
+    fleet = aiFleet(fake, { reply: { channelCooldownMs: 0 } });
+    fleet.configure({ schedule: { timelines: { ponder: [{ at: 0, avatar: { expression: 'thinking' } }] } } });
+    const extra = [['worker', 'scene'], ['worker', 'routine'], ['ingest'], ['worker', 'reply']];
+    const { liveDir, broadcaster, others } = await startAvatarFleet(fleet, extra);
+    const sceneWorker = others[2]!;
+    const neutral = { tear: await tearPixels(liveDir), sparkle: await sparklePixels(liveDir) };
+
+    // A scene job: the sad face (its tear) on the picture, kept as the channel's expression.
+    await fleet.queues.enqueue('scene', { channel: 'main', avatar: { expression: 'sad' } });
+    await broadcaster.waitForLog('avatar expression', { expression: 'sad' }, 20000);
+    expect(await expressionNow(fleet)).toBe('sad');
+    await liveViewPasses(liveDir, Date.now());
+    expect(await tearPixels(liveDir)).toBeGreaterThan(neutral.tear + 100);
+
+    // A name the pack does not offer is a logged filter decision; the face stays.
+    await fleet.queues.enqueue('scene', { channel: 'main', avatar: { expression: 'dance' } });
+    await sceneWorker.waitForLog('avatar expression dropped', { expression: 'dance', reason: 'not in the pack' }, 20000);
+    expect(await expressionNow(fleet)).toBe('sad');
+
+    // A timeline step (through the routine worker and a scene job).
+    expect((await runCli(['timeline', 'run', 'ponder'], fleet.env())).code).toBe(0);
+    await broadcaster.waitForLog('avatar expression', { expression: 'thinking' }, 20000);
+    expect(await expressionNow(fleet)).toBe('thinking');
+
+    // With no broadcaster on air, the AI line is written and voiced, and waits: the face is not changed by its tag yet.
+    broadcaster.kill('SIGTERM');
+    await broadcaster.exited;
+    const ready = await onEvent(fleet, (e) => e.type === 'speech-ready' && String(e.utteranceId).startsWith('ai-'), () =>
+      fleet!.queues.enqueue('chat', chatEvent('Aiko, how are you today?', { platform: 'local', user: { login: 'ann' } })),
+    );
+    expect(await expressionNow(fleet)).toBe('thinking');
+
+    // On air, its tag shows: from the frame its first sample airs in, kept as the channel's expression.
+    let again = broadcaster;
+    const aired = await onEvent(fleet, (e) => e.type === 'onair-start' && e.utteranceId === ready.utteranceId, async () => (again = fleet!.start(['broadcast'])));
+    await again.waitForLog('avatar expression', { expression: 'happy', from: 'line on air' }, 20000);
+    expect(await expressionNow(fleet)).toBe('happy');
+    await liveViewPasses(liveDir, Number(aired.startAt));
+    expect(await sparklePixels(liveDir)).toBeGreaterThan(neutral.sparkle + 100);
+  }, 240000);
+
+  it('config check names a missing layer or a layer of the wrong size (exit 2); a reload to a broken pack keeps the previous avatar, a good one replaces it, on the standby too', async () => {
+    fleet = new TestFleet();
+    const pack = path.join(fleet.dir, 'pack');
+    fs.cpSync(builtInPackDir(), pack, { recursive: true });
+    fleet.configure({ channels: { main: { video: { avatar: { pack } } } } });
+    const check = () => runCli(['config', 'check'], fleet!.env());
+    expect((await check()).code).toBe(0);
+
+    fs.renameSync(path.join(pack, 'tear.png'), path.join(fleet.dir, 'tear.png'));
+    const missing = await check();
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`channels.main.video.avatar (pack ${pack}): layer "tear": file tear.png is missing`);
+    fs.renameSync(path.join(fleet.dir, 'tear.png'), path.join(pack, 'tear.png'));
+    fs.writeFileSync(path.join(pack, 'brows-sad.png'), PNG.sync.write(new PNG({ width: 100, height: 80 })));
+    const wrongSize = await check();
+    expect(wrongSize.code).toBe(2);
+    expect(wrongSize.stderr).toContain('layer "brows-sad" (brows-sad.png) is 100x80, expected 480x600');
+    fs.copyFileSync(path.join(builtInPackDir(), 'brows-sad.png'), path.join(pack, 'brows-sad.png'));
+
+    const active = fleet.start(['broadcast']);
+    await active.waitForLog('broadcaster ready', {}, 30000);
+    const standby = fleet.start(['broadcast']);
+    await standby.waitForLog('broadcaster warm: encoding, published nowhere yet', {}, 30000);
+    const liveDir = path.join(fleet.dir, 'live', 'main');
+    await liveViewPasses(liveDir, Date.now(), 0);
+    const before = await tearPixels(liveDir);
+    const reload = async (...by: RunningProcess[]) => {
+      const sent = await runCli(['avatar', 'reload'], fleet!.env());
+      expect(sent.code).toBe(0);
+      expect((JSON.parse(sent.stdout) as { subscribers: number }).subscribers).toBeGreaterThanOrEqual(by.length);
+    };
+
+    // A good change (the neutral face now has the tear): both broadcasters take it, the picture shows it.
+    const manifest = JSON.parse(fs.readFileSync(path.join(pack, 'manifest.json'), 'utf8')) as { expressions: Record<string, { overlays?: string[] }> };
+    manifest.expressions.neutral!.overlays = ['tear'];
+    fs.writeFileSync(path.join(pack, 'manifest.json'), JSON.stringify(manifest));
+    await reload(active, standby);
+    await Promise.all([active, standby].map((p) => p.waitForLog('avatar pack reloaded', {}, 20000)));
+    await liveViewPasses(liveDir, Date.now());
+    expect(await tearPixels(liveDir)).toBeGreaterThan(before + 100);
+
+    // A broken one (a layer gone): refused with the layer named; the previous avatar stays on the picture.
+    fs.rmSync(path.join(pack, 'brows-neutral.png'));
+    await reload(active, standby);
+    for (const p of [active, standby]) {
+      const refused = await p.waitForLog('avatar pack not reloaded: keeping the previous avatar', {}, 20000);
+      expect(String(refused.err)).toContain('layer "brows-neutral": file brows-neutral.png is missing');
+    }
+    await liveViewPasses(liveDir, Date.now());
+    expect(await tearPixels(liveDir)).toBeGreaterThan(before + 100);
+    expect([active.child.exitCode, standby.child.exitCode]).toEqual([null, null]);
+  }, 180000);
+});
