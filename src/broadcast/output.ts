@@ -60,6 +60,9 @@ function openAvatar(cfg: AvatarConfig, format: FrameFormat, rate: number, log: L
 /** With an external feed or the avatar configured: the feed reader, its slate and the pacer that hands the encoder frames. */
 export type FeedPicture = NonNullable<Awaited<ReturnType<typeof feedPicture>>>;
 
+/** A looped video under the avatar is read like a feed (the encoder takes one input: our frames); its colour slate shows until its first frame. */
+const LOOP_LOSS_MS = 1000;
+
 async function feedPicture(memberDir: string, cfg: ChannelConfig, rate: number, log: Logger) {
   const { feed: feedCfg, avatar: avatarCfg } = cfg.video;
   if (!feedCfg && !avatarCfg.enabled) return undefined;
@@ -67,16 +70,18 @@ async function feedPicture(memberDir: string, cfg: ChannelConfig, rate: number, 
   const avatar = avatarCfg.enabled ? openAvatar(avatarCfg, format, rate, log) : undefined;
   // Without a feed the "slate" is the picture itself: the colour or the still image, under the avatar.
   const slate = await renderSlate(format, cfg.video.background, feedCfg?.slateText ?? ' ', path.join(memberDir, 'slate.txt'), log, feedCfg ? feedCfg.slateImage : cfg.video.image);
-  const feed = feedCfg ? new VideoFeed(feedCfg.url, format, log) : undefined;
-  const pacer = new FramePacer(feed, slate, format, feedCfg?.lossMs ?? 0, feedCfg?.frozenMs ?? 0, log, avatar?.compose);
+  const loop = !feedCfg && cfg.video.loop ? path.resolve(cfg.video.loop) : undefined;
+  const feed = feedCfg ? new VideoFeed(feedCfg.url, format, log) : loop ? new VideoFeed(loop, format, log, true) : undefined;
+  const pacer = new FramePacer(feed, slate, format, feedCfg?.lossMs ?? (loop ? LOOP_LOSS_MS : 0), feedCfg?.frozenMs ?? 0, log, avatar?.compose);
   feed?.start();
   return {
     frames: { socketPath: pacer.socketPath, onStart: () => pacer.attach() },
     avatar,
-    hasFeed: feed !== undefined,
+    /** An external feed (a loop is ours: the watchdog expects of it what it expects of an image). */
+    hasFeed: feedCfg !== undefined,
     droppedFrames: () => pacer.droppedFrames,
-    /** Undefined without a feed. */
-    feedOnAir: () => (feed ? pacer.feedOnAir : undefined),
+    /** Undefined without an external feed. */
+    feedOnAir: () => (feedCfg ? pacer.feedOnAir : undefined),
     forceSlate: (ms: number) => pacer.forceSlate(ms),
     stop: () => (feed?.stop(), pacer.stop()),
   };

@@ -1,4 +1,7 @@
-import { TestFleet, runCli } from '../helpers/fleet';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { TestFleet, eventually, runCli } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
 import { ffmpegStdout, snapshotLiveHls, windowLevels } from '../helpers/hls';
 import { AVATAR, MOUTH, liveViewPasses, sparklePixels, startAvatarFleet, type Box } from '../helpers/avatar';
@@ -8,6 +11,20 @@ async function boxFrames(playlist: string, box: Box): Promise<Buffer[]> {
   const raw = await ffmpegStdout(['-i', playlist, '-map', '0:v', '-vf', `crop=${box.width}:${box.height}:${box.x}:${box.y},format=gray`, '-f', 'rawvideo', 'pipe:1']);
   const size = box.width * box.height;
   return Array.from({ length: Math.floor(raw.length / size) }, (_, i) => raw.subarray(i * size, (i + 1) * size));
+}
+
+/** Every frame of a closed copy of the live view, scaled to 64×36 RGB (20×20 pixels a cell). */
+async function thumbs(playlist: string): Promise<Buffer[]> {
+  const raw = await ffmpegStdout(['-i', playlist, '-map', '0:v', '-vf', 'scale=64:36', '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1']);
+  const size = 64 * 36 * 3;
+  return Array.from({ length: Math.floor(raw.length / size) }, (_, i) => raw.subarray(i * size, (i + 1) * size));
+}
+
+/** Cells of a thumb within [x0, x1) × [y0, y1) that `match` their RGB. */
+function cells(t: Buffer, [x0, x1, y0, y1]: number[], match: (r: number, g: number, b: number, i: number) => boolean): number {
+  let n = 0;
+  for (let y = y0!; y < y1!; y++) for (let x = x0!; x < x1!; x++) { const i = (y * 64 + x) * 3; if (match(t[i]!, t[i + 1]!, t[i + 2]!, i)) n++; }
+  return n;
 }
 
 /** A frame's speech level (RMS) that opens the mouth half way (the animator's gate and mapping: -38 dBFS). */
@@ -103,4 +120,32 @@ describe('the avatar in the live view (the shipped default, real espeak-ng and f
     await broadcaster.waitForLog('broadcaster ready', {}, 30000);
     expect(broadcaster.child.exitCode).toBeNull();
   }, 60000);
+
+  // The background left of the avatar (cells 2..30 × 4..32) and the avatar's own box (38..62 × 6..36).
+  const LEFT = [2, 30, 4, 32];
+  const AVATAR_CELLS = [40, 60, 10, 34];
+  const red = (r: number, g: number, b: number) => r > 170 && g < 90 && b < 90;
+
+  it.each([['a still image', 'bg.png', ['-frames:v', '1']], ['a looped video', 'bg.mp4', ['-t', '2', '-pix_fmt', 'yuv420p']]])('%s stays the background behind the avatar', async (_what, name, out) => {
+    fleet = new TestFleet();
+    const file = path.join(fleet.dir, name);
+    // Red with a white square moving across it (a still image: its first frame).
+    const src = ['-f', 'lavfi', '-i', 'color=c=red:s=320x180:r=15', '-f', 'lavfi', '-i', 'color=c=white:s=40x40:r=15', '-filter_complex', "[0][1]overlay=x='mod(t*120,280)':y=60"];
+    expect(spawnSync('ffmpeg', ['-loglevel', 'error', ...src, ...out, file]).status).toBe(0);
+    fleet.configure({ channels: { main: { video: name === 'bg.png' ? { image: file } : { loop: file } } } });
+    const broadcaster = fleet.start(['broadcast']);
+    await broadcaster.waitForLog('broadcaster ready', {}, 30000);
+    const liveDir = path.join(fleet.dir, 'live', 'main');
+    await eventually(async () => (fs.existsSync(path.join(liveDir, 'seg-3.ts')) ? true : undefined), 'the live view to start', 30000);
+    const frames = (await thumbs(snapshotLiveHls(liveDir, fleet.dir))).slice(-30);
+    for (const f of frames) {
+      // The picture is the file (red around the square), the avatar is drawn over it (her box is not red).
+      expect(cells(f, LEFT, red)).toBeGreaterThan(28 * 28 * 0.8);
+      expect(cells(f, AVATAR_CELLS, (r, g, b) => !red(r, g, b))).toBeGreaterThan(20 * 24 * 0.5);
+    }
+    // The looped video plays on under her (its square moves); the image stays still.
+    const moved = cells(frames[0]!, LEFT, (r, g, b, i) => Math.abs(r + g + b - frames.at(-1)![i]! - frames.at(-1)![i + 1]! - frames.at(-1)![i + 2]!) > 120);
+    if (name === 'bg.mp4') expect(moved).toBeGreaterThan(0);
+    else expect(moved).toBe(0);
+  }, 120000);
 });
