@@ -100,4 +100,11 @@ routines:
     expect(problems(`timezone: Mars/Olympus\nroutines: {}`)).toMatch(/schedule\.timezone: unknown time zone/);
     expect(problems(`timelines:\n  t: [{ at: soon, say: hi }]`)).toMatch(/schedule\.timelines\.t\.0/);
   });
+
+  it('routines and timeline steps may set the avatar\'s expression; the preview names it', () => {
+    const c = config(`timelines:\n  show: [{ at: 0s, avatar: { expression: happy } }, { at: 1m, avatar: { expression: sad, holdMs: 5000 } }]\nroutines:\n  cheer: { every: 1h, action: { avatar: { expression: happy } } }`);
+    expect(c.schedule.timelines.show![1]).toMatchObject({ at: 60_000, avatar: { expression: 'sad', holdMs: 5000 } });
+    expect(previewSchedule(c, Date.UTC(2026, 0, 1), 2).firings.map((f) => f.action)).toContain('avatar happy');
+    expect(() => config(`routines:\n  x: { every: 1h, action: { avatar: { expression: "a b" } } }`)).toThrow(ConfigError);
+  });
 });
