@@ -7,7 +7,7 @@ import { defineQueue, keepCompleted, keepFailed } from './define';
  */
 export const avatarChange = z.strictObject({
   expression: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$/, 'an expression name: letters, digits, - and _ (at most 48)'),
-  holdMs: z.number().int().min(0).max(24 * 3600 * 1000).optional(),
+  holdMs: z.number().int().min(1).max(24 * 3600 * 1000).optional(),
 });
 
 /** A desired scene state of a channel; applying it twice is harmless. */
