@@ -80,7 +80,7 @@ export class Animator {
   private expression = 'neutral';
   private expressionUntil = Infinity;
   /** An expression set ahead of the frames it belongs to (a line's emotion, due when its first sample airs). */
-  private pending?: { name: string; from: number; hold: number };
+  private pending?: { name: string; from?: number; hold: number };
   blinks = 0;
 
   constructor(opts: AnimatorOptions = {}, startMs = 0) {
@@ -99,20 +99,21 @@ export class Animator {
   }
 
   /**
-   * Shows `name` in the frames from `fromMs` on (frames before it keep what they showed: the
-   * media clock may be behind the moment this is called); neutral again after `holdMs`
-   * (default: the configured time).
+   * Shows `name` in the frames from `fromMs` on (a time on the media clock, e.g. a line's first
+   * sample; frames before it keep what they showed), or from the next frame when it is undefined
+   * (the media clock runs apart from the wall clock, by how long the encoder took to start);
+   * neutral again `holdMs` later (default: the configured time).
    */
-  setExpression(name: string, fromMs: number, holdMs = this.neutralAfter): void {
+  setExpression(name: string, fromMs: number | undefined, holdMs = this.neutralAfter): void {
     this.pending = { name, from: fromMs, hold: holdMs };
   }
 
   expressionAt(nowMs: number): string {
     const p = this.pending;
-    if (p && nowMs >= p.from) {
+    if (p && (p.from === undefined || nowMs >= p.from)) {
       this.pending = undefined;
       this.expression = p.name;
-      this.expressionUntil = p.name === 'neutral' ? Infinity : p.from + p.hold;
+      this.expressionUntil = p.name === 'neutral' ? Infinity : (p.from ?? nowMs) + p.hold;
     }
     if (nowMs >= this.expressionUntil) { this.expression = 'neutral'; this.expressionUntil = Infinity; }
     return this.expression;

@@ -41,9 +41,9 @@ export class AvatarPicture {
 
   /**
    * Shows `name` (one the pack offers) for `holdMs` (default: the configured reset time) in the
-   * frames from `fromMs` on (the encoder's clock: a line's first sample, or now).
+   * frames from `fromMs` on (the encoder's clock: a line's first sample), or from the next frame.
    */
-  setExpression(name: string, holdMs = this.cfg.expressionResetMs, fromMs = Date.now()): boolean {
+  setExpression(name: string, holdMs = this.cfg.expressionResetMs, fromMs?: number): boolean {
     if (!this.look.renderer.hasExpression(name)) return false;
     this.animator.setExpression(name, fromMs, holdMs);
     return true;

@@ -78,7 +78,8 @@ describe('avatar expressions from every source (real processes, real ffmpeg)', (
   }, 240000);
 
   it('config check names a missing layer or a layer of the wrong size (exit 2); a reload to a broken pack keeps the previous avatar, a good one replaces it, on the standby too', async () => {
-    fleet = new TestFleet();
+    // A standby waits beside the active one throughout: a lease long enough that a loaded machine's late renewal is not a takeover.
+    fleet = new TestFleet({ playout: { leaderLockMs: 5000 } });
     const pack = path.join(fleet.dir, 'pack');
     fs.cpSync(builtInPackDir(), pack, { recursive: true });
     fleet.configure({ channels: { main: { video: { avatar: { pack } } } } });

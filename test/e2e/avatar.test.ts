@@ -82,7 +82,8 @@ describe('the avatar in the live view (the shipped default, real espeak-ng and f
   }, 180000);
 
   it('!emote happy from a moderator changes the expression on the picture; a warm standby taking over and a restarted broadcaster show it again', async () => {
-    fleet = new TestFleet();
+    // A standby waits beside the active one throughout: a lease long enough that a loaded machine's late renewal is not a takeover.
+    fleet = new TestFleet({ playout: { leaderLockMs: 5000 } });
     const { liveDir, broadcaster } = await startAvatarFleet(fleet);
     const neutral = await sparklePixels(liveDir);
     const standby = fleet.start(['broadcast']);

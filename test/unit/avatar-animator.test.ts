@@ -94,6 +94,11 @@ describe('the animator', () => {
     expect(a.expressionAt(5000)).toBe('happy');
     expect(a.expressionAt(6999)).toBe('happy');
     expect(a.expressionAt(7000)).toBe('neutral');
+    // Without a time: from the next frame, whatever its time, held from there.
+    a.setExpression('sad', undefined, 1000);
+    expect(a.expressionAt(3000)).toBe('sad');
+    expect(a.expressionAt(3999)).toBe('sad');
+    expect(a.expressionAt(4000)).toBe('neutral');
   });
 
   it('survives a jump in the media clock (a restart) without replaying the missed blinks', () => {
