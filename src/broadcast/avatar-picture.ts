@@ -13,7 +13,8 @@ export type { AvatarConfig } from '../avatar/look';
  */
 export class AvatarPicture {
   readonly speech: PcmRing;
-  private look: AvatarLook;
+  /** None while the pack cannot be used (broken, or not fitting the frame): the picture goes out without her until a reload brings a good one. */
+  private look?: AvatarLook;
   private readonly animator: Animator;
   private readonly frameMs: number;
   private mediaStartAt: () => number | undefined = () => undefined;
@@ -21,12 +22,21 @@ export class AvatarPicture {
   private reloads = 0;
 
   constructor(private readonly cfg: AvatarConfig, private readonly frame: { width: number; height: number; fps: number }, private readonly sampleRate: number, private readonly log: Logger) {
-    this.look = openLook(cfg, frame);
-    const { pack } = this.look;
-    this.animator = new Animator({ neutralAfterMs: cfg.expressionResetMs, breathPeriodMs: pack.manifest.breathing.periodMs }, Date.now());
+    try {
+      this.look = openLook(cfg, frame);
+      const { pack } = this.look;
+      log.info({ pack: pack.dir, width: pack.width, height: pack.height, x: cfg.x, y: cfg.y }, 'avatar on the picture');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'avatar not shown: its pack cannot be used here');
+    }
+    this.animator = new Animator({ neutralAfterMs: cfg.expressionResetMs, breathPeriodMs: this.look?.pack.manifest.breathing.periodMs }, Date.now());
     this.speech = new PcmRing(sampleRate);
     this.frameMs = 1000 / frame.fps;
-    log.info({ pack: pack.dir, width: pack.width, height: pack.height, x: cfg.x, y: cfg.y }, 'avatar on the picture');
+  }
+
+  /** Whether she is on the picture (her pack loaded). */
+  get shown(): boolean {
+    return this.look !== undefined;
   }
 
   /** Where the encoder's clock starts (its current run's first sample). */
@@ -36,7 +46,7 @@ export class AvatarPicture {
 
   /** Names the pack offers (neutral, happy, … and its own). */
   get expressions(): string[] {
-    return this.look.renderer.expressionNames();
+    return this.look?.renderer.expressionNames() ?? [];
   }
 
   /**
@@ -44,7 +54,7 @@ export class AvatarPicture {
    * frames from `fromMs` on (the encoder's clock: a line's first sample), or from the next frame.
    */
   setExpression(name: string, holdMs = this.cfg.expressionResetMs, fromMs?: number): boolean {
-    if (!this.look.renderer.hasExpression(name)) return false;
+    if (!this.look?.renderer.hasExpression(name)) return false;
     this.animator.setExpression(name, fromMs, holdMs);
     return true;
   }
@@ -71,6 +81,7 @@ export class AvatarPicture {
   }
 
   compose = (background: Buffer, index: number): Buffer => {
+    if (!this.look) return background;
     const at = (this.mediaStartAt() ?? Date.now()) + index * this.frameMs;
     const samples = this.speech.window(at, at + this.frameMs);
     const { renderer, compositor } = this.look;

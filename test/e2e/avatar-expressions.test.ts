@@ -4,7 +4,7 @@ import { PNG } from 'pngjs';
 import { builtInPackDir } from '../../src/avatar/default-pack';
 import { FakeLlm } from '../../testkit/fake-llm';
 import { aiFleet } from '../helpers/ai-fleet';
-import { liveViewPasses, sparklePixels, startAvatarFleet, tearPixels } from '../helpers/avatar';
+import { avatarPixels, liveViewPasses, sparklePixels, startAvatarFleet, tearPixels } from '../helpers/avatar';
 import { TestFleet, eventually, runCli, type RunningProcess } from '../helpers/fleet';
 import { chatEvent } from '../helpers/pipeline';
 
@@ -21,6 +21,9 @@ async function onEvent(fleet: TestFleet, match: (e: Record<string, unknown>) => 
     await sub.quit();
   }
 }
+
+/** Waits until a process has logged `n` lines whose message matches. */
+const logged = (p: RunningProcess, msg: RegExp, n: number) => eventually(async () => (p.lines.filter((l) => msg.test(String(l.msg))).length >= n ? true : undefined), `${n}× ${msg.source}`, 30000);
 
 const expressionNow = (fleet: TestFleet) => fleet.redis.get(fleet.keys.avatarExpression('main'));
 
@@ -77,7 +80,7 @@ describe('avatar expressions from every source (real processes, real ffmpeg)', (
     expect(await sparklePixels(liveDir)).toBeGreaterThan(neutral.sparkle + 100);
   }, 240000);
 
-  it('config check names a missing layer or a layer of the wrong size (exit 2); a reload to a broken pack keeps the previous avatar, a good one replaces it, on the standby too', async () => {
+  it('config check names a missing layer or a layer of the wrong size (exit 2); a reload brings a fixed pack on, a broken one keeps the previous avatar, on the standby too', async () => {
     // A standby waits beside the active one throughout: a lease long enough that a loaded machine's late renewal is not a takeover.
     fleet = new TestFleet({ playout: { leaderLockMs: 5000 } });
     const pack = path.join(fleet.dir, 'pack');
@@ -95,38 +98,45 @@ describe('avatar expressions from every source (real processes, real ffmpeg)', (
     const wrongSize = await check();
     expect(wrongSize.code).toBe(2);
     expect(wrongSize.stderr).toContain('layer "brows-sad" (brows-sad.png) is 100x80, expected 480x600');
-    fs.copyFileSync(path.join(builtInPackDir(), 'brows-sad.png'), path.join(pack, 'brows-sad.png'));
 
+    // Started with that pack, both broadcasters go on without her and say why.
     const active = fleet.start(['broadcast']);
     await active.waitForLog('broadcaster ready', {}, 30000);
     const standby = fleet.start(['broadcast']);
     await standby.waitForLog('broadcaster warm: encoding, published nowhere yet', {}, 30000);
+    for (const p of [active, standby]) expect(String((await p.waitForLog('avatar not shown: its pack cannot be used here')).err)).toContain('brows-sad');
     const liveDir = path.join(fleet.dir, 'live', 'main');
     await liveViewPasses(liveDir, Date.now(), 0);
-    const before = await tearPixels(liveDir);
-    const reload = async (...by: RunningProcess[]) => {
+    expect(await avatarPixels(liveDir)).toBe(0);
+    const reload = async (n: number) => {
       const sent = await runCli(['avatar', 'reload'], fleet!.env());
       expect(sent.code).toBe(0);
-      expect((JSON.parse(sent.stdout) as { subscribers: number }).subscribers).toBeGreaterThanOrEqual(by.length);
+      expect((JSON.parse(sent.stdout) as { subscribers: number }).subscribers).toBeGreaterThanOrEqual(2);
+      for (const p of [active, standby]) await logged(p, /^avatar pack (not )?reloaded/, n);
+      await liveViewPasses(liveDir, Date.now());
     };
+
+    // Fixed and reloaded: she is on the picture.
+    fs.copyFileSync(path.join(builtInPackDir(), 'brows-sad.png'), path.join(pack, 'brows-sad.png'));
+    await reload(1);
+    expect(await avatarPixels(liveDir)).toBeGreaterThan(480 * 600 * 0.3);
+    const before = await tearPixels(liveDir);
 
     // A good change (the neutral face now has the tear): both broadcasters take it, the picture shows it.
     const manifest = JSON.parse(fs.readFileSync(path.join(pack, 'manifest.json'), 'utf8')) as { expressions: Record<string, { overlays?: string[] }> };
     manifest.expressions.neutral!.overlays = ['tear'];
     fs.writeFileSync(path.join(pack, 'manifest.json'), JSON.stringify(manifest));
-    await reload(active, standby);
-    await Promise.all([active, standby].map((p) => p.waitForLog('avatar pack reloaded', {}, 20000)));
-    await liveViewPasses(liveDir, Date.now());
+    await reload(2);
+    for (const p of [active, standby]) expect(p.lines.filter((l) => l.msg === 'avatar pack reloaded')).toHaveLength(2);
     expect(await tearPixels(liveDir)).toBeGreaterThan(before + 100);
 
     // A broken one (a layer gone): refused with the layer named; the previous avatar stays on the picture.
     fs.rmSync(path.join(pack, 'brows-neutral.png'));
-    await reload(active, standby);
+    await reload(3);
     for (const p of [active, standby]) {
-      const refused = await p.waitForLog('avatar pack not reloaded: keeping the previous avatar', {}, 20000);
+      const refused = await p.waitForLog('avatar pack not reloaded: keeping the previous avatar');
       expect(String(refused.err)).toContain('layer "brows-neutral": file brows-neutral.png is missing');
     }
-    await liveViewPasses(liveDir, Date.now());
     expect(await tearPixels(liveDir)).toBeGreaterThan(before + 100);
     expect([active.child.exitCode, standby.child.exitCode]).toEqual([null, null]);
   }, 180000);

@@ -27,6 +27,9 @@ export const sparklePixels = (liveDir: string) => countPixels(liveDir, SPARKLE, 
 /** Light blue pixels (the sad face's tear) in the tear's box. */
 export const tearPixels = (liveDir: string) => countPixels(liveDir, TEAR, (r, g, b) => b > 200 && g > 160 && b - r > 40);
 
+/** Pixels of the avatar's box unlike the shipped background colour (#1d1b2e): her, when she is on the picture. */
+export const avatarPixels = (liveDir: string) => countPixels(liveDir, AVATAR, (r, g, b) => Math.abs(r - 0x1d) + Math.abs(g - 0x1b) + Math.abs(b - 0x2e) > 60);
+
 /** A fleet of `tts`, `audio` and the broadcaster (plus `extra` processes), its live view started. */
 export async function startAvatarFleet(fleet: TestFleet, extra: string[][] = []): Promise<{ liveDir: string; broadcaster: RunningProcess; others: RunningProcess[] }> {
   const args = [['worker', 'tts'], ['worker', 'audio'], ...extra];
