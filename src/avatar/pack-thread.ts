@@ -1,6 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AvatarConfig } from './look';
-import { packDir } from './look';
+import { packDir, type AvatarConfig } from './look';
 import { AvatarPackError, loadPack } from './pack';
 
 /**

@@ -111,7 +111,10 @@ function showEmote(ctx: ProcessContext, output: Output, expression: string, hold
  */
 function lineExpression(ctx: ProcessContext, channel: string, output: Output, expression: string, fromMs: number): void {
   const holdMs = ctx.config.channels[channel]!.video.avatar.expressionResetMs;
-  if (!output.picture?.avatar?.setExpression(expression, holdMs, fromMs)) return;
+  if (!output.picture?.avatar?.setExpression(expression, holdMs, fromMs)) {
+    ctx.log.warn({ expression, from: 'line on air' }, 'avatar expression not shown: no avatar, or not in its pack');
+    return;
+  }
   ctx.log.info({ expression, holdMs, from: 'line on air' }, 'avatar expression');
   rememberEmote(ctx, channel, expression, holdMs + Math.max(0, fromMs - Date.now())).catch((err: Error) => ctx.log.warn({ err: err.message }, 'avatar expression not kept in Redis'));
 }
