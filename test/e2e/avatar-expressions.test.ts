@@ -38,8 +38,10 @@ describe('avatar expressions from every source (real processes, real ffmpeg)', (
   it('a scene job and a timeline step set the expression; an AI line tagged [happy] sets it when it airs, not when it is written', async () => {
     fake = new FakeLlm();
     await fake.ready;
+    // Whichever engine of the chain answers on a loaded machine, the line is tagged [happy].
     fake.reply.openai = '[happy] Hello from the cloud, it is lovely to see you all here.';
-    fleet = aiFleet(fake, { reply: { channelCooldownMs: 0 } });
+    fake.reply.anthropic = '[happy] Hello from Claude, it is lovely to see you all here.';
+    fleet = aiFleet(fake, { reply: { channelCooldownMs: 0 }, firstTokenDeadlineMs: 5000 });
     fleet.configure({ schedule: { timelines: { ponder: [{ at: 0, avatar: { expression: 'thinking' } }] } } });
     const extra = [['worker', 'scene'], ['worker', 'routine'], ['ingest'], ['worker', 'reply']];
     const { liveDir, broadcaster, others } = await startAvatarFleet(fleet, extra);
