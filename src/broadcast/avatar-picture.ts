@@ -1,5 +1,5 @@
 import { Animator } from '../avatar/animator';
-import { openLook, openLookOffThread, type AvatarConfig, type AvatarLook } from '../avatar/look';
+import { openLookOffThread, type AvatarConfig, type AvatarLook } from '../avatar/look';
 import { PcmRing } from '../avatar/pcm-ring';
 import type { Logger } from '../logger';
 
@@ -21,14 +21,24 @@ export class AvatarPicture {
   /** Reloads asked for so far: only the latest one's pack goes on the picture. */
   private reloads = 0;
 
-  constructor(private readonly cfg: AvatarConfig, private readonly frame: { width: number; height: number; fps: number }, private readonly sampleRate: number, private readonly log: Logger) {
+  /**
+   * The channel's avatar, its pack loaded off the event loop (a standby warming up renews the
+   * channel lock meanwhile). A pack that cannot be used leaves her off the picture (logged) until
+   * a reload brings a good one: the channel stays on air.
+   */
+  static async open(cfg: AvatarConfig, frame: { width: number; height: number; fps: number }, sampleRate: number, log: Logger): Promise<AvatarPicture> {
+    let look: AvatarLook | undefined;
     try {
-      this.look = openLook(cfg, frame);
-      const { pack } = this.look;
-      log.info({ pack: pack.dir, width: pack.width, height: pack.height, x: cfg.x, y: cfg.y }, 'avatar on the picture');
+      look = await openLookOffThread(cfg, frame);
+      log.info({ pack: look.pack.dir, width: look.pack.width, height: look.pack.height, x: cfg.x, y: cfg.y }, 'avatar on the picture');
     } catch (err) {
       log.error({ err: (err as Error).message }, 'avatar not shown: its pack cannot be used here');
     }
+    return new AvatarPicture(cfg, frame, sampleRate, log, look);
+  }
+
+  private constructor(private readonly cfg: AvatarConfig, private readonly frame: { width: number; height: number; fps: number }, private readonly sampleRate: number, private readonly log: Logger, look: AvatarLook | undefined) {
+    this.look = look;
     this.animator = new Animator({ neutralAfterMs: cfg.expressionResetMs, breathPeriodMs: this.look?.pack.manifest.breathing.periodMs }, Date.now());
     this.speech = new PcmRing(sampleRate);
     this.frameMs = 1000 / frame.fps;

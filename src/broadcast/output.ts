@@ -57,8 +57,7 @@ async function feedPicture(memberDir: string, cfg: ChannelConfig, rate: number, 
   const { feed: feedCfg, avatar: avatarCfg } = cfg.video;
   if (!feedCfg && !avatarCfg.enabled) return undefined;
   const format = { width: cfg.video.width, height: cfg.video.height, fps: cfg.video.fps };
-  // A pack that cannot be used leaves her off the picture (logged) until a reload brings a good one: the channel stays on air.
-  const avatar = avatarCfg.enabled ? new AvatarPicture(avatarCfg, format, rate, log) : undefined;
+  const avatar = avatarCfg.enabled ? await AvatarPicture.open(avatarCfg, format, rate, log) : undefined;
   // Without a feed the "slate" is the picture itself: the colour or the still image, under the avatar.
   const slate = await renderSlate(format, cfg.video.background, feedCfg?.slateText ?? ' ', path.join(memberDir, 'slate.txt'), log, feedCfg ? feedCfg.slateImage : cfg.video.image);
   const loop = !feedCfg && cfg.video.loop ? path.resolve(cfg.video.loop) : undefined;
