@@ -31,6 +31,9 @@ export function openLook(cfg: AvatarConfig, frame: { width: number; height: numb
   return place(loadPack(packDir(cfg), cfg.scale), cfg, frame);
 }
 
+/** How long the pack loader's thread may take (seconds normally; minutes only on a machine far past its capacity). */
+const THREAD_TIMEOUT_MS = 120_000;
+
 type ThreadAnswer = { ok: true; pack: AvatarPack } | { ok: false; problems: string[]; dir: string };
 
 /**
@@ -44,6 +47,9 @@ export function openLookOffThread(cfg: AvatarConfig, frame: { width: number; hei
   if (!fs.existsSync(script)) return Promise.resolve().then(() => openLook(cfg, frame));
   return new Promise((resolve, reject) => {
     const thread = new Worker(script, { workerData: cfg });
+    // Bounded: a loader that never answers must not leave the broadcaster waiting (it goes on without her, logged).
+    const timer = setTimeout(() => void thread.terminate(), THREAD_TIMEOUT_MS);
+    thread.once('exit', () => clearTimeout(timer));
     // Placing it may throw (a pack that does not fit the frame): that rejects, as a broken pack does.
     thread.once('message', (m: ThreadAnswer) => resolve(Promise.resolve(m).then((a) => (a.ok ? place(a.pack, cfg, frame) : Promise.reject(new AvatarPackError(a.dir, a.problems))))));
     thread.once('error', reject);

@@ -28,11 +28,12 @@ export class AvatarPicture {
    */
   static async open(cfg: AvatarConfig, frame: { width: number; height: number; fps: number }, sampleRate: number, log: Logger): Promise<AvatarPicture> {
     let look: AvatarLook | undefined;
+    const since = Date.now();
     try {
       look = await openLookOffThread(cfg, frame);
-      log.info({ pack: look.pack.dir, width: look.pack.width, height: look.pack.height, x: cfg.x, y: cfg.y }, 'avatar on the picture');
+      log.info({ pack: look.pack.dir, width: look.pack.width, height: look.pack.height, x: cfg.x, y: cfg.y, loadMs: Date.now() - since }, 'avatar on the picture');
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'avatar not shown: its pack cannot be used here');
+      log.error({ err: (err as Error).message, loadMs: Date.now() - since }, 'avatar not shown: its pack cannot be used here');
     }
     return new AvatarPicture(cfg, frame, sampleRate, log, look);
   }
