@@ -56,6 +56,8 @@ export const controlMessageSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('dump'), by: z.string().max(200).optional(), at: z.number().int().nonnegative() }),
   // !emote: the avatar shows this expression (checked against the channel's pack by the ingest and again by the broadcaster).
   z.object({ action: z.literal('emote'), expression: z.string().max(64), holdMs: z.number().int().min(0), by: z.string().max(200).optional() }),
+  // `idolcast avatar reload`: every broadcaster of the channel (active and standby) reads its avatar pack again.
+  z.object({ action: z.literal('avatar-reload'), by: z.string().max(200).optional() }),
   // Chaos runs and tests break things on purpose; honoured only with IDOLCAST_FAULT_INJECTION=1.
   z.object({ action: z.literal('inject'), fault: z.enum(['bed-off']) }),
 ]);

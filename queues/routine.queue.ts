@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineQueue, keepCompleted, keepFailed } from './define';
+import { avatarChange } from './scene.queue';
 import { idSchema } from './utterance.schema';
 
 const channel = z.string().regex(/^[a-z0-9_-]{1,32}$/);
@@ -12,6 +13,8 @@ export const programmeAction = z.union([
   z.strictObject({ say: z.string().min(1).max(2000), voice, priority }),
   z.strictObject({ pool: name, voice, priority }),
   z.strictObject({ scene: z.string().min(1).max(100) }),
+  /** The avatar's expression: carried out as a scene job (checked against the channel's pack there). */
+  z.strictObject({ avatar: avatarChange }),
   z.strictObject({ timeline: name }),
   z.strictObject({ maintenance: z.enum(['sweep']) }),
 ]);

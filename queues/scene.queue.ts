@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { defineQueue, keepCompleted, keepFailed } from './define';
 
+/**
+ * The built-in avatar's expression, as desired state: one its pack offers (checked by the worker),
+ * shown for `holdMs` (default: the channel's `expressionResetMs`), kept in Redis like `!emote`'s.
+ */
+export const avatarChange = z.strictObject({
+  expression: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$/, 'an expression name: letters, digits, - and _ (at most 48)'),
+  holdMs: z.number().int().min(1).max(24 * 3600 * 1000).optional(),
+});
+
 /** A desired scene state of a channel; applying it twice is harmless. */
 export const sceneQueue = defineQueue({
   name: 'scene',
@@ -21,10 +30,12 @@ export const sceneQueue = defineQueue({
       filters: z.array(z.strictObject({ source: z.string().min(1).max(100), filter: z.string().min(1).max(100), enabled: z.boolean() })).max(50).optional(),
       /** Whether OBS should be streaming. */
       streaming: z.boolean().optional(),
+      /** The built-in avatar (in the broadcaster's picture). */
+      avatar: avatarChange.optional(),
     })
     .refine(
-      (s) => s.scene !== undefined || s.sources !== undefined || s.texts !== undefined || s.media !== undefined || s.filters !== undefined || s.streaming !== undefined,
-      'something to change: scene, sources, texts, media, filters or streaming',
+      (s) => [s.scene, s.sources, s.texts, s.media, s.filters, s.streaming, s.avatar].some((x) => x !== undefined),
+      'something to change: scene, sources, texts, media, filters, streaming or avatar',
     ),
   jobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: keepCompleted, removeOnFail: keepFailed },
 });

@@ -100,9 +100,14 @@ export async function dumpedAt(deps: Pick<ChannelStateDeps, 'redis' | 'keys'>, c
  * shows it too, and told to the active broadcaster now.
  */
 export async function setEmote(deps: Pick<ChannelStateDeps, 'redis' | 'keys'>, channel: string, expression: string, holdMs: number, by?: string): Promise<void> {
-  if (holdMs > 0) await deps.redis.set(deps.keys.avatarExpression(channel), expression, 'PX', holdMs);
-  else await deps.redis.del(deps.keys.avatarExpression(channel));
+  await rememberEmote(deps, channel, expression, holdMs);
   await deps.redis.publish(deps.keys.control(channel), JSON.stringify({ action: 'emote', expression, holdMs, by } satisfies ControlMessage));
+}
+
+/** Keep `expression` as the channel's for `holdMs` (0: back to neutral), without telling the broadcaster (the one that showed it). */
+export async function rememberEmote(deps: Pick<ChannelStateDeps, 'redis' | 'keys'>, channel: string, expression: string, holdMs: number): Promise<void> {
+  if (holdMs > 0 && expression !== 'neutral') await deps.redis.set(deps.keys.avatarExpression(channel), expression, 'PX', holdMs);
+  else await deps.redis.del(deps.keys.avatarExpression(channel));
 }
 
 /** The expression the channel's avatar shows now and for how much longer; none: neutral. */

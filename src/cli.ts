@@ -4,11 +4,12 @@ import type { Redis } from './redis';
 import { Queues } from '../queues/registry';
 import { aiCommand } from './ai/ai-command';
 import { dumpAi } from './ai/delay';
+import { avatarProblems } from './avatar/look';
 import { runBroadcast } from './broadcast/broadcaster';
 import { currentVoice } from './channel-state';
 import { runIngest } from './chat/ingest';
 import { normaliseText } from './chat/normalise';
-import { ConfigError, loadConfig } from './config/load';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from './config/load';
 import { configured, isConfigured } from './config/names';
 import { WORKER_KINDS, type WorkerKind } from '../queues/catalog';
 import type { Config } from './config/schema';
@@ -17,7 +18,7 @@ import { runControl } from './control/server';
 import { listFleet } from './fleet';
 import { createLogger } from './logger';
 import { redisTarget } from './process';
-import { channelEventSchema } from '../queues/live-events';
+import { channelEventSchema, type ControlMessage } from '../queues/live-events';
 import { parsePubSub } from './pubsub';
 import { createRedis, duplicate, keyspace } from './redis';
 import { localTime } from './schedule/clock';
@@ -281,12 +282,36 @@ timeline
     }),
   );
 
+program
+  .command('avatar')
+  .description("the built-in avatar: `avatar reload` makes the channel's broadcasters read its pack again")
+  .argument('<action>', 'reload', (v) => {
+    if (v !== 'reload') throw new InvalidArgumentError('reload');
+    return v;
+  })
+  .option('--channel <id>', 'channel id')
+  .action((_action: string, opts: { channel?: string }) =>
+    withRedis(async ({ config, redis, keys }) => {
+      const channel = opts.channel ?? config.defaultChannel;
+      if (!isConfigured(config.channels, channel)) throw new ConfigError('--channel', [`--channel: no channel "${channel}"`]);
+      // Told to every broadcaster of the channel, active and standby; each keeps its avatar if the pack is broken (and logs why).
+      const listeners = await redis.publish(keys.control(channel), JSON.stringify({ action: 'avatar-reload', by: 'cli' } satisfies ControlMessage));
+      console.log(JSON.stringify({ channel, subscribers: listeners }));
+    }),
+  );
+
 const config = program.command('config').description('configuration tools');
 config
   .command('check')
   .description('validate the configuration (IDOLCAST_CONFIG or the built-in default) and exit')
   .action(() => {
     const c = loadConfig();
+    // Each channel's avatar pack as its broadcaster would load it: every missing layer, wrong size or misfit named.
+    const problems = Object.entries(c.channels).flatMap(([id, ch]) => {
+      const at = `channels.${id}.video.avatar${ch.video.avatar.pack ? ` (pack ${ch.video.avatar.pack})` : ''}`;
+      return avatarProblems(ch.video.avatar, ch.video).map((p) => `${at}: ${p}`);
+    });
+    if (problems.length) throw new ConfigError(process.env.IDOLCAST_CONFIG ?? DEFAULT_CONFIG_PATH, problems);
     console.log(`configuration ok: ${Object.keys(c.channels).length} channel(s), ${Object.keys(c.voices).length} voice(s)`);
     for (const w of configWarnings(c)) console.error(`warning: ${w}`);
   });

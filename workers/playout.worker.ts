@@ -36,6 +36,8 @@ export interface PlayoutDeps extends Pick<ProcessContext, 'config' | 'redis' | '
   job: { attemptsMade: number; attempts: number };
   /** The AI reply on air, whose next line other lines wait for (src/ai/reply-air.ts). */
   replies?: ReplyOnAir;
+  /** Shows an expression on the avatar from `fromMs` (the encoder's clock); none without an avatar. */
+  expression?: (name: string, fromMs: number) => void;
 }
 
 /** What the playout knows of the line it is airing, for an interruption to undo. */
@@ -104,7 +106,7 @@ async function airLine(u: Payload<'playout'>, line: AiringLine, deps: PlayoutDep
 
 /** The parts into the pump as they arrive; a skip stops after the part playing, a missing later part cuts the line short. */
 async function playParts(u: Payload<'playout'>, line: AiringLine, deps: PlayoutDeps, airs: <T>(p: Promise<T>) => Promise<T>, offset: number) {
-  const { log, pump, caption, onAir } = deps;
+  const { log, pump, onAir } = deps;
   let startAt: number | undefined;
   let endAt = 0;
   let played = 0;
@@ -116,14 +118,27 @@ async function playParts(u: Payload<'playout'>, line: AiringLine, deps: PlayoutD
       log.warn({ utteranceId: u.utteranceId, part, parts: u.parts }, 'a later part never came: line cut short');
       break;
     }
-    // The caption goes on the picture when the line's first sample does (the encoder's clock).
-    const times = await airs(pump.play(pcm, part === 0 && caption ? (due) => at(due, () => ((onAir.captionFor = u.utteranceId), caption.set(u.text))) : undefined));
+    const times = await airs(pump.play(pcm, part === 0 ? lineStarts(u, deps) : undefined));
     if (startAt === undefined) startAt = announce(u, line, times.startAt + offset, deps);
     endAt = times.endAt + offset;
     played++;
     if (current.skipped) break;
   }
   return { startAt, endAt, played };
+}
+
+/**
+ * What goes on the picture when the line's first sample does (the encoder's clock): its caption,
+ * and the expression of an AI line's emotion (neutral leaves the face as a moderator set it).
+ */
+function lineStarts(u: Payload<'playout'>, deps: PlayoutDeps): ((due: number) => void) | undefined {
+  const { caption, onAir, expression } = deps;
+  const emotion = u.emotion !== 'neutral' ? u.emotion : undefined;
+  if (!caption && !(emotion && expression)) return undefined;
+  return (due) => {
+    if (emotion) expression?.(emotion, due);
+    if (caption) at(due, () => ((onAir.captionFor = u.utteranceId), caption.set(u.text)));
+  };
 }
 
 /** Publish the line's on-air start when viewers hear it. */

@@ -85,6 +85,10 @@ async function perform(action: ProgrammeAction, channel: string, id: string, who
     await queues.enqueue('scene', { channel, scene: action.scene }, { jobId: id });
     return { scene: action.scene };
   }
+  if ('avatar' in action) {
+    await queues.enqueue('scene', { channel, avatar: action.avatar }, { jobId: id });
+    return { expression: action.avatar.expression };
+  }
   if ('timeline' in action) {
     const runId = await startTimeline(deps.redis, deps.keys, queues, timelineJob(config, action.timeline, channel, Date.now(), `${id}-tl`));
     return { timeline: action.timeline, runId };

@@ -79,6 +79,8 @@ export class Animator {
   private mouth = 0;
   private expression = 'neutral';
   private expressionUntil = Infinity;
+  /** An expression set ahead of the frames it belongs to (a line's emotion, due when its first sample airs). */
+  private pending?: { name: string; from?: number; hold: number };
   blinks = 0;
 
   constructor(opts: AnimatorOptions = {}, startMs = 0) {
@@ -96,13 +98,23 @@ export class Animator {
     return lo + this.random() * (hi - lo);
   }
 
-  /** Shows `name` from `nowMs`; neutral again after `holdMs` (default: the configured time). */
-  setExpression(name: string, nowMs: number, holdMs = this.neutralAfter): void {
-    this.expression = name;
-    this.expressionUntil = name === 'neutral' ? Infinity : nowMs + holdMs;
+  /**
+   * Shows `name` in the frames from `fromMs` on (a time on the media clock, e.g. a line's first
+   * sample; frames before it keep what they showed), or from the next frame when it is undefined
+   * (the media clock runs apart from the wall clock, by how long the encoder took to start);
+   * neutral again `holdMs` later (default: the configured time).
+   */
+  setExpression(name: string, fromMs: number | undefined, holdMs = this.neutralAfter): void {
+    this.pending = { name, from: fromMs, hold: holdMs };
   }
 
   expressionAt(nowMs: number): string {
+    const p = this.pending;
+    if (p && (p.from === undefined || nowMs >= p.from)) {
+      this.pending = undefined;
+      this.expression = p.name;
+      this.expressionUntil = p.name === 'neutral' ? Infinity : (p.from ?? nowMs) + p.hold;
+    }
     if (nowMs >= this.expressionUntil) { this.expression = 'neutral'; this.expressionUntil = Infinity; }
     return this.expression;
   }

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import { PROJECT_ROOT } from '../paths';
@@ -44,4 +45,15 @@ export function ensureDefaultPack(outDir: string, src = DEFAULT_PACK_SOURCE): st
   fs.mkdirSync(path.dirname(outDir), { recursive: true });
   fs.renameSync(tmp, outDir);
   return outDir;
+}
+
+/** The built-in character, rendered once per machine from the SVGs in the repo (nothing is fetched). */
+export function builtInPackDir(): string {
+  const dir = path.join(os.tmpdir(), `idolcast-avatar-default-${process.getuid?.() ?? 0}`);
+  try {
+    return ensureDefaultPack(dir);
+  } catch {
+    // Another process was swapping the same folder in at that moment: its rendering is as good.
+    return ensureDefaultPack(dir);
+  }
 }

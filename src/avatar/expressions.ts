@@ -1,29 +1,76 @@
-import type { ChannelConfig } from '../config/schema';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Redis } from '../redis';
+import { setEmote } from '../channel-state';
+import { configured } from '../config/names';
+import type { Config } from '../config/schema';
+import type { Logger } from '../logger';
+import type { Keyspace } from '../redis';
 import { DEFAULT_PACK_SOURCE } from './default-pack';
-import { packExpressions } from './pack';
+import type { AvatarConfig } from './look';
+import { manifestPath, packExpressions } from './pack';
 import { STANDARD_EXPRESSIONS } from './pack.schema';
 
-const known = new Map<string, string[]>();
+/** Per pack folder (one per configured channel at most): the names its manifest offered, and the manifest's mtime then. */
+const known = new Map<string, { mtimeMs: number; names: string[] }>();
 
-/** The built-in avatar's pack's expressions (its manifest, read once per folder), lower case as chat types them. */
-function packNames(avatar: ChannelConfig['video']['avatar']): string[] {
-  const dir = avatar.pack ?? DEFAULT_PACK_SOURCE;
-  let names = known.get(dir);
-  if (!names) {
-    names = packExpressions(dir).filter((n) => n === n.toLowerCase());
-    known.set(dir, names);
-  }
+/** The folder a channel's avatar is read from (the built-in character's sources when none is configured). */
+function packSource(avatar: AvatarConfig): string {
+  return avatar.pack ? path.resolve(avatar.pack) : DEFAULT_PACK_SOURCE;
+}
+
+/**
+ * Every expression a channel's pack offers, read again when its manifest changes (a pack edited
+ * for a reload). A manifest that is missing or broken keeps the names it last offered, as the
+ * broadcaster keeps the last good avatar.
+ */
+function offered(avatar: AvatarConfig | undefined): string[] {
+  if (!avatar?.enabled) return [];
+  const dir = packSource(avatar);
+  const file = manifestPath(dir);
+  const mtimeMs = (file && fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs) || 0;
+  const hit = known.get(dir);
+  if (hit?.mtimeMs === mtimeMs) return hit.names;
+  const names = packExpressions(dir) ?? hit?.names ?? [];
+  known.set(dir, { mtimeMs, names });
   return names;
 }
 
 /**
- * The expressions a channel's avatar offers, what `!emote` may set: the built-in avatar's pack's
- * when it is on, and with VTube Studio on the standard ones and those its config maps; none when
- * the channel has neither.
+ * The expressions a channel's avatar offers, lower case as chat types them: the built-in avatar's
+ * pack's when it is on, and with VTube Studio on the standard ones and those its config maps; none
+ * when the channel has neither. What `!emote` may set.
  */
-export function avatarExpressions(avatar: ChannelConfig['video']['avatar'] | undefined): string[] {
+export function avatarExpressions(avatar: AvatarConfig | undefined): string[] {
   if (!avatar) return [];
-  const names = new Set(avatar.enabled ? packNames(avatar) : []);
+  const names = new Set(offered(avatar).filter((n) => n === n.toLowerCase()));
   if (avatar.vtubeStudio.enabled) for (const n of [...STANDARD_EXPRESSIONS, ...Object.keys(avatar.vtubeStudio.expressions)]) names.add(n);
   return [...names];
+}
+
+/** Whether the channel's avatar offers `name` exactly (a scene job, a programme step). */
+export function offersExpression(avatar: AvatarConfig | undefined, name: string): boolean {
+  return offered(avatar).includes(name) || avatarExpressions(avatar).includes(name);
+}
+
+interface ExpressionDeps {
+  redis: Redis;
+  keys: Keyspace;
+  config: Pick<Config, 'channels'>;
+  log: Logger;
+}
+
+/**
+ * A job's expression for a channel's avatar (a scene job, a programme step): kept in Redis and told
+ * to the broadcaster, as `!emote` does. A name the channel's pack does not offer (or a channel
+ * without an avatar) is a logged filter decision, never an error: retrying would not help.
+ */
+export async function applyExpression(deps: ExpressionDeps, channel: string, want: { expression: string; holdMs?: number }, by: string): Promise<string | undefined> {
+  const avatar = configured(deps.config.channels, channel)?.video.avatar;
+  if (!avatar || !offersExpression(avatar, want.expression)) {
+    deps.log.warn({ channel, expression: want.expression, by, reason: avatar?.enabled ? 'not in the pack' : 'no avatar' }, 'avatar expression dropped');
+    return undefined;
+  }
+  await setEmote(deps, channel, want.expression, want.holdMs ?? avatar.expressionResetMs, by);
+  return want.expression;
 }

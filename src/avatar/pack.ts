@@ -27,8 +27,13 @@ export class AvatarPackError extends Error {
 
 const MANIFESTS = ['manifest.json', 'manifest.yaml', 'manifest.yml'];
 
+/** The manifest file of a pack folder, if it has one. */
+export function manifestPath(dir: string): string | undefined {
+  return MANIFESTS.map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
+}
+
 function readManifest(dir: string, problems: string[]): Manifest | undefined {
-  const file = MANIFESTS.map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
+  const file = manifestPath(dir);
   if (!file) { problems.push(`no manifest (${MANIFESTS.join(', ')}) in the folder`); return undefined; }
   let raw: unknown;
   try {
@@ -126,9 +131,10 @@ export function loadPack(dir: string, scale?: number): AvatarPack {
   };
 }
 
-/** The expression names a pack's manifest offers (neutral first when it has one); none if unreadable. */
-export function packExpressions(dir: string): string[] {
-  return Object.keys(readManifest(dir, [])?.expressions ?? {});
+/** The expression names a pack's manifest offers; undefined when the manifest is missing or broken. */
+export function packExpressions(dir: string): string[] | undefined {
+  const m = readManifest(dir, []);
+  return m && Object.keys(m.expressions);
 }
 
 /** For `idolcast config check`: the pack's problems, or none. Never throws. */

@@ -1,26 +1,9 @@
-import os from 'node:os';
-import path from 'node:path';
 import { Animator } from '../avatar/animator';
-import { ensureDefaultPack } from '../avatar/default-pack';
-import { loadPack } from '../avatar/pack';
+import { openLookOffThread, type AvatarConfig, type AvatarLook } from '../avatar/look';
 import { PcmRing } from '../avatar/pcm-ring';
-import { AvatarRenderer } from '../avatar/renderer';
-import { YuvCompositor } from '../avatar/yuv';
-import type { ChannelConfig } from '../config/schema';
 import type { Logger } from '../logger';
 
-export type AvatarConfig = ChannelConfig['video']['avatar'];
-
-/** The built-in character, rendered once per machine from the SVGs in the repo (nothing is fetched). */
-function builtInPack(): string {
-  const dir = path.join(os.tmpdir(), `idolcast-avatar-default-${process.getuid?.() ?? 0}`);
-  try {
-    return ensureDefaultPack(dir);
-  } catch {
-    // Another broadcaster was swapping the same folder in at that moment: its rendering is as good.
-    return ensureDefaultPack(dir);
-  }
-}
+export type { AvatarConfig } from '../avatar/look';
 
 /**
  * The avatar of a channel's picture: its pack, its life (the animator) and the speech it lip-syncs
@@ -30,22 +13,42 @@ function builtInPack(): string {
  */
 export class AvatarPicture {
   readonly speech: PcmRing;
-  private readonly renderer: AvatarRenderer;
+  /** None while the pack cannot be used (broken, or not fitting the frame): the picture goes out without her until a reload brings a good one. */
+  private look?: AvatarLook;
   private readonly animator: Animator;
-  private readonly compositor: YuvCompositor;
+  private readonly frameMs: number;
   private mediaStartAt: () => number | undefined = () => undefined;
+  /** Reloads asked for so far: only the latest one's pack goes on the picture. */
+  private reloads = 0;
 
-  constructor(private readonly cfg: AvatarConfig, frame: { width: number; height: number; fps: number }, private readonly sampleRate: number, log: Logger) {
-    const pack = loadPack(cfg.pack ? path.resolve(cfg.pack) : builtInPack(), cfg.scale);
-    this.renderer = new AvatarRenderer(pack);
-    this.animator = new Animator({ neutralAfterMs: cfg.expressionResetMs, breathPeriodMs: pack.manifest.breathing.periodMs }, Date.now());
-    this.compositor = new YuvCompositor(frame.width, frame.height, pack.width, pack.height, { x: cfg.x, y: cfg.y });
-    this.speech = new PcmRing(sampleRate);
-    this.frameMs = 1000 / frame.fps;
-    log.info({ pack: pack.dir, width: pack.width, height: pack.height, x: cfg.x, y: cfg.y }, 'avatar on the picture');
+  /**
+   * The channel's avatar, its pack loaded off the event loop (a standby warming up renews the
+   * channel lock meanwhile). A pack that cannot be used leaves her off the picture (logged) until
+   * a reload brings a good one: the channel stays on air.
+   */
+  static async open(cfg: AvatarConfig, frame: { width: number; height: number; fps: number }, sampleRate: number, log: Logger): Promise<AvatarPicture> {
+    let look: AvatarLook | undefined;
+    const since = Date.now();
+    try {
+      look = await openLookOffThread(cfg, frame);
+      log.info({ pack: look.pack.dir, width: look.pack.width, height: look.pack.height, x: cfg.x, y: cfg.y, loadMs: Date.now() - since }, 'avatar on the picture');
+    } catch (err) {
+      log.error({ err: (err as Error).message, loadMs: Date.now() - since }, 'avatar not shown: its pack cannot be used here');
+    }
+    return new AvatarPicture(cfg, frame, sampleRate, log, look);
   }
 
-  private readonly frameMs: number;
+  private constructor(private readonly cfg: AvatarConfig, private readonly frame: { width: number; height: number; fps: number }, private readonly sampleRate: number, private readonly log: Logger, look: AvatarLook | undefined) {
+    this.look = look;
+    this.animator = new Animator({ neutralAfterMs: cfg.expressionResetMs, breathPeriodMs: this.look?.pack.manifest.breathing.periodMs }, Date.now());
+    this.speech = new PcmRing(sampleRate);
+    this.frameMs = 1000 / frame.fps;
+  }
+
+  /** Whether she is on the picture (her pack loaded). */
+  get shown(): boolean {
+    return this.look !== undefined;
+  }
 
   /** Where the encoder's clock starts (its current run's first sample). */
   follow(mediaStartAt: () => number | undefined): void {
@@ -54,20 +57,46 @@ export class AvatarPicture {
 
   /** Names the pack offers (neutral, happy, … and its own). */
   get expressions(): string[] {
-    return this.renderer.expressionNames();
+    return this.look?.renderer.expressionNames() ?? [];
   }
 
-  /** Shows `name` (one the pack offers) for `holdMs` (default: the configured reset time). */
-  setExpression(name: string, holdMs = this.cfg.expressionResetMs): boolean {
-    if (!this.renderer.hasExpression(name)) return false;
-    this.animator.setExpression(name, Date.now(), holdMs);
+  /**
+   * Shows `name` (one the pack offers) for `holdMs` (default: the configured reset time) in the
+   * frames from `fromMs` on (the encoder's clock: a line's first sample), or from the next frame.
+   */
+  setExpression(name: string, holdMs = this.cfg.expressionResetMs, fromMs?: number): boolean {
+    if (!this.look?.renderer.hasExpression(name)) return false;
+    this.animator.setExpression(name, fromMs, holdMs);
+    return true;
+  }
+
+  /**
+   * Reads the pack again (the operator changed its files), off the event loop. The new pack
+   * replaces the old one between two frames; one that is broken or does not fit the frame is
+   * refused and the previous avatar stays on the picture (logged, naming what is wrong). The
+   * expression and the life go on. Of reloads asked for in quick succession, the last one wins.
+   */
+  async reload(by?: string): Promise<boolean> {
+    const mine = ++this.reloads;
+    let look: AvatarLook;
+    try {
+      look = await openLookOffThread(this.cfg, this.frame);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, by }, 'avatar pack not reloaded: keeping the previous avatar');
+      return false;
+    }
+    if (mine !== this.reloads) return false;
+    this.look = look;
+    this.log.info({ pack: look.pack.dir, width: look.pack.width, height: look.pack.height, by }, 'avatar pack reloaded');
     return true;
   }
 
   compose = (background: Buffer, index: number): Buffer => {
+    if (!this.look) return background;
     const at = (this.mediaStartAt() ?? Date.now()) + index * this.frameMs;
     const samples = this.speech.window(at, at + this.frameMs);
-    const avatar = this.renderer.render(this.animator.frame(at, samples, this.sampleRate));
-    return this.compositor.compose(background, avatar);
+    const { renderer, compositor } = this.look;
+    const avatar = renderer.render(this.animator.frame(at, samples, this.sampleRate));
+    return compositor.compose(background, avatar);
   };
 }

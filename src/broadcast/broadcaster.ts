@@ -4,7 +4,7 @@ import { VtubeStudioDriver } from '../avatar/vtube-studio';
 import { DelayedError } from 'bullmq';
 import { aiMetrics } from '../ai/ai-metrics';
 import { ReplyOnAir } from '../ai/reply-air';
-import { currentEmote, noteDumped } from '../channel-state';
+import { currentEmote, noteDumped, rememberEmote } from '../channel-state';
 import { forgetStreamKeys } from '../config/load';
 import { onShutdown } from '../lifecycle';
 import { bootProcess, type ProcessContext } from '../process';
@@ -76,6 +76,9 @@ async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
   const output = await openOutput(ctx, channel, lock.lead);
   const onAir = new OnAir();
   let active: Awaited<ReturnType<typeof startActive>> | undefined;
+  // Standby or active, the picture follows a reloaded pack: a standby taking over shows the new one.
+  const avatar = output.picture?.avatar;
+  const reloads = avatar && (await listenToControls(ctx, channel, { avatarReload: (by) => void avatar.reload(by) }));
   return {
     goLive: async () => {
       output.goOnAir();
@@ -86,12 +89,14 @@ async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
     /** Graceful: the line on air is played to its end, then everything closes. */
     stop: async () => {
       await active?.stop();
+      await reloads?.stop();
       await output.stop();
     },
     /** At once: nothing more goes out; then the line on air goes back to the queue and the worker closes. */
     abort: async () => {
       output.kill();
       await active?.stop();
+      await reloads?.stop();
     },
   };
 }
@@ -125,6 +130,23 @@ function startVtubeStudio(ctx: ProcessContext, channel: string, output: Output):
   });
   vts.start();
   return vts;
+}
+
+/**
+ * An AI line's emotion, shown from the frame its first sample airs in (not when it was written:
+ * a line dropped or cleared before air never shows it), and kept as the channel's expression so a
+ * restart or a takeover shows it for the rest of its hold. A tagged "neutral" leaves the face as it is.
+ */
+function lineExpression(ctx: ProcessContext, channel: string, output: Output, expression: string, fromMs: number, vts?: VtubeStudioDriver): void {
+  const holdMs = ctx.config.channels[channel]!.video.avatar.expressionResetMs;
+  // The model in VTube Studio changes when the line is heard, as the picture does.
+  if (vts) setTimeout(() => void vts.setExpression(expression, holdMs), Math.max(0, fromMs - Date.now())).unref();
+  if (!output.picture?.avatar?.setExpression(expression, holdMs, fromMs) && !vts) {
+    ctx.log.warn({ expression, from: 'line on air' }, 'avatar expression not shown: no avatar, or not in its pack');
+    return;
+  }
+  ctx.log.info({ expression, holdMs, from: 'line on air' }, 'avatar expression');
+  rememberEmote(ctx, channel, expression, holdMs + Math.max(0, fromMs - Date.now())).catch((err: Error) => ctx.log.warn({ err: err.message }, 'avatar expression not kept in Redis'));
 }
 
 /**
@@ -163,7 +185,8 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
   if (emote) showEmote(ctx, output, emote.expression, emote.holdMs);
   /** A live event for the page and the overlay; Redis refusing it is logged, never fatal to the playout. */
   const publish = (event: LiveEvent) => void ctx.publish(channel, event).catch((err: Error) => log.warn({ err: err.message, type: event.type }, 'live event not published'));
-  const deps = { ...ctx, channel, speech: new SpeechStore(ctx.redis, ctx.keys, ctx.config), pump, encoder, caption, lead: lock.lead, onAir, lostLock: lock.whenTaken(), publish, replies };
+  const expression = (output.picture?.avatar || vts) && ((name: string, fromMs: number) => lineExpression(ctx, channel, output, name, fromMs, vts));
+  const deps = { ...ctx, channel, speech: new SpeechStore(ctx.redis, ctx.keys, ctx.config), pump, encoder, caption, lead: lock.lead, onAir, lostLock: lock.whenTaken(), publish, replies, expression };
   const playout = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, async (u, job, token) => {
     const out = await handlers.playout(u, { ...deps, job: { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 } });
     const defer = (out as { defer?: number }).defer;

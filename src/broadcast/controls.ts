@@ -14,23 +14,28 @@ export interface ControlActions {
   emote: (expression: string, holdMs: number) => void;
   /** A dump (src/ai/delay.ts): AI lines accepted until `at` are dropped; the line on air is cut if it is an AI line. */
   dump: (by: string | undefined, at: number) => void;
+  /** Read the avatar pack again (a broken one keeps the avatar on the picture). */
+  avatarReload: (by: string | undefined) => void;
 }
 
 /**
- * The controls the active broadcaster listens to: operator messages (!skip, !clear, !emote, a
- * dump) on the channel's control pub/sub, sent by the ingest, the control server or the CLI. Anything else there is logged and ignored.
+ * The controls a broadcaster listens to: operator messages (!skip, !clear, !emote, a dump, an
+ * avatar reload) on the channel's control pub/sub, sent by the ingest, the control server and the CLI; each listener acts on
+ * those it was given (the active broadcaster on all, a warm standby on the reload). Anything
+ * else there is logged and ignored.
  * Resolves once subscribed, so a control sent after the playout starts is never missed.
  */
-export async function listenToControls(ctx: Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'log'>, channel: string, actions: ControlActions): Promise<{ stop: () => Promise<void> }> {
+export async function listenToControls(ctx: Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'log'>, channel: string, actions: Partial<ControlActions>): Promise<{ stop: () => Promise<void> }> {
   const { config, log } = ctx;
   const sub = duplicate(ctx.redis);
   sub.on('message', (redisChannel: string, raw: string) => {
     const message = parsePubSub(controlMessageSchema, raw, log, redisChannel);
     // Chaos runs and tests break things on purpose; never honoured unless the process was started for it.
-    if (message?.action === 'inject' && config.resolved?.faultInjection) actions.inject(message.fault);
-    else if (message?.action === 'skip') actions.skip(message.by);
-    else if (message?.action === 'emote') actions.emote(message.expression, message.holdMs);
-    else if (message?.action === 'dump') actions.dump(message.by, message.at);
+    if (message?.action === 'inject' && config.resolved?.faultInjection) actions.inject?.(message.fault);
+    else if (message?.action === 'skip') actions.skip?.(message.by);
+    else if (message?.action === 'emote') actions.emote?.(message.expression, message.holdMs);
+    else if (message?.action === 'dump') actions.dump?.(message.by, message.at);
+    else if (message?.action === 'avatar-reload') actions.avatarReload?.(message.by);
   });
   await sub.subscribe(ctx.keys.control(channel));
   return { stop: () => sub.quit().then(() => undefined, () => sub.disconnect()) };

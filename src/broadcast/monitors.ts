@@ -30,7 +30,7 @@ export function startMonitors(
   const channelConfig = config.channels[channel]!;
   const rate = config.playout.sampleRate;
   const wd = config.playout.watchdog;
-  const avatar = picture?.avatar !== undefined;
+  const avatar = () => picture?.avatar?.shown ?? false;
   const watchdog = new Watchdog(
     path.dirname(encoder.playlist),
     {
@@ -46,7 +46,7 @@ export function startMonitors(
             frozenMs: wd.frozenMs,
             // A feed should show something and move; the avatar is never black; a generated picture is black
             // only if its colour is dark (an image or a looped video may be dark on purpose).
-            expectPicture: () => picture?.feedOnAir() ?? (avatar || (!channelConfig.video.image && !channelConfig.video.loop && luma(channelConfig.video.background) > BLACK_BACKGROUND_LUMA)),
+            expectPicture: () => picture?.feedOnAir() ?? (avatar() || (!channelConfig.video.image && !channelConfig.video.loop && luma(channelConfig.video.background) > BLACK_BACKGROUND_LUMA)),
             // Only a feed is expected to move: the avatar's blinks and breathing are a few pixels, under
             // what the 32x18 thumbnails tell apart, and our own frames stopping shows as a stalled encoder.
             expectMotion: () => picture?.feedOnAir() ?? false,

@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics';
 import type { ProcessContext } from '../process';
 import { type Bed, GeneratedBed, LoopedBed, decodeBed } from './bed';
 import { PcmRing } from '../avatar/pcm-ring';
-import { AvatarPicture, type AvatarConfig } from './avatar-picture';
+import { AvatarPicture } from './avatar-picture';
 import { CaptionFile } from './caption-file';
 import { DestinationRelay } from './destination-relay';
 import { FeedAudio } from './feed-audio';
@@ -14,7 +14,7 @@ import { HlsEncoder } from './hls-encoder';
 import type { Leadership } from './leadership';
 import { MEMBERS_DIR, pointLiveView } from './live-view';
 import { type BedMix, RealtimePump } from './realtime-pump';
-import { FramePacer, VideoFeed, renderSlate, type FrameFormat } from './video-feed';
+import { FramePacer, VideoFeed, renderSlate } from './video-feed';
 import { sleep } from '../time';
 
 /** One pusher per enabled destination; the stream key is the one the config loader read from the variable `keyEnv` names. */
@@ -48,36 +48,31 @@ async function loadBed(cfg: Config['playout']['bed'], rate: number, log: Logger)
   return { bed, level: cfg.level, duckLevel: cfg.duckLevel };
 }
 
-/** The avatar, or none when its pack is broken or does not fit the frame: the channel stays on air without it (and says why). */
-function openAvatar(cfg: AvatarConfig, format: FrameFormat, rate: number, log: Logger): AvatarPicture | undefined {
-  try {
-    return new AvatarPicture(cfg, format, rate, log);
-  } catch (err) {
-    log.error({ err: (err as Error).message }, 'avatar not shown: its pack cannot be used here');
-    return undefined;
-  }
-}
-
 /** With an external feed or the avatar configured: the feed reader, its slate and the pacer that hands the encoder frames. */
 export type FeedPicture = NonNullable<Awaited<ReturnType<typeof feedPicture>>>;
+
+/** A looped video under the avatar is read like a feed (the encoder takes one input: our frames); its colour slate shows until its first frame. */
+const LOOP_LOSS_MS = 1000;
 
 async function feedPicture(memberDir: string, cfg: ChannelConfig, rate: number, log: Logger) {
   const { feed: feedCfg, avatar: avatarCfg } = cfg.video;
   if (!feedCfg && !avatarCfg.enabled) return undefined;
   const format = { width: cfg.video.width, height: cfg.video.height, fps: cfg.video.fps };
-  const avatar = avatarCfg.enabled ? openAvatar(avatarCfg, format, rate, log) : undefined;
+  const avatar = avatarCfg.enabled ? await AvatarPicture.open(avatarCfg, format, rate, log) : undefined;
   // Without a feed the "slate" is the picture itself: the colour or the still image, under the avatar.
   const slate = await renderSlate(format, cfg.video.background, feedCfg?.slateText ?? ' ', path.join(memberDir, 'slate.txt'), log, feedCfg ? feedCfg.slateImage : cfg.video.image);
-  const feed = feedCfg ? new VideoFeed(feedCfg.url, format, log) : undefined;
-  const pacer = new FramePacer(feed, slate, format, feedCfg?.lossMs ?? 0, feedCfg?.frozenMs ?? 0, log, avatar?.compose);
+  const loop = !feedCfg && cfg.video.loop ? path.resolve(cfg.video.loop) : undefined;
+  const feed = feedCfg ? new VideoFeed(feedCfg.url, format, log) : loop ? new VideoFeed(loop, format, log, true) : undefined;
+  const pacer = new FramePacer(feed, slate, format, feedCfg?.lossMs ?? (loop ? LOOP_LOSS_MS : 0), feedCfg?.frozenMs ?? 0, log, avatar?.compose);
   feed?.start();
   return {
     frames: { socketPath: pacer.socketPath, onStart: () => pacer.attach() },
     avatar,
-    hasFeed: feed !== undefined,
+    /** An external feed (a loop is ours: the watchdog expects of it what it expects of an image). */
+    hasFeed: feedCfg !== undefined,
     droppedFrames: () => pacer.droppedFrames,
-    /** Undefined without a feed. */
-    feedOnAir: () => (feed ? pacer.feedOnAir : undefined),
+    /** Undefined without an external feed. */
+    feedOnAir: () => (feedCfg ? pacer.feedOnAir : undefined),
     forceSlate: (ms: number) => pacer.forceSlate(ms),
     stop: () => (feed?.stop(), pacer.stop()),
   };

@@ -22,9 +22,15 @@ export function feedInput(url: string): string[] {
 
 const frameBytes = (f: FrameFormat) => (f.width * f.height * 3) / 2; // yuv420p
 
+/** How a looped video file is read as a feed: at its own pace (-re), from the start again at its end. */
+function loopInput(file: string): string[] {
+  return ['-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', file];
+}
+
 /**
  * An external video feed (OBS pushing RTMP or SRT to us, or any URL ffmpeg reads), decoded to
  * raw frames at the channel's size and rate. Reconnects with capped backoff when the feed ends.
+ * With `loop`, the URL is a video file played in a loop (the picture under the avatar).
  */
 export class VideoFeed {
   private proc?: FfmpegProcess;
@@ -42,12 +48,13 @@ export class VideoFeed {
     private readonly url: string,
     private readonly format: FrameFormat,
     private readonly log: Logger,
+    private readonly loop = false,
   ) {}
 
   start(): void {
     const { width, height, fps } = this.format;
     const size = frameBytes(this.format);
-    const args = [...feedInput(this.url), '-an', '-vf', `scale=${width}:${height},fps=${fps}`, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', 'pipe:1'];
+    const args = [...(this.loop ? loopInput(this.url) : feedInput(this.url)), '-an', '-vf', `scale=${width}:${height},fps=${fps}`, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', 'pipe:1'];
     const proc = runFfmpeg({ role: 'feed picture reader', args, log: this.log, stdout: true });
     this.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => {

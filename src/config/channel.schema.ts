@@ -50,8 +50,8 @@ export const channelSchema = z.strictObject({
         })
         .optional(),
       /**
-       * The built-in avatar drawn over the picture (the generated colour, the still image or the
-       * feed), in every frame the encoder sends: mouth from the audio on air, blinks, breathing,
+       * The built-in avatar drawn over the picture (the generated colour, the still image, the
+       * looped video or the feed), in every frame the encoder sends: mouth from the audio on air, blinks, breathing,
        * an expression set by `!emote`.
        */
       avatar: z
@@ -72,8 +72,7 @@ export const channelSchema = z.strictObject({
         .prefault({}),
     })
     .refine((v) => [v.image, v.loop, v.feed, v.audioOnly || undefined].filter((x) => x !== undefined).length <= 1, 'choose one picture: image, loop, feed or audioOnly')
-    // The avatar is blended into the frames we hand the encoder; a looped video is decoded by the encoder itself.
-    .refine((v) => !v.avatar.enabled || (!v.loop && !v.audioOnly), 'the avatar is drawn over the colour, an image or a feed, not over a loop or audioOnly')
+    .refine((v) => !v.avatar.enabled || !v.audioOnly, 'the avatar needs a picture: it cannot be drawn with audioOnly')
     .prefault({}),
   live: z
     .strictObject({

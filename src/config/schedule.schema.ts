@@ -1,6 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { programmeAction } from '../../queues/routine.queue';
+import { avatarChange } from '../../queues/scene.queue';
 import { clock, durationMs, durationText } from './fields';
 
 /** Why a cron pattern cannot be used, or undefined when it can. */
@@ -14,7 +15,7 @@ export function cronProblem(pattern: string, tz: string): string | undefined {
 }
 
 /** What a scheduled routine does when it fires. */
-const routineActionSchema = z.union(programmeAction.options, { error: 'an action with one of: say, pool, scene, timeline, maintenance' });
+const routineActionSchema = z.union(programmeAction.options, { error: 'an action with one of: say, pool, scene, avatar, timeline, maintenance' });
 
 const routineSchema = z
   .strictObject({
@@ -35,7 +36,8 @@ const timelineStepSchema = z.union([
   z.strictObject({ at: durationText, say: z.string().min(1).max(2000), voice: z.string().optional(), priority: z.number().int().min(0).max(9).optional() }),
   z.strictObject({ at: durationText, pool: z.string().min(1), voice: z.string().optional(), priority: z.number().int().min(0).max(9).optional() }),
   z.strictObject({ at: durationText, scene: z.string().min(1).max(100) }),
-], { error: 'a step with `at` and one of: say, pool, scene' });
+  z.strictObject({ at: durationText, avatar: avatarChange }),
+], { error: 'a step with `at` and one of: say, pool, scene, avatar' });
 
 export const scheduleSchema = z
   .strictObject({

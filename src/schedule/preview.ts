@@ -35,6 +35,7 @@ export function describeAction(a: ProgrammeAction): string {
   if ('say' in a) return `say "${a.say.length > 40 ? `${a.say.slice(0, 39)}…` : a.say}"${a.voice ? ` (${a.voice})` : ''}`;
   if ('pool' in a) return `say a line from pool ${a.pool}`;
   if ('scene' in a) return `scene ${a.scene}`;
+  if ('avatar' in a) return `avatar ${a.avatar.expression}`;
   if ('timeline' in a) return `timeline ${a.timeline}`;
   return `maintenance ${a.maintenance}`;
 }

@@ -1,16 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TestFleet, runCli, eventually, type RunningProcess } from '../helpers/fleet';
+import { TestFleet, eventually, runCli } from '../helpers/fleet';
 import { chatEvent, testPipeline } from '../helpers/pipeline';
 import { ffmpegStdout, snapshotLiveHls, windowLevels } from '../helpers/hls';
-
-/** The shipped default's avatar box (src/config/default.yaml) and the default character's mouth and brows in it. */
-const AVATAR = { x: 760, y: 120, width: 480, height: 600 };
-// Each box has a few pixels of margin around the layer so breathing (≤ 3 px down) keeps it inside.
-const MOUTH = { x: AVATAR.x + 200, y: AVATAR.y + 300, width: 80, height: 60 };
-// The sparkle the default character's happy face adds by her hair (src/avatar default pack, sparkle.svg).
-const SPARKLE = { x: AVATAR.x + 94, y: AVATAR.y + 136, width: 52, height: 52 };
-type Box = typeof AVATAR;
+import { AVATAR, MOUTH, liveViewPasses, sparklePixels, startAvatarFleet, type Box } from '../helpers/avatar';
 
 /** Grey frames of one box of a closed copy of the live view, at the stream's own frame rate. */
 async function boxFrames(playlist: string, box: Box): Promise<Buffer[]> {
@@ -19,12 +13,17 @@ async function boxFrames(playlist: string, box: Box): Promise<Buffer[]> {
   return Array.from({ length: Math.floor(raw.length / size) }, (_, i) => raw.subarray(i * size, (i + 1) * size));
 }
 
-/** Yellow pixels (the sparkle) in a box of the newest segment's first frame. */
-async function yellowPixels(liveDir: string, box: Box): Promise<number> {
-  const segs = fs.readFileSync(path.join(liveDir, 'index.m3u8'), 'utf8').split('\n').filter((l) => l.endsWith('.ts'));
-  const rgb = await ffmpegStdout(['-i', path.join(liveDir, segs.at(-1)!), '-frames:v', '1', '-vf', `crop=${box.width}:${box.height}:${box.x}:${box.y}`, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1']);
+/** Every frame of a closed copy of the live view, scaled to 64×36 RGB (20×20 pixels a cell). */
+async function thumbs(playlist: string): Promise<Buffer[]> {
+  const raw = await ffmpegStdout(['-i', playlist, '-map', '0:v', '-vf', 'scale=64:36', '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1']);
+  const size = 64 * 36 * 3;
+  return Array.from({ length: Math.floor(raw.length / size) }, (_, i) => raw.subarray(i * size, (i + 1) * size));
+}
+
+/** Cells of a thumb within [x0, x1) × [y0, y1) that `match` their RGB. */
+function cells(t: Buffer, [x0, x1, y0, y1]: number[], match: (r: number, g: number, b: number, i: number) => boolean): number {
   let n = 0;
-  for (let i = 0; i + 2 < rgb.length; i += 3) if (rgb[i]! > 200 && rgb[i + 1]! > 200 && rgb[i + 2]! < 185) n++;
+  for (let y = y0!; y < y1!; y++) for (let x = x0!; x < x1!; x++) { const i = (y * 64 + x) * 3; if (match(t[i]!, t[i + 1]!, t[i + 2]!, i)) n++; }
   return n;
 }
 
@@ -37,30 +36,13 @@ const darkPixels = (f: Buffer) => f.reduce((n, v) => n + (v < 140 ? 1 : 0), 0);
 /** Pixels of a frame that differ from another by more than a little (encoding noise). */
 const changedPixels = (a: Buffer, b: Buffer) => a.reduce((n, v, i) => n + (Math.abs(v - b[i]!) > 24 ? 1 : 0), 0);
 
-async function startFleet(): Promise<{ fleet: TestFleet; liveDir: string; broadcaster: RunningProcess }> {
-  const fleet = new TestFleet();
-  const procs = [fleet.start(['worker', 'tts']), fleet.start(['worker', 'audio']), fleet.start(['broadcast'])];
-  await Promise.all([procs[0]!.waitForLog('worker ready'), procs[1]!.waitForLog('worker ready'), procs[2]!.waitForLog('broadcaster ready')]);
-  const liveDir = path.join(fleet.dir, 'live', 'main');
-  await eventually(async () => (fs.existsSync(path.join(liveDir, 'seg-2.ts')) ? true : undefined), 'the live view to start', 30000);
-  return { fleet, liveDir, broadcaster: procs[2]! };
-}
-
-/** Waits until the live view holds a segment that starts `afterMs` past `at`. */
-function liveViewPasses(liveDir: string, at: number, afterMs = 1500) {
-  return eventually(async () => {
-    const m = fs.readFileSync(path.join(liveDir, 'index.m3u8'), 'utf8').match(/#EXT-X-PROGRAM-DATE-TIME:(\S+)\s+seg-\d+\.ts\s*$/);
-    return m && Date.parse(m[1]!.replace(/([+-]\d\d)(\d\d)$/, '$1:$2')) > at + afterMs ? true : undefined;
-  }, 'the live view to pass the moment', 30000);
-}
-
 describe('the avatar in the live view (the shipped default, real espeak-ng and ffmpeg)', () => {
   let fleet: TestFleet | undefined;
   afterEach(async () => fleet?.close());
 
   it('is drawn over the background, and its mouth moves with the speech on air and stays closed in silence', async () => {
-    const started = await startFleet();
-    fleet = started.fleet;
+    fleet = new TestFleet();
+    const started = await startAvatarFleet(fleet);
     const said = await runCli(['say', '--wait', 'Hello everyone, this is the idol speaking, with her mouth moving in time.'], fleet.env(), 60000);
     expect(said.code).toBe(0);
     const aired = JSON.parse(said.stdout) as { endAt: number };
@@ -99,31 +81,37 @@ describe('the avatar in the live view (the shipped default, real espeak-ng and f
     for (const o of offsets) expect(Math.abs(o)).toBeLessThanOrEqual(1);
   }, 180000);
 
-  it('!emote happy from a moderator changes the expression on the picture, and a restarted broadcaster shows it again', async () => {
-    const started = await startFleet();
-    fleet = started.fleet;
-    const { liveDir } = started;
-    const neutral = await yellowPixels(liveDir, SPARKLE);
+  it('!emote happy from a moderator changes the expression on the picture; a warm standby taking over and a restarted broadcaster show it again', async () => {
+    // A standby waits beside the active one throughout: a lease long enough that a loaded machine's late renewal is not a takeover.
+    fleet = new TestFleet({ playout: { leaderLockMs: 5000 } });
+    const { liveDir, broadcaster } = await startAvatarFleet(fleet);
+    const neutral = await sparklePixels(liveDir);
+    const standby = fleet.start(['broadcast']);
     const { pipeline } = testPipeline(fleet);
     const mod = { login: 'mod', displayName: 'Mod', roles: ['moderator' as const] };
     expect(await pipeline.accept(chatEvent('!emote happy', { user: mod }))).toEqual({ decision: 'command', reason: 'emote' });
     // A name the pack does not offer never reaches Redis or the broadcaster.
     await pipeline.accept(chatEvent('!emote x'.repeat(20), { user: mod }));
     expect(await fleet.redis.get(fleet.keys.avatarExpression('main'))).toBe('happy');
-    const happyFrom = Date.now();
-    await liveViewPasses(liveDir, happyFrom);
-    const happy = await yellowPixels(liveDir, SPARKLE);
-    expect(happy).toBeGreaterThan(neutral + 100);
+    await liveViewPasses(liveDir, Date.now());
+    expect(await sparklePixels(liveDir)).toBeGreaterThan(neutral + 100);
+
+    // The warm standby (encoding already, published nowhere) takes over from a killed active one and reads the expression back.
+    await standby.waitForLog('broadcaster warm: encoding, published nowhere yet', {}, 30000);
+    broadcaster.kill('SIGKILL');
+    await standby.waitForLog('broadcaster active', {}, 15000);
+    await standby.waitForLog('avatar expression', { expression: 'happy' }, 15000);
+    await liveViewPasses(liveDir, Date.now());
+    expect(await sparklePixels(liveDir)).toBeGreaterThan(neutral + 100);
 
     // Restarted, the broadcaster reads the expression back from Redis.
-    started.broadcaster.kill('SIGTERM');
-    await started.broadcaster.exited;
+    standby.kill('SIGTERM');
+    await standby.exited;
     const again = fleet.start(['broadcast']);
     await again.waitForLog('avatar expression', { expression: 'happy' }, 30000);
-    const restartedAt = Date.now();
-    await liveViewPasses(liveDir, restartedAt);
-    expect(await yellowPixels(liveDir, SPARKLE)).toBeGreaterThan(neutral + 100);
-  }, 180000);
+    await liveViewPasses(liveDir, Date.now());
+    expect(await sparklePixels(liveDir)).toBeGreaterThan(neutral + 100);
+  }, 240000);
 
   it('an avatar that does not fit the frame is left out with a logged reason; the channel stays on air', async () => {
     fleet = new TestFleet({ channels: { main: { video: { avatar: { x: 1000 } } } } });
@@ -133,4 +121,32 @@ describe('the avatar in the live view (the shipped default, real espeak-ng and f
     await broadcaster.waitForLog('broadcaster ready', {}, 30000);
     expect(broadcaster.child.exitCode).toBeNull();
   }, 60000);
+
+  // The background left of the avatar (cells 2..30 × 4..32) and the avatar's own box (38..62 × 6..36).
+  const LEFT = [2, 30, 4, 32];
+  const AVATAR_CELLS = [40, 60, 10, 34];
+  const red = (r: number, g: number, b: number) => r > 170 && g < 90 && b < 90;
+
+  it.each([['a still image', 'bg.png', ['-frames:v', '1']], ['a looped video', 'bg.mp4', ['-t', '2', '-pix_fmt', 'yuv420p']]])('%s stays the background behind the avatar', async (_what, name, out) => {
+    fleet = new TestFleet();
+    const file = path.join(fleet.dir, name);
+    // Red with a white square moving across it (a still image: its first frame).
+    const src = ['-f', 'lavfi', '-i', 'color=c=red:s=320x180:r=15', '-f', 'lavfi', '-i', 'color=c=white:s=40x40:r=15', '-filter_complex', "[0][1]overlay=x='mod(t*120,280)':y=60"];
+    expect(spawnSync('ffmpeg', ['-loglevel', 'error', ...src, ...out, file]).status).toBe(0);
+    fleet.configure({ channels: { main: { video: name === 'bg.png' ? { image: file } : { loop: file } } } });
+    const broadcaster = fleet.start(['broadcast']);
+    await broadcaster.waitForLog('broadcaster ready', {}, 30000);
+    const liveDir = path.join(fleet.dir, 'live', 'main');
+    await eventually(async () => (fs.existsSync(path.join(liveDir, 'seg-3.ts')) ? true : undefined), 'the live view to start', 30000);
+    const frames = (await thumbs(snapshotLiveHls(liveDir, fleet.dir))).slice(-30);
+    for (const f of frames) {
+      // The picture is the file (red around the square), the avatar is drawn over it (her box is not red).
+      expect(cells(f, LEFT, red)).toBeGreaterThan(28 * 28 * 0.8);
+      expect(cells(f, AVATAR_CELLS, (r, g, b) => !red(r, g, b))).toBeGreaterThan(20 * 24 * 0.5);
+    }
+    // The looped video plays on under her (its square moves); the image stays still.
+    const moved = cells(frames[0]!, LEFT, (r, g, b, i) => Math.abs(r + g + b - frames.at(-1)![i]! - frames.at(-1)![i + 1]! - frames.at(-1)![i + 2]!) > 120);
+    if (name === 'bg.mp4') expect(moved).toBeGreaterThan(0);
+    else expect(moved).toBe(0);
+  }, 120000);
 });

@@ -241,6 +241,6 @@ describe('the scheduler (real Redis, BullMQ job schedulers)', () => {
     withRoutine('odd', { every: '1h', action: { juggle: 3 } });
     const odd = await runCli(['schedule', 'preview'], fleet.env({ IDOLCAST_CONFIG: bad }));
     expect(odd.code).toBe(2);
-    expect(odd.stderr).toMatch(/schedule\.routines\.odd\.action: an action with one of: say, pool, scene, timeline, maintenance/);
+    expect(odd.stderr).toMatch(/schedule\.routines\.odd\.action: an action with one of: say, pool, scene, avatar, timeline, maintenance/);
   });
 });

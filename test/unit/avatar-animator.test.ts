@@ -86,6 +86,21 @@ describe('the animator', () => {
     expect(a.expressionAt(1e12)).toBe('neutral');
   });
 
+  it('an expression set ahead of its frames (a line about to air) shows from its time on, its hold counted from there', () => {
+    const a = new Animator({ random: seededRandom(1), neutralAfterMs: 8000 });
+    a.setExpression('sad', 1000);
+    a.setExpression('happy', 5000, 2000);
+    expect(a.expressionAt(4999)).toBe('neutral'); // the later call replaced the earlier one before either showed
+    expect(a.expressionAt(5000)).toBe('happy');
+    expect(a.expressionAt(6999)).toBe('happy');
+    expect(a.expressionAt(7000)).toBe('neutral');
+    // Without a time: from the next frame, whatever its time, held from there.
+    a.setExpression('sad', undefined, 1000);
+    expect(a.expressionAt(3000)).toBe('sad');
+    expect(a.expressionAt(3999)).toBe('sad');
+    expect(a.expressionAt(4000)).toBe('neutral');
+  });
+
   it('survives a jump in the media clock (a restart) without replaying the missed blinks', () => {
     const a = new Animator({ random: seededRandom(3) });
     a.frame(0, silence, RATE);

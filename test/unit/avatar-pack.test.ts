@@ -3,8 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { ensureDefaultPack } from '../../src/avatar/default-pack';
+import { avatarExpressions, offersExpression } from '../../src/avatar/expressions';
+import { avatarProblems, openLookOffThread } from '../../src/avatar/look';
 import { AvatarPackError, checkPack, loadPack } from '../../src/avatar/pack';
 import type { Manifest } from '../../src/avatar/pack.schema';
+import { vtubeStudioSchema } from '../../src/config/vtubestudio.schema';
 
 let tmp: string;
 let defaultDir: string;
@@ -102,5 +105,36 @@ describe('avatar packs', () => {
     expect(sprite).toMatchObject({ width: 4, height: 2 });
     expect(Math.abs(sprite.x + sprite.width / 2 - (mouth.x + mouth.width / 2))).toBeLessThanOrEqual(1);
     expect(Math.abs(sprite.y + sprite.height / 2 - (mouth.y + mouth.height / 2))).toBeLessThanOrEqual(1);
+  });
+
+  const avatar = (over: object) => ({ enabled: true, x: 0, y: 0, expressionResetMs: 60_000, vtubeStudio: vtubeStudioSchema.parse({}), ...over });
+
+  it('checks a channel\'s pack where its broadcaster would draw it: the fit in the frame is a problem too', async () => {
+    const dir = packCopy('fits');
+    expect(avatarProblems(avatar({ pack: dir, x: 60 }), { width: 100, height: 60 })).toEqual([]);
+    expect(avatarProblems(avatar({ pack: dir, x: 62 }), { width: 100, height: 60 })).toEqual(['the 40x50 avatar at 62,0 does not fit the 100x60 frame']);
+    expect(avatarProblems(avatar({ pack: dir, enabled: false, x: 62 }), { width: 100, height: 60 })).toEqual([]);
+    fs.rmSync(path.join(dir, 'tear.png'));
+    expect(avatarProblems(avatar({ pack: dir }), { width: 100, height: 60 })).toEqual(['layer "tear": file tear.png is missing']);
+    await expect(openLookOffThread(avatar({ pack: dir }), { width: 100, height: 60 })).rejects.toThrow('layer "tear": file tear.png is missing');
+  });
+
+  it('offers the expressions of the pack (own names only), re-read when its manifest changes and kept while it is broken', () => {
+    const dir = packCopy('offers');
+    const cfg = avatar({ pack: dir });
+    expect(avatarExpressions(cfg)).toEqual(expect.arrayContaining(['neutral', 'happy', 'sad', 'joyful']));
+    for (const name of ['sad', 'joyful']) expect(offersExpression(cfg, name)).toBe(true);
+    for (const name of ['constructor', '__proto__', 'toString', 'dance']) expect(offersExpression(cfg, name)).toBe(false);
+    expect(offersExpression({ ...cfg, enabled: false }, 'sad')).toBe(false);
+    const file = path.join(dir, 'manifest.json');
+    const m = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
+    m.expressions.Wink = { overlays: [] };
+    fs.writeFileSync(file, JSON.stringify(m));
+    fs.utimesSync(file, new Date(), new Date(Date.now() + 5000)); // a new mtime whatever the clock's resolution
+    expect(offersExpression(cfg, 'Wink')).toBe(true);
+    expect(avatarExpressions(cfg)).not.toContain('Wink'); // chat types lower case
+    fs.writeFileSync(file, '{ "name": ');
+    fs.utimesSync(file, new Date(), new Date(Date.now() + 10_000));
+    expect(offersExpression(cfg, 'Wink')).toBe(true);
   });
 });

@@ -37,6 +37,13 @@ describe('scene config, jobs and state', () => {
     expect(sceneQueue.schema.safeParse({ channel: 'main', filters: [{ source: 'Cam', filter: 'Blur' }] }).success).toBe(false);
   });
 
+  it('a scene job may set the avatar\'s expression alone; a name that is not one is refused by the schema', () => {
+    expect(sceneQueue.schema.safeParse({ channel: 'main', avatar: { expression: 'sad' } }).success).toBe(true);
+    expect(sceneQueue.schema.safeParse({ channel: 'main', scene: 'Live', avatar: { expression: 'happy', holdMs: 5000 } }).success).toBe(true);
+    expect(sceneQueue.schema.safeParse({ channel: 'main', avatar: { expression: '../x' } }).success).toBe(false);
+    expect(sceneQueue.schema.safeParse({ channel: 'main', avatar: { expression: 'sad', mood: 1 } }).success).toBe(false);
+  });
+
   it('desired state round-trips through its Redis hash fields', () => {
     const fields = stateFields({ channel: 'main', scene: 'Live', sources: { Chat: false, 'Cam.2': true }, texts: { Title: 'a.b' }, filters: [{ source: 'Cam.2', filter: 'Glow.x', enabled: true }], streaming: true, media: ['Intro'] });
     expect(fields).toMatchObject({ scene: 'Live', 'source.Chat': '0', 'source.Cam.2': '1', 'text.Title': 'a.b', streaming: '1' });

@@ -94,10 +94,17 @@ routines:
       throw new Error('config was accepted');
     };
     expect(problems(`routines:\n  a: { cron: "61 * * * *", action: { scene: x } }`)).toMatch(/schedule\.routines\.a\.cron: not a valid cron pattern/);
-    expect(problems(`routines:\n  b: { every: 1h, action: { dance: now } }`)).toMatch(/schedule\.routines\.b\.action: an action with one of: say, pool, scene, timeline, maintenance/);
+    expect(problems(`routines:\n  b: { every: 1h, action: { dance: now } }`)).toMatch(/schedule\.routines\.b\.action: an action with one of: say, pool, scene, avatar, timeline, maintenance/);
     expect(problems(`routines:\n  c: { every: 1h, action: { pool: nope } }`)).toMatch(/schedule\.routines\.c\.action\.pool: no phrase pool named "nope"/);
     expect(problems(`routines:\n  d: { cron: "0 * * * *", every: 1h, action: { scene: x } }`)).toMatch(/schedule\.routines\.d: give exactly one of cron or every/);
     expect(problems(`timezone: Mars/Olympus\nroutines: {}`)).toMatch(/schedule\.timezone: unknown time zone/);
     expect(problems(`timelines:\n  t: [{ at: soon, say: hi }]`)).toMatch(/schedule\.timelines\.t\.0/);
+  });
+
+  it('routines and timeline steps may set the avatar\'s expression; the preview names it', () => {
+    const c = config(`timelines:\n  show: [{ at: 0s, avatar: { expression: happy } }, { at: 1m, avatar: { expression: sad, holdMs: 5000 } }]\nroutines:\n  cheer: { every: 1h, action: { avatar: { expression: happy } } }`);
+    expect(c.schedule.timelines.show![1]).toMatchObject({ at: 60_000, avatar: { expression: 'sad', holdMs: 5000 } });
+    expect(previewSchedule(c, Date.UTC(2026, 0, 1), 2).firings.map((f) => f.action)).toContain('avatar happy');
+    expect(() => config(`routines:\n  x: { every: 1h, action: { avatar: { expression: "a b" } } }`)).toThrow(ConfigError);
   });
 });
