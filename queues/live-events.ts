@@ -28,6 +28,12 @@ export const liveEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('highlight'), user: z.string().max(64), text: z.string().max(5000), ...paid }),
   /** The program scene changed (scene worker); null: none known. */
   z.strictObject({ type: z.literal('scene'), scene: z.string().max(100).nullable() }),
+  /**
+   * The overlay's avatar (broadcaster, only with overlay.avatar on): the mouth quantised from the
+   * speech on air and the expression, sent when either changes (rate-limited) and every 2 s;
+   * `showAt`: when viewers get it (stream clock, ms, like onair-start's startAt).
+   */
+  z.strictObject({ type: z.literal('avatar'), mouth: z.enum(['closed', 'half', 'open']), expression: z.string().max(64), showAt: z.number() }),
   /** A command's answer to a viewer (ingest), also sent to the platform's chat. */
   z.strictObject({ type: z.literal('chat-reply'), to: z.string().max(64), text: z.string().max(5000) }),
 ]);

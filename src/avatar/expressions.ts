@@ -19,11 +19,11 @@ function packNames(avatar: ChannelConfig['video']['avatar']): string[] {
 /**
  * The expressions a channel's avatar offers, what `!emote` may set: the built-in avatar's pack's
  * when it is on, and with VTube Studio on the standard ones and those its config maps; none when
- * the channel has neither.
+ * the channel has neither. The overlay's avatar (`onOverlay`) shows the channel's pack too.
  */
-export function avatarExpressions(avatar: ChannelConfig['video']['avatar'] | undefined): string[] {
+export function avatarExpressions(avatar: ChannelConfig['video']['avatar'] | undefined, onOverlay = false): string[] {
   if (!avatar) return [];
-  const names = new Set(avatar.enabled ? packNames(avatar) : []);
+  const names = new Set(avatar.enabled || onOverlay ? packNames(avatar) : []);
   if (avatar.vtubeStudio.enabled) for (const n of [...STANDARD_EXPRESSIONS, ...Object.keys(avatar.vtubeStudio.expressions)]) names.add(n);
   return [...names];
 }

@@ -126,9 +126,14 @@ export function loadPack(dir: string, scale?: number): AvatarPack {
   };
 }
 
+/** A pack's manifest, checked against the schema; none if missing or unreadable. */
+export function packManifest(dir: string): Manifest | undefined {
+  return readManifest(dir, []);
+}
+
 /** The expression names a pack's manifest offers (neutral first when it has one); none if unreadable. */
 export function packExpressions(dir: string): string[] {
-  return Object.keys(readManifest(dir, [])?.expressions ?? {});
+  return Object.keys(packManifest(dir)?.expressions ?? {});
 }
 
 /** For `idolcast config check`: the pack's problems, or none. Never throws. */
