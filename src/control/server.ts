@@ -185,7 +185,8 @@ function mountApi(app: express.Express, ctx: ProcessContext, events: (req: Reque
   app.get('/api/channels', (_req, res) => {
     res.json({
       defaultChannel: config.defaultChannel,
-      channels: Object.entries(config.channels).map(([id, c]) => ({ id, title: c.title, live: `/live/${id}/index.m3u8` })),
+      // pictureCaption: the picture carries the line on air burned in, so the page draws none over it.
+      channels: Object.entries(config.channels).map(([id, c]) => ({ id, title: c.title, live: `/live/${id}/index.m3u8`, pictureCaption: c.video.captions && !c.video.audioOnly })),
     });
   });
   // Where the operator finds the overlay's address with its read-only token.
