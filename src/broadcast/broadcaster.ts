@@ -120,6 +120,7 @@ function showEmote(ctx: ProcessContext, output: Output, expression: string, hold
 function startOverlayTrack(ctx: ProcessContext, channel: string, output: Output, publish: (event: LiveEvent) => void): OverlayTrack | undefined {
   const { overlay, playout, channels } = ctx.config;
   if (!overlay.avatar.enabled || !output.speech) return undefined;
+  if (output.picture?.avatar) ctx.log.warn('the avatar is on the picture and on the overlay: an overlay laid over this picture shows her twice');
   const track = new OverlayTrack({
     speech: output.speech,
     sampleRate: playout.sampleRate,
