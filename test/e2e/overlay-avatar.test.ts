@@ -138,4 +138,19 @@ describe('the avatar on the overlay (Chromium, the whole pipeline, the picture w
     expect(await status(port, '/overlay/avatar/main/base')).toBe(404);
     expect(await status(port, '/overlay/theme.json')).toBe(200);
   });
+
+  it('with ADMIN_TOKEN, the avatar and its layers open with the overlay\'s read-only token only', async () => {
+    fleet = new TestFleet({ overlay: { avatar: { enabled: true } } });
+    const port = await freeLoopbackPort();
+    const admin = 'adm-' + 'k'.repeat(28);
+    const control = fleet.start(['control'], { PORT: String(port), ADMIN_TOKEN: admin });
+    await control.waitForLog('control server listening', {}, 60000);
+    const where = (await (await fetch(`http://127.0.0.1:${port}/api/overlay`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { path: string };
+    const token = new URL(where.path, 'http://x').searchParams.get('token')!;
+    for (const p of ['/overlay/avatar.json', '/overlay/avatar/main/base']) {
+      expect([p, await status(port, p)]).toEqual([p, 401]);
+      expect([p, await status(port, `${p}?token=${admin}`)]).toEqual([p, 401]);
+      expect([p, await status(port, `${p}?token=${token}`)]).toEqual([p, 200]);
+    }
+  });
 });
