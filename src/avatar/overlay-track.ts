@@ -39,7 +39,7 @@ export class OverlayTrack {
   private upTo: number;
   private last?: { mouth: MouthShape; expression: string; sentAt: number };
   private timer?: NodeJS.Timeout;
-  /** Updates published (for tests and the status). */
+  /** Updates published (in the broadcaster's fleet detail, `overlayAvatarUpdates`). */
   sent = 0;
 
   constructor(private readonly opts: OverlayTrackOptions, now = Date.now()) {

@@ -80,7 +80,7 @@ async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
       active = await startActive(ctx, channel, output, lock, onAir);
       ctx.log.info({ channel, playlist: output.encoder.playlist }, 'broadcaster ready');
     },
-    detail: () => ({ ...output.detail(), onAir: onAir.utteranceId, vtubeStudio: active?.vts?.connected }),
+    detail: () => ({ ...output.detail(), onAir: onAir.utteranceId, vtubeStudio: active?.vts?.connected, overlayAvatarUpdates: active?.overlay?.sent }),
     /** Graceful: the line on air is played to its end, then everything closes. */
     stop: async () => {
       await active?.stop();
@@ -186,6 +186,7 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
   const monitors = startMonitors(ctx, channel, { encoder, pump, picture: output.picture, hasBed: output.hasBed });
   return {
     vts,
+    overlay,
     /** Stop taking lines (the one on air is played out, or ends at once if the channel was taken). */
     stop: async () => {
       monitors.stop();
