@@ -30,6 +30,12 @@ export const liveEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('scene'), scene: z.string().max(100).nullable() }),
   /** The channel's AI lines were dumped (src/ai/delay.ts): `held` lines taken from the broadcast delay. */
   z.strictObject({ type: z.literal('ai-dumped'), by: z.string().max(200), held: z.number().int().nonnegative() }),
+  /**
+   * The overlay's avatar (broadcaster, only with overlay.avatar on): the mouth quantised from the
+   * speech on air and the expression, sent when either changes (rate-limited) and every 2 s;
+   * `showAt`: when viewers get it (stream clock, ms, like onair-start's startAt).
+   */
+  z.strictObject({ type: z.literal('avatar'), mouth: z.enum(['closed', 'half', 'open']), expression: z.string().max(64), showAt: z.number() }),
   /** A command's answer to a viewer (ingest), also sent to the platform's chat. */
   z.strictObject({ type: z.literal('chat-reply'), to: z.string().max(64), text: z.string().max(5000) }),
 ]);

@@ -24,8 +24,8 @@ function packSource(avatar: AvatarConfig): string {
  * for a reload). A manifest that is missing or broken keeps the names it last offered, as the
  * broadcaster keeps the last good avatar.
  */
-function offered(avatar: AvatarConfig | undefined): string[] {
-  if (!avatar?.enabled) return [];
+function offered(avatar: AvatarConfig | undefined, onOverlay = false): string[] {
+  if (!avatar || !(avatar.enabled || onOverlay)) return [];
   const dir = packSource(avatar);
   const file = manifestPath(dir);
   const mtimeMs = (file && fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs) || 0;
@@ -39,24 +39,25 @@ function offered(avatar: AvatarConfig | undefined): string[] {
 /**
  * The expressions a channel's avatar offers, lower case as chat types them: the built-in avatar's
  * pack's when it is on, and with VTube Studio on the standard ones and those its config maps; none
- * when the channel has neither. What `!emote` may set.
+ * when the channel has neither. What `!emote` may set. The overlay's avatar (`onOverlay`) shows
+ * the channel's pack too.
  */
-export function avatarExpressions(avatar: AvatarConfig | undefined): string[] {
+export function avatarExpressions(avatar: AvatarConfig | undefined, onOverlay = false): string[] {
   if (!avatar) return [];
-  const names = new Set(offered(avatar).filter((n) => n === n.toLowerCase()));
+  const names = new Set(offered(avatar, onOverlay).filter((n) => n === n.toLowerCase()));
   if (avatar.vtubeStudio.enabled) for (const n of [...STANDARD_EXPRESSIONS, ...Object.keys(avatar.vtubeStudio.expressions)]) names.add(n);
   return [...names];
 }
 
 /** Whether the channel's avatar offers `name` exactly (a scene job, a programme step). */
-export function offersExpression(avatar: AvatarConfig | undefined, name: string): boolean {
-  return offered(avatar).includes(name) || avatarExpressions(avatar).includes(name);
+export function offersExpression(avatar: AvatarConfig | undefined, name: string, onOverlay = false): boolean {
+  return offered(avatar, onOverlay).includes(name) || avatarExpressions(avatar, onOverlay).includes(name);
 }
 
 interface ExpressionDeps {
   redis: Redis;
   keys: Keyspace;
-  config: Pick<Config, 'channels'>;
+  config: Pick<Config, 'channels' | 'overlay'>;
   log: Logger;
 }
 
@@ -67,7 +68,7 @@ interface ExpressionDeps {
  */
 export async function applyExpression(deps: ExpressionDeps, channel: string, want: { expression: string; holdMs?: number }, by: string): Promise<string | undefined> {
   const avatar = configured(deps.config.channels, channel)?.video.avatar;
-  if (!avatar || !offersExpression(avatar, want.expression)) {
+  if (!avatar || !offersExpression(avatar, want.expression, deps.config.overlay.avatar.enabled)) {
     deps.log.warn({ channel, expression: want.expression, by, reason: avatar?.enabled ? 'not in the pack' : 'no avatar' }, 'avatar expression dropped');
     return undefined;
   }

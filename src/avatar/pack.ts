@@ -131,9 +131,14 @@ export function loadPack(dir: string, scale?: number): AvatarPack {
   };
 }
 
+/** A pack's manifest, checked against the schema; none if missing or unreadable. */
+export function packManifest(dir: string): Manifest | undefined {
+  return readManifest(dir, []);
+}
+
 /** The expression names a pack's manifest offers; undefined when the manifest is missing or broken. */
 export function packExpressions(dir: string): string[] | undefined {
-  const m = readManifest(dir, []);
+  const m = packManifest(dir);
   return m && Object.keys(m.expressions);
 }
 

@@ -24,6 +24,14 @@ export interface RendererOptions {
 const HALF_AT = 0.15;
 const OPEN_AT = 0.5;
 
+export type MouthShape = 'closed' | 'half' | 'open';
+
+/** The mouth layer an openness shows (the picture and the overlay agree on it). */
+export function mouthShape(open: number): MouthShape {
+  if (!(open >= HALF_AT)) return 'closed'; // NaN too: silence is a closed mouth
+  return open < OPEN_AT ? 'half' : 'open';
+}
+
 function lruGet<V>(m: Map<string, V>, key: string): V | undefined {
   const v = m.get(key);
   if (v !== undefined) { m.delete(key); m.set(key, v); }
@@ -90,8 +98,8 @@ export class AvatarRenderer {
   private mouthLayer(mouth: number | string, closed: string | undefined): string {
     const m = this.pack.manifest.mouth;
     if (typeof mouth === 'string') return Object.hasOwn(m.visemes, mouth) ? m.visemes[mouth]! : m.open;
-    if (!(mouth >= HALF_AT)) return closed ?? m.closed; // NaN too: silence is a closed mouth
-    return mouth < OPEN_AT ? m.half : m.open;
+    const shape = mouthShape(mouth);
+    return shape === 'closed' ? (closed ?? m.closed) : m[shape];
   }
 
   /** Vertical breathing offset in pixels for a phase (rounded, so a breath has few distinct frames). */

@@ -1,5 +1,6 @@
 import type { LiveEvent } from '../../queues/live-events';
 import { handlers } from '../../workers';
+import { OverlayTrack } from '../avatar/overlay-track';
 import { VtubeStudioDriver } from '../avatar/vtube-studio';
 import { DelayedError } from 'bullmq';
 import { aiMetrics } from '../ai/ai-metrics';
@@ -85,7 +86,7 @@ async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
       active = await startActive(ctx, channel, output, lock, onAir);
       ctx.log.info({ channel, playlist: output.encoder.playlist }, 'broadcaster ready');
     },
-    detail: () => ({ ...output.detail(), onAir: onAir.utteranceId, vtubeStudio: active?.vts?.connected }),
+    detail: () => ({ ...output.detail(), onAir: onAir.utteranceId, vtubeStudio: active?.vts?.connected, overlayAvatarUpdates: active?.overlay?.sent }),
     /** Graceful: the line on air is played to its end, then everything closes. */
     stop: async () => {
       await active?.stop();
@@ -101,15 +102,44 @@ async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
   };
 }
 
+/** Avatars other than the picture's: the model in VTube Studio, the overlay's. */
+interface OtherFaces {
+  vts?: VtubeStudioDriver;
+  overlay?: OverlayTrack;
+}
+
 /**
  * The avatar shows `expression` if its pack offers it (a control is checked here too: the pack
- * may have been changed), and the model in VTube Studio shows it as configured.
+ * may have been changed), and the model in VTube Studio and the overlay's avatar show it too.
  */
-function showEmote(ctx: ProcessContext, output: Output, expression: string, holdMs: number, vts?: VtubeStudioDriver): void {
-  void vts?.setExpression(expression, holdMs);
+function showEmote(ctx: ProcessContext, output: Output, expression: string, holdMs: number, faces: OtherFaces = {}): void {
+  void faces.vts?.setExpression(expression, holdMs);
   const shown = output.picture?.avatar?.setExpression(expression, holdMs);
-  if (shown) ctx.log.info({ expression, holdMs }, 'avatar expression');
-  else if (!vts) ctx.log.warn({ expression }, 'avatar expression not shown: no avatar, or not in its pack');
+  // The ingest checked the name against the channel's pack; an unknown one shows neutral on the overlay.
+  faces.overlay?.setExpression(expression, holdMs);
+  if (shown || faces.overlay) ctx.log.info({ expression, holdMs }, 'avatar expression');
+  else if (!faces.vts) ctx.log.warn({ expression }, 'avatar expression not shown: no avatar, or not in its pack');
+}
+
+/**
+ * The overlay's avatar (overlay.avatar on): mouth and expression updates from the speech this
+ * output airs, published as live events the overlay page follows.
+ */
+function startOverlayTrack(ctx: ProcessContext, channel: string, output: Output, publish: (event: LiveEvent) => void): OverlayTrack | undefined {
+  const { overlay, playout, channels } = ctx.config;
+  if (!overlay.avatar.enabled || !output.speech) return undefined;
+  if (output.picture?.avatar) ctx.log.warn('the avatar is on the picture and on the overlay: an overlay laid over this picture shows her twice');
+  const track = new OverlayTrack({
+    speech: output.speech,
+    sampleRate: playout.sampleRate,
+    streamOffsetMs: () => output.encoder.streamOffsetMs,
+    stepMs: Math.round(1000 / overlay.avatar.maxUpdatesPerSecond),
+    lookAheadMs: Math.round(playout.leadMs / 2),
+    neutralAfterMs: channels[channel]!.video.avatar.expressionResetMs,
+    publish: (state) => publish({ type: 'avatar', ...state }),
+  });
+  track.start();
+  return track;
 }
 
 /**
@@ -137,11 +167,13 @@ function startVtubeStudio(ctx: ProcessContext, channel: string, output: Output):
  * a line dropped or cleared before air never shows it), and kept as the channel's expression so a
  * restart or a takeover shows it for the rest of its hold. A tagged "neutral" leaves the face as it is.
  */
-function lineExpression(ctx: ProcessContext, channel: string, output: Output, expression: string, fromMs: number, vts?: VtubeStudioDriver): void {
+function lineExpression(ctx: ProcessContext, channel: string, output: Output, expression: string, fromMs: number, faces: OtherFaces): void {
   const holdMs = ctx.config.channels[channel]!.video.avatar.expressionResetMs;
   // The model in VTube Studio changes when the line is heard, as the picture does.
+  const { vts, overlay } = faces;
   if (vts) setTimeout(() => void vts.setExpression(expression, holdMs), Math.max(0, fromMs - Date.now())).unref();
-  if (!output.picture?.avatar?.setExpression(expression, holdMs, fromMs) && !vts) {
+  overlay?.setExpression(expression, holdMs, fromMs);
+  if (!output.picture?.avatar?.setExpression(expression, holdMs, fromMs) && !vts && !overlay) {
     ctx.log.warn({ expression, from: 'line on air' }, 'avatar expression not shown: no avatar, or not in its pack');
     return;
   }
@@ -158,6 +190,9 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
   const { pump, encoder, caption } = output;
   const vts = startVtubeStudio(ctx, channel, output);
   const replies = new ReplyOnAir({ redis: ctx.redis, prefix: ctx.config.redis.prefix, channel });
+  /** A live event for the page and the overlay; Redis refusing it is logged, never fatal to the playout. */
+  const publish = (event: LiveEvent) => void ctx.publish(channel, event).catch((err: Error) => log.warn({ err: err.message, type: event.type }, 'live event not published'));
+  const overlay = startOverlayTrack(ctx, channel, output, publish);
   const controls = await listenToControls(ctx, channel, {
     skip: (by) => {
       log.info({ by, utteranceId: onAir.utteranceId }, 'line skipped');
@@ -169,7 +204,7 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
       log.warn({ fault }, 'fault injected: background bed off');
       pump.setBed(undefined);
     },
-    emote: (expression, holdMs) => showEmote(ctx, output, expression, holdMs, vts),
+    emote: (expression, holdMs) => showEmote(ctx, output, expression, holdMs, { vts, overlay }),
     dump: (by, at) => {
       // Known here at once, so an AI line due right after the dump is dropped, not aired from a stale read.
       noteDumped(ctx, channel, at);
@@ -180,12 +215,11 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
       log.warn({ by, cut: cut ?? null }, cut ? 'AI lines dumped: the AI line on air cut' : 'AI lines dumped');
     },
   });
-  // The expression set before this broadcaster took the channel (a restart, a takeover) is shown again.
-  const emote = output.picture?.avatar && (await currentEmote(ctx, channel).catch(() => undefined));
-  if (emote) showEmote(ctx, output, emote.expression, emote.holdMs);
-  /** A live event for the page and the overlay; Redis refusing it is logged, never fatal to the playout. */
-  const publish = (event: LiveEvent) => void ctx.publish(channel, event).catch((err: Error) => log.warn({ err: err.message, type: event.type }, 'live event not published'));
-  const expression = (output.picture?.avatar || vts) && ((name: string, fromMs: number) => lineExpression(ctx, channel, output, name, fromMs, vts));
+  // The expression set before this broadcaster took the channel (a restart, a takeover) is shown
+  // again (VTube Studio re-applies it itself on connecting).
+  const emote = (output.picture?.avatar || overlay) && (await currentEmote(ctx, channel).catch(() => undefined));
+  if (emote) showEmote(ctx, output, emote.expression, emote.holdMs, { overlay });
+  const expression = (output.picture?.avatar || vts || overlay) && ((name: string, fromMs: number) => lineExpression(ctx, channel, output, name, fromMs, { vts, overlay }));
   const deps = { ...ctx, channel, speech: new SpeechStore(ctx.redis, ctx.keys, ctx.config), pump, encoder, caption, lead: lock.lead, onAir, lostLock: lock.whenTaken(), publish, replies, expression };
   const playout = startQueueWorker(ctx, 'playout', { concurrency: 1, channel }, async (u, job, token) => {
     const out = await handlers.playout(u, { ...deps, job: { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 } });
@@ -198,9 +232,11 @@ async function startActive(ctx: ProcessContext, channel: string, output: Output,
   const monitors = startMonitors(ctx, channel, { encoder, pump, picture: output.picture, hasBed: output.hasBed });
   return {
     vts,
+    overlay,
     /** Stop taking lines (the one on air is played out, or ends at once if the channel was taken). */
     stop: async () => {
       monitors.stop();
+      overlay?.stop();
       await playout.stop();
       await controls.stop();
       await vts?.stop();

@@ -141,8 +141,8 @@ export async function openOutput(ctx: ProcessContext, channel: string, lead: Lea
   const feedAudio = feedSound(channelConfig, bed, rate, log);
   const avatar = picture?.avatar;
   avatar?.follow(() => encoder.mediaStartAt);
-  // The speech on air, by when it is due: the built-in avatar's mouth and VTube Studio's follow it.
-  const speech = avatar?.speech ?? (channelConfig.video.avatar.vtubeStudio.enabled ? new PcmRing(rate) : undefined);
+  // The speech on air, by when it is due: the built-in avatar's mouth, VTube Studio's and the overlay's follow it.
+  const speech = avatar?.speech ?? (channelConfig.video.avatar.vtubeStudio.enabled || config.overlay.avatar.enabled ? new PcmRing(rate) : undefined);
   const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt), 20, feedAudio?.mix ?? bed, speech && ((pcm, dueAt) => speech.push(pcm, dueAt)));
   encoder.start();
   pump.start();

@@ -157,7 +157,7 @@ export function runCommand(def: CommandDef, cmd: { rest: string; args: string[] 
       fx.forget = true;
       break;
     case 'emote': {
-      const offered = avatarExpressions(config.channels[channel]?.video.avatar);
+      const offered = avatarExpressions(config.channels[channel]?.video.avatar, config.overlay.avatar.enabled);
       const name = cmd.args[0]?.toLowerCase() ?? '';
       if (offered.includes(name)) fx.emote = name;
       else fx.replies.push(offered.length ? `@${user} expressions: ${offered.join(', ')}` : `@${user} this channel has no avatar`);

@@ -34,5 +34,20 @@ export const overlaySchema = z
     highlightMs: durationMs(8000),
     /** A caption whose line never reports its end is taken down after this. */
     captionMaxMs: durationMs(30000),
+    /**
+     * The idol's avatar on the overlay, for streamers who composite in OBS: the channel's pack,
+     * its mouth from the speech on air, its expression, blinking and breathing in the page. Off by
+     * default: the shipped picture already draws her, and an overlay over that picture would show two.
+     */
+    avatar: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        corner: corner.default('bottom-right'),
+        /** Her height on the 1920×1080 page (the pack's canvas is scaled to it). */
+        heightPx: z.number().int().min(100).max(1080).default(720),
+        /** Mouth and expression updates at most this often (only changes are sent, and a refresh every 2 s). */
+        maxUpdatesPerSecond: z.number().int().min(5).max(60).default(20),
+      })
+      .prefault({}),
   })
   .prefault({});

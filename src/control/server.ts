@@ -19,6 +19,7 @@ import type { Config } from '../config/schema';
 import { engineBreakers } from '../tts/breaker-state';
 import { isLoopback, overlayTokenOf, requireOverlayToken, requireToken } from './auth';
 import { EventStreams } from './event-streams';
+import { overlayAvatarInfo, overlayLayerFile } from './overlay-avatar';
 import { RateLimiter } from './rate-limit';
 import { mountAiApi } from './ai-api';
 import { checkHost, hostMatcher, refuseCrossSite, securityHeaders } from './same-origin';
@@ -60,7 +61,7 @@ export function createControlApp(ctx: ProcessContext) {
   const matches = hostMatcher(config.control.host, config.control.allowedHosts);
   app.use(securityHeaders);
   app.use(checkHost(matches, log));
-  app.use(['/admin', '/api', '/metrics', '/overlay/theme.json', '/overlay/events'], refuseCrossSite(matches, log));
+  app.use(['/admin', '/api', '/metrics', '/overlay/theme.json', '/overlay/events', '/overlay/avatar.json', '/overlay/avatar'], refuseCrossSite(matches, log));
   mountHealth(app, ctx);
 
   const streams = new EventStreams({ maxStreams: config.control.maxEventStreams, maxBufferedBytes: config.control.eventBufferBytes }, log, ctx.metrics.registry);
@@ -134,6 +135,30 @@ function mountOverlay(app: express.Express, ctx: ProcessContext, events: (req: R
     res.json({ ...config.overlay, defaultChannel: config.defaultChannel, channel, scene });
   });
   app.get('/overlay/events', guard, events);
+  mountOverlayAvatar(app, ctx, guard);
+}
+
+/**
+ * The overlay's avatar (overlay.avatar on): its description and the layers of the channel's pack,
+ * by layer id only; anything else is a 404.
+ */
+function mountOverlayAvatar(app: express.Express, ctx: ProcessContext, guard: (req: Request, res: Response, next: Next) => void): void {
+  const { config } = ctx;
+  const off = (res: Response) => res.status(404).json({ error: 'the overlay shows no avatar (overlay.avatar.enabled is off)' });
+  app.get('/overlay/avatar.json', guard, async (req, res) => {
+    if (!config.overlay.avatar.enabled) return off(res);
+    const channel = channelOf(config, req.query.channel);
+    if (channel === undefined) return unknownChannel(res, req.query.channel);
+    const info = await overlayAvatarInfo(ctx, channel);
+    if (!info) return res.status(503).json({ error: 'the channel\'s avatar pack cannot be read (idolcast config check says why)' });
+    res.json(info);
+  });
+  app.get('/overlay/avatar/:channel/:layer', guard, (req, res) => {
+    const { channel, layer } = req.params as Record<string, string>;
+    const file = overlayLayerFile(config, channel!, layer!);
+    if (!file) return res.status(404).json({ error: 'no such layer' });
+    res.sendFile(file, { dotfiles: 'deny' }, (err) => err && !res.headersSent && res.status(404).json({ error: 'no such layer' }));
+  });
 }
 
 /** /metrics, Bull Board and the JSON API (behind the admin token when there is one). */
@@ -162,7 +187,8 @@ function mountApi(app: express.Express, ctx: ProcessContext, events: (req: Reque
   app.get('/api/channels', (_req, res) => {
     res.json({
       defaultChannel: config.defaultChannel,
-      channels: Object.entries(config.channels).map(([id, c]) => ({ id, title: c.title, live: `/live/${id}/index.m3u8` })),
+      // pictureCaption: the picture carries the line on air burned in, so the page draws none over it.
+      channels: Object.entries(config.channels).map(([id, c]) => ({ id, title: c.title, live: `/live/${id}/index.m3u8`, pictureCaption: c.video.captions && !c.video.audioOnly })),
     });
   });
   // Where the operator finds the overlay's address with its read-only token.

@@ -18,11 +18,13 @@ describe('the live page in a real browser (Chromium, hls.js, the whole pipeline)
   });
 
   it('a viewer types a message and hears the idol say it on the live view, with its caption', async () => {
-    fleet = new TestFleet();
+    // A picture without a burned-in caption: the page draws the line itself, on the player's clock
+    // (with the default, the picture's caption is the one; test/e2e/live-page-caption.test.ts).
+    fleet = new TestFleet({ channels: { main: { video: { captions: false } } } });
     const port = await freeLoopbackPort();
     const control = fleet.start(['control'], { PORT: String(port) });
     const procs = [fleet.start(['ingest']), fleet.start(['worker', 'tts']), fleet.start(['worker', 'audio']), fleet.start(['broadcast'])];
-    await control.waitForLog('control server listening');
+    await control.waitForLog('control server listening', {}, 60000);
     await procs[3]!.waitForLog('encoder started');
     const liveDir = path.join(fleet.dir, 'live', 'main');
     await eventually(async () => (fs.existsSync(path.join(liveDir, 'seg-3.ts')) ? true : undefined), 'a few live segments', 20000);
@@ -65,7 +67,7 @@ describe('the live page in a real browser (Chromium, hls.js, the whole pipeline)
     await page.waitForFunction((t) => [...document.querySelectorAll('#log li')].some((li) => li.textContent?.includes(t) && li.textContent.includes('spoken')), text, { timeout: 30000 });
     await page.waitForFunction((t) => document.getElementById('caption')?.textContent === t, text, { timeout: 20000 });
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: path.join(ARTIFACTS, 'live-page.png') });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'live-page-page-caption.png') });
     await page.waitForFunction(() => document.getElementById('caption')?.textContent === '', undefined, { timeout: 20000 });
 
     const levels = await page.evaluate(() => (window as unknown as { levels: { at: number; rms: number; caption: string }[] }).levels);
