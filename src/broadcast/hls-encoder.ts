@@ -28,6 +28,8 @@ export class HlsEncoder {
   /** The next exit was asked for (the watchdog): respawn at once, outside the crash backoff. */
   private restartAsked = false;
   private restarts = 0;
+  /** ffmpeg's own speed figure (media seconds encoded per second since the run started), from its progress lines. */
+  private speedX?: number;
   /** Wall time the first sample of the current ffmpeg run was due (set by its first write). */
   private runFirstSampleAt?: number;
   private offsetMs = 0;
@@ -42,7 +44,7 @@ export class HlsEncoder {
     private readonly sampleRate: number,
     private readonly log: Logger,
     private readonly onRestart: () => void = () => {},
-    /** Receives the encoded stream (MPEG-TS) for the destination pushers; none: the live view only. */
+    /** Receives the encoded stream (MPEG-TS) for the low-latency live view and the destination pushers; none: HLS only. */
     private readonly onStream?: (chunk: Buffer) => void,
     /** File whose text is drawn on the picture (re-read every frame); none: no caption. */
     private readonly captionPath?: string,
@@ -67,6 +69,11 @@ export class HlsEncoder {
    */
   get mediaStartAt(): number | undefined {
     return this.runFirstSampleAt;
+  }
+
+  /** Under 1.0 the encoder falls behind the playout: viewers and destinations drift ever later. */
+  get speed(): number | undefined {
+    return this.command ? this.speedX : undefined;
   }
 
   get restartCount(): number {
@@ -203,7 +210,12 @@ export class HlsEncoder {
 
   private spawn(resumed: boolean): void {
     const input = new PassThrough({ highWaterMark: this.sampleRate * 2 });
-    const command = runFfmpeg({ role: 'encoder', args: this.args(resumed), log: this.log, input, stdout: !!this.onStream });
+    this.speedX = undefined;
+    const onStderrLine = (line: string) => {
+      const m = /speed=\s*([\d.]+)x/.exec(line);
+      if (m && command === this.command) this.speedX = Number(m[1]);
+    };
+    const command = runFfmpeg({ role: 'encoder', args: this.args(resumed), log: this.log, input, stdout: !!this.onStream, onStderrLine });
     this.input = input;
     this.command = command;
     this.startedAt = Date.now(); // this run's age: the crash backoff's reset and the watchdog's first-segment grace

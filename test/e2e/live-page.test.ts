@@ -34,6 +34,7 @@ describe('the live page in a real browser (Chromium, hls.js, the whole pipeline)
     const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: 20000 });
+    expect(await page.evaluate(() => (window as unknown as { idolcastPlayer: { mode: string } }).idolcastPlayer.mode)).toBe('lowlatency');
 
     // Listen to what the video element actually plays, as the viewer's speakers would.
     await page.evaluate(() => {
