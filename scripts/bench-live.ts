@@ -37,16 +37,23 @@ function percentile(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-/** The bench config with the page's chat box open wide (the rate limits would refuse 30 lines a minute), no bed, the live view in the bench's directory. */
+/**
+ * The bench config with the page's chat box open wide (the rate limits would refuse 30 lines a
+ * minute), no shedding on a slow Redis round trip (a loaded machine would drop lines: the bench
+ * measures the path, not the shedding), no bed, and a live view directory of its own per run (a
+ * link left by an earlier run's broadcaster would be played until the new one goes on air).
+ */
 function writeConfig(b: LiveBench, hls: boolean): string {
   const file = path.join(b.dir, 'live.yaml');
   const base = YAML.parse(fs.readFileSync(b.configPath, 'utf8')) as Record<string, unknown>;
   const wide = { burst: 1000, perMinute: 60_000 };
+  const never = 1_000_000;
   fs.writeFileSync(
     file,
     YAML.stringify({
       ...base,
-      channels: { main: { live: { dir: path.join(b.dir, 'live') } } },
+      degradation: { redisRttMs: { shed: never, ttl: never, voice: never } },
+      channels: { main: { live: { dir: path.join(b.dir, hls ? 'live-page-hls' : 'live-page') } } },
       playout: { bed: { source: 'none' } },
       control: { chatRate: { perClient: wide, global: wide }, ...(hls ? { maxLiveViewers: 0 } : {}) },
     }),
@@ -68,14 +75,18 @@ async function openPage(browser: Browser, port: number): Promise<Page> {
   return page;
 }
 
-/** Type a line into the page's chat box, send it, and wait (bounded) until the page's output carries speech. */
-async function sayAndHear(page: Page, text: string): Promise<number | undefined> {
+/**
+ * Type a line into the page's chat box, send it, and wait (bounded) until the page's output
+ * carries speech: how long that took, and how far behind the air the page played then (its
+ * player's clock: the on-air time of what it plays).
+ */
+async function sayAndHear(page: Page, text: string): Promise<{ ms: number; behindAirMs: number } | undefined> {
   await page.fill('#text', text);
   const sentAt = Date.now();
   await page.click('button[type=submit]');
   for (let t = Date.now(); Date.now() - t < HEAR_WITHIN_MS; ) {
     const heard = await heardAfter(page, sentAt, SPEECH_RMS);
-    if (heard !== undefined) return heard - sentAt;
+    if (heard !== undefined) return { ms: heard - sentAt, behindAirMs: Date.now() - (await playerState(page)).clock };
     await sleep(20);
   }
   return undefined;
@@ -98,10 +109,14 @@ export async function liveFigures(b: LiveBench, opts: { lines?: number; hls?: bo
     await listen(page, 10);
     await page.fill('#user', 'bench');
     const latencies: number[] = [];
+    const behind: number[] = [];
     for (let i = 0; i < lines; i++) {
-      const ms = await sayAndHear(page, `Line ${i}: hello stream.`);
-      if (ms !== undefined) latencies.push(ms);
-      log('live page line', i, ms);
+      const heard = await sayAndHear(page, `Line ${i}: hello stream.`);
+      if (heard) {
+        latencies.push(heard.ms);
+        behind.push(heard.behindAirMs);
+      }
+      log('live page line', i, heard);
       // Let the line finish and the playout go idle before the next one.
       await sleep(2500);
     }
@@ -110,6 +125,8 @@ export async function liveFigures(b: LiveBench, opts: { lines?: number; hls?: bo
       lines,
       heard: latencies.length,
       chatToAudibleMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
+      /** The page's player behind the air (its clock against the wall) when each line was heard: the live view's own share. */
+      playerBehindAirMs: { p50: percentile(behind, 50), p99: percentile(behind, 99) },
       loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
       target: { p50Ms: 1000 },
     };

@@ -105,7 +105,7 @@ async function playParts(u: Payload<'playout'>, line: AiringLine, deps: PlayoutD
     }
     // The caption goes on the picture when the line's first sample does (the encoder's clock).
     const times = await airs(pump.play(pcm, part === 0 && caption ? (due) => at(due, () => ((onAir.captionFor = u.utteranceId), caption.set(u.text))) : undefined));
-    if (startAt === undefined) startAt = announce(u, line, times.startAt + offset, deps);
+    if (startAt === undefined) startAt = announce(u, line, times.startAt, offset, deps);
     endAt = times.endAt + offset;
     played++;
     if (current.skipped) break;
@@ -113,9 +113,15 @@ async function playParts(u: Payload<'playout'>, line: AiringLine, deps: PlayoutD
   return { startAt, endAt, played };
 }
 
-/** Publish the line's on-air start when viewers hear it. */
-function announce(u: Payload<'playout'>, line: AiringLine, startAt: number, deps: PlayoutDeps): number {
-  line.startTimer = at(startAt, () => {
+/**
+ * Publish the line's on-air start as its first sample goes out (`outAt`, the playout's clock),
+ * with `startAt` on the live view's clock (`offset` later: the HLS program date's frame). Each
+ * player shows the caption when its own clock reaches `startAt`; the low-latency view plays well
+ * under a second behind, so the event must reach it before then, not at `startAt`.
+ */
+function announce(u: Payload<'playout'>, line: AiringLine, outAt: number, offset: number, deps: PlayoutDeps): number {
+  const startAt = outAt + offset;
+  line.startTimer = at(outAt, () => {
     deps.onAir.utteranceId = u.utteranceId;
     line.started = true;
     deps.publish({ type: 'onair-start', utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt });

@@ -61,5 +61,9 @@ describe('the live page in a real browser (Chromium, the low-latency stream thro
     expect(whileCaptioned.length).toBeGreaterThan(10);
     const loud = whileCaptioned.filter((l) => l.rms > 0.02).length;
     expect(loud / whileCaptioned.length).toBeGreaterThan(0.4);
+    // And the other way round: the line is not heard before its caption is up (the on-air event
+    // reaches the page before the low-latency stream plays the line, and its clock says when).
+    const heardLoud = heard.filter((l) => l.at > sentAt && l.rms > 0.02);
+    expect(heardLoud.filter((l) => l.caption === text).length / heardLoud.length).toBeGreaterThan(0.8);
   });
 });
