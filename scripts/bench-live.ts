@@ -77,16 +77,16 @@ async function openPage(browser: Browser, port: number): Promise<Page> {
 
 /**
  * Type a line into the page's chat box, send it, and wait (bounded) until the page's output
- * carries speech: how long that took, and how far behind the air the page played then (its
- * player's clock: the on-air time of what it plays).
+ * carries speech: how long that took, and how much stream the page held ahead of what it played
+ * then (the player's own share of the delay).
  */
-async function sayAndHear(page: Page, text: string): Promise<{ ms: number; behindAirMs: number } | undefined> {
+async function sayAndHear(page: Page, text: string): Promise<{ ms: number; aheadMs: number } | undefined> {
   await page.fill('#text', text);
   const sentAt = Date.now();
   await page.click('button[type=submit]');
   for (let t = Date.now(); Date.now() - t < HEAR_WITHIN_MS; ) {
     const heard = await heardAfter(page, sentAt, SPEECH_RMS);
-    if (heard !== undefined) return { ms: heard - sentAt, behindAirMs: Date.now() - (await playerState(page)).clock };
+    if (heard !== undefined) return { ms: heard - sentAt, aheadMs: Math.round((await playerState(page)).aheadS * 1000) };
     await sleep(20);
   }
   return undefined;
@@ -109,12 +109,12 @@ export async function liveFigures(b: LiveBench, opts: { lines?: number; hls?: bo
     await listen(page, 10);
     await page.fill('#user', 'bench');
     const latencies: number[] = [];
-    const behind: number[] = [];
+    const ahead: number[] = [];
     for (let i = 0; i < lines; i++) {
       const heard = await sayAndHear(page, `Line ${i}: hello stream.`);
       if (heard) {
         latencies.push(heard.ms);
-        behind.push(heard.behindAirMs);
+        ahead.push(heard.aheadMs);
       }
       log('live page line', i, heard);
       // Let the line finish and the playout go idle before the next one.
@@ -125,8 +125,8 @@ export async function liveFigures(b: LiveBench, opts: { lines?: number; hls?: bo
       lines,
       heard: latencies.length,
       chatToAudibleMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
-      /** The page's player behind the air (its clock against the wall) when each line was heard: the live view's own share. */
-      playerBehindAirMs: { p50: percentile(behind, 50), p99: percentile(behind, 99) },
+      /** Stream the page held ahead of what it played when each line was heard: the player's own share. */
+      playerBufferMs: { p50: percentile(ahead, 50), p99: percentile(ahead, 99) },
       loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
       target: { p50Ms: 1000 },
     };

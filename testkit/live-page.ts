@@ -63,9 +63,15 @@ export interface PlayerState {
   /** The on-air time of what the page plays now. */
   clock: number;
   currentTime: number;
+  /** Seconds of stream the page holds ahead of what it plays: the player's own share of the delay. */
+  aheadS: number;
 }
 
 /** The page's player, as it exposes itself (`window.idolcastPlayer`). */
 export function playerState(page: Page): Promise<PlayerState> {
-  return page.evaluate<PlayerState>(`({ ...window.idolcastPlayer, clock: window.idolcastPlayer.clock(), currentTime: document.getElementById('video').currentTime })`);
+  return page.evaluate<PlayerState>(`(() => {
+    const v = document.getElementById('video');
+    const ahead = v.buffered.length ? v.buffered.end(v.buffered.length - 1) - v.currentTime : 0;
+    return { ...window.idolcastPlayer, clock: window.idolcastPlayer.clock(), currentTime: v.currentTime, aheadS: ahead };
+  })()`);
 }

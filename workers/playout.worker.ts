@@ -129,11 +129,14 @@ function announce(u: Payload<'playout'>, line: AiringLine, outAt: number, offset
   return startAt;
 }
 
-/** Clear the caption when the line's last sample is on the picture, and publish its end when viewers hear it. */
-function finish(u: Payload<'playout'>, startAt: number | undefined, endAt: number, captionEnd: number, deps: PlayoutDeps): void {
+/**
+ * Clear the caption when the line's last sample is on the picture, and publish its end then too
+ * (`outEnd`, the playout's clock; `endAt` on the live view's clock, as for the start).
+ */
+function finish(u: Payload<'playout'>, startAt: number | undefined, endAt: number, outEnd: number, deps: PlayoutDeps): void {
   const { caption, onAir } = deps;
-  at(captionEnd, () => onAir.captionFor === u.utteranceId && (caption?.clear(), (onAir.captionFor = undefined)));
-  at(endAt, () => {
+  at(outEnd, () => onAir.captionFor === u.utteranceId && (caption?.clear(), (onAir.captionFor = undefined)));
+  at(outEnd, () => {
     if (onAir.utteranceId === u.utteranceId) onAir.utteranceId = null;
     deps.publish({ type: 'onair-end', utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt, endAt });
   });
