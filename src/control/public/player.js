@@ -126,10 +126,16 @@
       enableStashBuffer: false,
       lazyLoad: false,
       autoCleanupSourceBuffer: true,
-      // A new viewer starts at the last keyframe (up to a second back): skip ahead to near the live edge.
+      // Play a little faster while more than 0.45 s is buffered ahead, back to 0.3 s: the delay
+      // crept up to ~0.6 s with skipping alone. A new viewer starts at the last keyframe (up to a
+      // second back) and a stall leaves a backlog: past 1.2 s, skip ahead instead.
+      liveSync: true,
+      liveSyncMaxLatency: 0.45,
+      liveSyncTargetLatency: 0.3,
+      liveSyncPlaybackRate: 1.1,
       liveBufferLatencyChasing: true,
-      liveBufferLatencyMaxLatency: 0.8,
-      liveBufferLatencyMinRemain: 0.25,
+      liveBufferLatencyMaxLatency: 1.2,
+      liveBufferLatencyMinRemain: 0.3,
     });
     // A stream the browser cannot decode is a failed stream too.
     mpegtsPlayer.on(mpegts.Events.ERROR, (type, detail) => events.ended(`${type}: ${detail}`));
