@@ -69,7 +69,8 @@ export class GopCache {
       this.bytes = 0;
       this.groupDts = {};
     }
-    if (pid === this.videoPid || pid === this.audioPid) this.timestamps(packet, pid === this.videoPid ? 'video' : 'audio');
+    // Audio first: a sound-only channel's audio is also its PCR stream.
+    if (pid === this.videoPid || pid === this.audioPid) this.timestamps(packet, pid === this.audioPid ? 'audio' : 'video');
     if (this.bytes < MAX_BYTES) {
       this.packets.push(Buffer.from(packet));
       this.bytes += TS_PACKET;

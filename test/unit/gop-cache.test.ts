@@ -100,6 +100,14 @@ describe('the on-air clock of the cached stream', () => {
     expect(cache.snapshotClock()).toBe(5000 + 200);
   });
 
+  it('keeps the clock of a sound-only channel, whose audio is also its PCR stream', () => {
+    const cache = new GopCache(() => 7000);
+    const pmtAudioOnly = table(0x1000, [0x02, 0xb0, 0x12, 0, 1, 0xc1, 0, 0, 0xe1, 0x01, 0xf0, 0x00, 0x0f, 0xe1, 0x01, 0xf0, 0x00]);
+    cache.push(Buffer.concat([PAT, pmtAudioOnly, pes(0x101, 90_000, true), pes(0x101, 91_800, true)]));
+    expect(cache.clock).toEqual({ pts: 91_800, at: 7020 });
+    expect(cache.snapshotClock()).toBe(7020);
+  });
+
   it('knows no clock before one is set or the first audio is seen, and none after the encoder starts over', () => {
     const cache = new GopCache(() => 42);
     cache.push(Buffer.concat([PAT, PMT_AV, pes(0x100, 3000, true)]));
