@@ -117,6 +117,19 @@ describe('the low-latency live view (real ffmpeg, real Chromium, mpegts.js)', ()
     await playsOn(page, 'the HLS view to play');
   });
 
+  it('a browser without Media Source Extensions is not offered the low-latency stream', async () => {
+    const { port } = await startFleet();
+    browser = await launchChromium();
+    const page = await browser.newPage();
+    await page.addInitScript('delete window.MediaSource; delete window.ManagedMediaSource; delete window.WebKitMediaSource;');
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForFunction('window.idolcastPlayer.mode !== "connecting"');
+    const state = await playerState(page);
+    // hls.js needs MSE too: the page hands the playlist to the video element itself.
+    expect(state.mode).toBe('native');
+    expect(state.fallbackWhy).toBe('no Media Source Extensions here');
+  });
+
   it('the stream keeps the control server\'s Host and Origin checks', async () => {
     const { port } = await startFleet();
     const foreignOrigin = new PlainViewer(port, { origin: 'http://attacker.example' });
