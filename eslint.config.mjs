@@ -39,4 +39,15 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The pages' own scripts run in the browser, outside any tsconfig: the plain rules, with the
+    // browser's globals and those of the players the page loads before them.
+    files: ['src/control/public/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'script',
+      globals: Object.fromEntries(['window', 'document', 'console', 'fetch', 'AbortController', 'setTimeout', 'clearTimeout', 'Hls', 'mpegts'].map((g) => [g, 'readonly'])),
+    },
+  },
 );

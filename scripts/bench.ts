@@ -32,6 +32,7 @@ import { NginxRtmp } from '../testkit/nginx-rtmp';
 import { RtmpViewer } from '../testkit/rtmp-pull';
 import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
 import { sleep } from '../src/time';
+import { liveFigures } from './bench-live';
 import { replicaFigures } from './bench-replicas';
 import { runMain } from './run-main';
 
@@ -470,6 +471,12 @@ async function main(): Promise<void> {
       console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, replicas: await replicaFigures(b) }, null, 2));
       return;
     }
+    if (process.env.BENCH_ONLY === 'live') {
+      // Just chat → audible on the live page in Chromium, low-latency and HLS (`BENCH_ONLY=live npm run bench`).
+      const lines = Number(process.env.BENCH_LINES ?? 30);
+      console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, live: await liveFigures(b, { lines }), liveHls: await liveFigures(b, { lines, hls: true }) }, null, 2));
+      return;
+    }
     log('enqueue throughput');
     const enqueue = await enqueueThroughput(b);
     if (process.env.BENCH_ONLY === 'ingest') {
@@ -491,6 +498,8 @@ async function main(): Promise<void> {
     const rtmp = await rtmpFigures(b);
     log('tts replica scaling');
     const replicas = await replicaFigures(b);
+    log('live page figures');
+    const live = await liveFigures(b);
     const ratios = { enqueue: Math.round((enqueue.idolcast / enqueue.raw) * 100) / 100, worker: Math.round((worker.idolcast / worker.raw) * 100) / 100, ingest: ingest.ratioToRawAddBulk };
     const targets = { enqueueRatio: 0.8, workerRatio: 0.8, ingestRatio: 0.8, p50Ms: 25, p99Ms: 80 };
     const result = {
@@ -504,6 +513,7 @@ async function main(): Promise<void> {
       obs,
       rtmp,
       replicas,
+      live,
       targets,
       pass: {
         enqueueRatio: ratios.enqueue >= targets.enqueueRatio,

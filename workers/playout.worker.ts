@@ -119,7 +119,7 @@ async function playParts(u: Payload<'playout'>, line: AiringLine, deps: PlayoutD
       break;
     }
     const times = await airs(pump.play(pcm, part === 0 ? lineStarts(u, deps) : undefined));
-    if (startAt === undefined) startAt = announce(u, line, times.startAt + offset, deps);
+    if (startAt === undefined) startAt = announce(u, line, times.startAt, offset, deps);
     endAt = times.endAt + offset;
     played++;
     if (current.skipped) break;
@@ -141,9 +141,15 @@ function lineStarts(u: Payload<'playout'>, deps: PlayoutDeps): ((due: number) =>
   };
 }
 
-/** Publish the line's on-air start when viewers hear it. */
-function announce(u: Payload<'playout'>, line: AiringLine, startAt: number, deps: PlayoutDeps): number {
-  line.startTimer = at(startAt, () => {
+/**
+ * Publish the line's on-air start as its first sample goes out (`outAt`, the playout's clock),
+ * with `startAt` on the live view's clock (`offset` later: the HLS program date's frame). Each
+ * player shows the caption when its own clock reaches `startAt`; the low-latency view plays well
+ * under a second behind, so the event must reach it before then, not at `startAt`.
+ */
+function announce(u: Payload<'playout'>, line: AiringLine, outAt: number, offset: number, deps: PlayoutDeps): number {
+  const startAt = outAt + offset;
+  line.startTimer = at(outAt, () => {
     deps.onAir.utteranceId = u.utteranceId;
     line.started = true;
     deps.publish({ type: 'onair-start', utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt });
@@ -151,11 +157,14 @@ function announce(u: Payload<'playout'>, line: AiringLine, startAt: number, deps
   return startAt;
 }
 
-/** Clear the caption when the line's last sample is on the picture, and publish its end when viewers hear it. */
-function finish(u: Payload<'playout'>, startAt: number | undefined, endAt: number, captionEnd: number, deps: PlayoutDeps): void {
+/**
+ * Clear the caption when the line's last sample is on the picture, and publish its end then too
+ * (`outEnd`, the playout's clock; `endAt` on the live view's clock, as for the start).
+ */
+function finish(u: Payload<'playout'>, startAt: number | undefined, endAt: number, outEnd: number, deps: PlayoutDeps): void {
   const { caption, onAir } = deps;
-  at(captionEnd, () => onAir.captionFor === u.utteranceId && (caption?.clear(), (onAir.captionFor = undefined)));
-  at(endAt, () => {
+  at(outEnd, () => onAir.captionFor === u.utteranceId && (caption?.clear(), (onAir.captionFor = undefined)));
+  at(outEnd, () => {
     if (onAir.utteranceId === u.utteranceId) onAir.utteranceId = null;
     deps.publish({ type: 'onair-end', utteranceId: u.utteranceId, text: u.text, voice: u.voice, user: u.origin.user, startAt, endAt });
   });

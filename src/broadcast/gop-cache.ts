@@ -1,12 +1,20 @@
-const TS_PACKET = 188;
+import { TS_PACKET, audioPidOf, isRandomAccess, pesDts, pidOf, sectionStart, tickDiff, ticksToMs } from './ts-timestamps';
+
 /** Bound on the cache: a keyframe interval of a high-bitrate stream fits many times over. */
 const MAX_BYTES = 8 * 1024 * 1024;
 
+/** The on-air clock at one point of the stream: the wall time (ms) its audio at `pts` is heard on air. */
+export interface StreamClock {
+  pts: number;
+  at: number;
+}
+
 /**
- * The encoded stream (MPEG-TS) since its last keyframe. A destination pusher that (re)connects
- * is handed this first, so it starts on a keyframe at once instead of probing the live stream
- * until the next one comes by: platforms see a picture sooner after every reconnect or takeover.
- * Keyframes are found by the random-access indicator the MPEG-TS muxer sets on them.
+ * The encoded stream (MPEG-TS) since its last keyframe. A destination pusher or a live viewer that
+ * (re)connects is handed this first, so it starts on a keyframe at once instead of probing the live
+ * stream until the next one comes by: platforms and viewers see a picture sooner after every
+ * reconnect or takeover. Keyframes are found by the random-access indicator the MPEG-TS muxer sets on them.
+ * It also follows the stream's timestamps, so it can tell which on-air moment a snapshot starts at.
  */
 export class GopCache {
   private packets: Buffer[] = [];
@@ -18,6 +26,13 @@ export class GopCache {
   private pmtPid = -1;
   /** The video stream's PID (the PMT's PCR PID: ffmpeg clocks the program on its video). */
   private videoPid = -1;
+  private audioPid = -1;
+  /** The first decode times of the cached group, per stream: a player's timeline starts at the earlier one. */
+  private groupDts: { video?: number; audio?: number } = {};
+  private anchor?: StreamClock;
+
+  /** `firstClock`: the on-air time of the first audio of a run, when this cache sees the encoder's own output. */
+  constructor(private readonly firstClock?: () => number | undefined) {}
 
   push(chunk: Buffer): void {
     const data = this.partial.length ? Buffer.concat([this.partial, chunk]) : chunk;
@@ -33,26 +48,64 @@ export class GopCache {
         i = next - TS_PACKET;
         continue;
       }
-      const packet = data.subarray(i, i + TS_PACKET);
-      const pid = ((packet[1]! & 0x1f) << 8) | packet[2]!;
-      if (pid === 0) {
-        this.pat = Buffer.from(packet);
-        this.pmtPid = pmtPidOf(packet);
-      } else if (pid === this.pmtPid) {
-        this.pmt = Buffer.from(packet);
-        this.videoPid = pcrPidOf(packet);
-      }
-      // Audio frames carry the random-access flag too: only the video's marks a new group.
-      if (pid === this.videoPid && isRandomAccess(packet)) {
-        this.packets = [];
-        this.bytes = 0;
-      }
-      if (this.bytes < MAX_BYTES) {
-        this.packets.push(Buffer.from(packet));
-        this.bytes += TS_PACKET;
-      }
+      this.packet(data.subarray(i, i + TS_PACKET));
     }
     this.partial = i < data.length ? Buffer.from(data.subarray(i)) : Buffer.alloc(0);
+  }
+
+  private packet(packet: Buffer): void {
+    const pid = pidOf(packet);
+    if (pid === 0) {
+      this.pat = Buffer.from(packet);
+      this.pmtPid = pmtPidOf(packet);
+    } else if (pid === this.pmtPid) {
+      this.pmt = Buffer.from(packet);
+      this.videoPid = pcrPidOf(packet);
+      this.audioPid = audioPidOf(packet);
+    }
+    // Audio frames carry the random-access flag too: only the video's marks a new group.
+    if (pid === this.videoPid && isRandomAccess(packet)) {
+      this.packets = [];
+      this.bytes = 0;
+      this.groupDts = {};
+    }
+    // Audio first: a sound-only channel's audio is also its PCR stream.
+    if (pid === this.videoPid || pid === this.audioPid) this.timestamps(packet, pid === this.audioPid ? 'audio' : 'video');
+    if (this.bytes < MAX_BYTES) {
+      this.packets.push(Buffer.from(packet));
+      this.bytes += TS_PACKET;
+    }
+  }
+
+  private timestamps(packet: Buffer, kind: 'video' | 'audio'): void {
+    const dts = pesDts(packet);
+    if (dts === undefined) return;
+    this.groupDts[kind] ??= dts;
+    if (kind !== 'audio') return;
+    // The clock moves with the audio: the latest audio PES is the anchor (a wrap of the 33 bits is crossed here).
+    if (this.anchor) this.anchor = { pts: dts, at: this.anchor.at + ticksToMs(tickDiff(dts, this.anchor.pts)) };
+    else {
+      const first = this.firstClock?.();
+      if (first !== undefined) this.anchor = { pts: dts, at: first };
+    }
+  }
+
+  /** The on-air clock at the latest audio, once known. */
+  get clock(): StreamClock | undefined {
+    return this.anchor;
+  }
+
+  /** Set the clock from the stream's source (a reader of a broadcaster's stream is told it on connecting). */
+  setClock(clock: StreamClock): void {
+    this.anchor = { ...clock };
+  }
+
+  /** The on-air time (ms) of the snapshot's first timestamp: where a player starting with the snapshot has its time zero. */
+  snapshotClock(): number | undefined {
+    const { video, audio } = this.groupDts;
+    const first = video === undefined ? audio : audio === undefined || tickDiff(video, audio) <= 0 ? video : audio;
+    if (first === undefined || !this.anchor) return undefined;
+    return this.anchor.at + ticksToMs(tickDiff(first, this.anchor.pts));
   }
 
   /** The stream from its last keyframe up to now, so the next chunk pushed continues it exactly. */
@@ -63,25 +116,13 @@ export class GopCache {
 
   clear(): void {
     this.pat = this.pmt = undefined;
-    this.pmtPid = this.videoPid = -1;
+    this.pmtPid = this.videoPid = this.audioPid = -1;
     this.packets = [];
     this.bytes = 0;
     this.partial = Buffer.alloc(0);
+    this.groupDts = {};
+    this.anchor = undefined;
   }
-}
-
-/** A packet that starts a keyframe: adaptation field present with its random_access_indicator set. */
-function isRandomAccess(p: Buffer): boolean {
-  const adaptation = (p[3]! >> 4) & 0x3;
-  return (adaptation === 2 || adaptation === 3) && p[4]! > 0 && (p[5]! & 0x40) !== 0;
-}
-
-/** Where a PSI table's section starts in a packet (after the adaptation field and pointer), or -1. */
-function sectionStart(p: Buffer): number {
-  const adaptation = (p[3]! >> 4) & 0x3;
-  const o = 4 + (adaptation === 2 || adaptation === 3 ? 1 + p[4]! : 0);
-  if ((p[1]! & 0x40) === 0 || o >= TS_PACKET) return -1;
-  return o + 1 + p[o]!;
 }
 
 /** The PMT's PID from a PAT packet (first program), or -1. */

@@ -7,6 +7,9 @@ import type { Logger } from '../logger';
 import { sleep } from '../time';
 import { runFfmpeg, type FfmpegProcess } from './ffmpeg-process';
 
+/** The encoder's speed is measured over this much of its recent progress. */
+const SPEED_WINDOW_MS = 10_000;
+
 /** Escape a value for the tee muxer's `[opt=value]target` syntax. */
 function teeEscape(v: string): string {
   return v.replace(/[\\:|[\]]/g, (c) => `\\${c}`);
@@ -28,6 +31,8 @@ export class HlsEncoder {
   /** The next exit was asked for (the watchdog): respawn at once, outside the crash backoff. */
   private restartAsked = false;
   private restarts = 0;
+  /** ffmpeg's progress (`time=`, media seconds encoded) at wall times, over the last SPEED_WINDOW_MS. */
+  private progress: { at: number; media: number }[] = [];
   /** Wall time the first sample of the current ffmpeg run was due (set by its first write). */
   private runFirstSampleAt?: number;
   private offsetMs = 0;
@@ -42,7 +47,7 @@ export class HlsEncoder {
     private readonly sampleRate: number,
     private readonly log: Logger,
     private readonly onRestart: () => void = () => {},
-    /** Receives the encoded stream (MPEG-TS) for the destination pushers; none: the live view only. */
+    /** Receives the encoded stream (MPEG-TS) for the low-latency live view and the destination pushers; none: HLS only. */
     private readonly onStream?: (chunk: Buffer) => void,
     /** File whose text is drawn on the picture (re-read every frame); none: no caption. */
     private readonly captionPath?: string,
@@ -67,6 +72,26 @@ export class HlsEncoder {
    */
   get mediaStartAt(): number | undefined {
     return this.runFirstSampleAt;
+  }
+
+  /**
+   * Media seconds encoded per second over the last few seconds (ffmpeg's own `speed=` counts from
+   * its start, so a slow start weighs on it for minutes). Under 1.0 the encoder falls behind the
+   * playout: viewers and destinations drift ever later.
+   */
+  get speed(): number | undefined {
+    const first = this.progress[0];
+    const last = this.progress[this.progress.length - 1];
+    if (!this.command || !first || !last || last.at - first.at < SPEED_WINDOW_MS / 2) return undefined;
+    return Math.round(((last.media - first.media) / ((last.at - first.at) / 1000)) * 1000) / 1000;
+  }
+
+  private progressLine(line: string): void {
+    const m = /time=\s*(\d+):(\d\d):(\d\d(?:\.\d+)?)/.exec(line);
+    if (!m) return;
+    const at = Date.now();
+    this.progress.push({ at, media: Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) });
+    while (this.progress.length > 2 && at - this.progress[1]!.at >= SPEED_WINDOW_MS) this.progress.shift();
   }
 
   get restartCount(): number {
@@ -203,7 +228,9 @@ export class HlsEncoder {
 
   private spawn(resumed: boolean): void {
     const input = new PassThrough({ highWaterMark: this.sampleRate * 2 });
-    const command = runFfmpeg({ role: 'encoder', args: this.args(resumed), log: this.log, input, stdout: !!this.onStream });
+    this.progress = [];
+    const onStderrLine = (line: string) => command === this.command && this.progressLine(line);
+    const command = runFfmpeg({ role: 'encoder', args: this.args(resumed), log: this.log, input, stdout: !!this.onStream, onStderrLine });
     this.input = input;
     this.command = command;
     this.startedAt = Date.now(); // this run's age: the crash backoff's reset and the watchdog's first-segment grace

@@ -12,6 +12,7 @@ import { FeedAudio } from './feed-audio';
 import { GopCache } from './gop-cache';
 import { HlsEncoder } from './hls-encoder';
 import type { Leadership } from './leadership';
+import { LIVE_SOCKET, LiveSocket } from './live-socket';
 import { MEMBERS_DIR, pointLiveView } from './live-view';
 import { type BedMix, RealtimePump } from './realtime-pump';
 import { FramePacer, VideoFeed, renderSlate } from './video-feed';
@@ -114,7 +115,9 @@ export async function openOutput(ctx: ProcessContext, channel: string, lead: Lea
 
   const caption = channelConfig.video.captions ? new CaptionFile(path.join(memberDir, 'caption.txt')) : undefined;
   caption?.clear();
-  const gop = new GopCache();
+  // The stream's on-air clock starts at the run's first sample, as the encoder was handed it.
+  const gop = new GopCache(() => encoder.mediaStartAt);
+  const live = new LiveSocket(path.join(memberDir, LIVE_SOCKET), gop, () => encoder.streamOffsetMs, log);
   const relays = destinationRelays(channel, channelConfig, config.resolved?.streamKeys ?? {}, log, metrics, gop);
   const picture = await feedPicture(memberDir, channelConfig, rate, log);
   const encoder = new HlsEncoder(
@@ -125,14 +128,14 @@ export async function openOutput(ctx: ProcessContext, channel: string, lead: Lea
     () => {
       metrics.encoderRestarts.inc({ channel });
       gop.clear();
+      live.restart();
       for (const r of relays) r.restart();
     },
-    relays.length
-      ? (chunk) => {
-          gop.push(chunk);
-          if (lead.mayPublish) for (const r of relays) r.write(chunk);
-        }
-      : undefined,
+    (chunk) => {
+      gop.push(chunk);
+      if (lead.mayPublish) for (const r of relays) r.write(chunk);
+      live.write(chunk);
+    },
     caption?.path,
     picture?.frames,
   );
@@ -145,12 +148,14 @@ export async function openOutput(ctx: ProcessContext, channel: string, lead: Lea
   const speech = avatar?.speech ?? (channelConfig.video.avatar.vtubeStudio.enabled || config.overlay.avatar.enabled ? new PcmRing(rate) : undefined);
   const pump = new RealtimePump(rate, config.playout.leadMs, (pcm, dueAt) => encoder.write(pcm, dueAt), 20, feedAudio?.mix ?? bed, speech && ((pcm, dueAt) => speech.push(pcm, dueAt)));
   encoder.start();
+  live.listen();
   pump.start();
   // Air nothing until the output is out and its clock known, so on-air times are right from the first line.
   await Promise.race([encoder.clockReady, sleep(15000)]);
   log.info({ channel, dir: memberDir }, 'broadcaster warm: encoding, published nowhere yet');
 
   const stopInputs = () => {
+    live.close();
     picture?.stop();
     feedAudio?.stop();
     pump.stop();
@@ -167,7 +172,7 @@ export async function openOutput(ctx: ProcessContext, channel: string, lead: Lea
       for (const r of relays) r.start();
       pointLiveView(liveRoot, channel, path.join(memberDir, 'hls'), log);
     },
-    detail: () => ({ encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, underruns: pump.underruns, destinations: Object.fromEntries(relays.map((r) => [r.name, r.onAir])) }),
+    detail: () => ({ encoderRunning: encoder.running, encoderRestarts: encoder.restartCount, encoderSpeed: encoder.speed, underruns: pump.underruns, destinations: Object.fromEntries(relays.map((r) => [r.name, r.onAir])) }),
     /** Graceful: the encoder and the pushers close after what they have. */
     stop: async () => {
       stopInputs();

@@ -26,6 +26,10 @@ export const controlSchema = z
     maxEventStreams: z.number().int().min(1).max(100_000).default(200),
     /** Bytes an event-stream client may leave unread before it is dropped. */
     eventBufferBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(256 * 1024),
+    /** Low-latency live view players (GET /api/live) at once, all channels; past it 503 and the page plays HLS. 0: off. */
+    maxLiveViewers: z.number().int().min(0).max(10_000).default(100),
+    /** Bytes of stream a low-latency viewer may leave unread before it is dropped (its page reconnects). */
+    liveViewerBufferBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(1024 * 1024),
     /** POST /api/chat: a token bucket per client address and one for all clients; past either, 429 with Retry-After. */
     chatRate: z
       .strictObject({ perClient: rateSchema.prefault({ burst: 5, perMinute: 20 }), global: rateSchema.prefault({ burst: 30, perMinute: 240 }) })

@@ -20,6 +20,7 @@ import { engineBreakers } from '../tts/breaker-state';
 import { isLoopback, overlayTokenOf, requireOverlayToken, requireToken } from './auth';
 import { EventStreams } from './event-streams';
 import { overlayAvatarInfo, overlayLayerFile } from './overlay-avatar';
+import { LiveRelay } from './live-relay';
 import { RateLimiter } from './rate-limit';
 import { mountAiApi } from './ai-api';
 import { checkHost, hostMatcher, refuseCrossSite, securityHeaders } from './same-origin';
@@ -78,10 +79,12 @@ export function createControlApp(ctx: ProcessContext) {
   const token = config.control.adminToken;
   if (token) app.use(requireToken(token));
   mountApi(app, ctx, events);
+  const live = mountLiveView(app, ctx);
   mountPages(app, ctx);
 
   const close = async () => {
     streams.closeAll();
+    live.closeAll();
     await subscriber.quit().catch(() => subscriber.disconnect());
   };
   return { app, close };
@@ -188,7 +191,7 @@ function mountApi(app: express.Express, ctx: ProcessContext, events: (req: Reque
     res.json({
       defaultChannel: config.defaultChannel,
       // pictureCaption: the picture carries the line on air burned in, so the page draws none over it.
-      channels: Object.entries(config.channels).map(([id, c]) => ({ id, title: c.title, live: `/live/${id}/index.m3u8`, pictureCaption: c.video.captions && !c.video.audioOnly })),
+      channels: Object.entries(config.channels).map(([id, c]) => ({ id, title: c.title, live: `/live/${id}/index.m3u8`, lowLatency: `/api/live?channel=${id}`, pictureCaption: c.video.captions && !c.video.audioOnly })),
     });
   });
   // Where the operator finds the overlay's address with its read-only token.
@@ -254,12 +257,31 @@ function acceptChat(ctx: ProcessContext) {
   };
 }
 
-/** The local live view: HLS written by the broadcasters, hls.js, and the page. */
+/**
+ * The low-latency live view, `GET /api/live?channel=`: the on-air broadcaster's MPEG-TS relayed
+ * over chunked HTTP (src/control/live-relay.ts), under /api so the same Host, Origin and token
+ * checks apply as to the rest of the API.
+ */
+function mountLiveView(app: express.Express, ctx: ProcessContext): LiveRelay {
+  const { config, log } = ctx;
+  const links = Object.fromEntries(Object.entries(config.channels).map(([id, c]) => [id, path.resolve(c.live.dir, id)]));
+  const limits = { maxViewers: config.control.maxLiveViewers, maxBufferedBytes: config.control.liveViewerBufferBytes };
+  const relay = new LiveRelay(links, limits, log.child({ component: 'live-relay' }), ctx.metrics.registry);
+  app.get('/api/live', (req, res) => {
+    const channel = channelOf(config, req.query.channel);
+    if (channel === undefined) return unknownChannel(res, req.query.channel);
+    relay.serve(channel, res);
+  });
+  return relay;
+}
+
+/** The local live view: HLS written by the broadcasters, hls.js and mpegts.js, and the page. */
 function mountPages(app: express.Express, ctx: ProcessContext): void {
   for (const [id, c] of Object.entries(ctx.config.channels)) {
     app.use(`/live/${id}`, express.static(path.resolve(c.live.dir, id), { cacheControl: false, setHeaders: (res) => res.setHeader('cache-control', 'no-cache') }));
   }
   app.get('/vendor/hls.min.js', (_req, res) => res.sendFile(require.resolve('hls.js/dist/hls.min.js')));
+  app.get('/vendor/mpegts.js', (_req, res) => res.sendFile(require.resolve('mpegts.js/dist/mpegts.js')));
   app.use(express.static(PUBLIC_DIR));
 }
 

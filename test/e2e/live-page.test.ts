@@ -2,14 +2,15 @@
 /// <reference lib="dom.iterable" />
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { PROJECT_ROOT } from '../../src/paths';
 import { TestFleet, eventually } from '../helpers/fleet';
 import { freeLoopbackPort } from '../../src/ports';
+import { launchChromium, levels, listen, playerState } from '../../testkit/live-page';
 
 const ARTIFACTS = path.join(PROJECT_ROOT, 'test-artifacts');
 
-describe('the live page in a real browser (Chromium, hls.js, the whole pipeline)', () => {
+describe('the live page in a real browser (Chromium, the low-latency stream through mpegts.js, the whole pipeline)', () => {
   let fleet: TestFleet;
   let browser: Browser | undefined;
   afterEach(async () => {
@@ -29,32 +30,15 @@ describe('the live page in a real browser (Chromium, hls.js, the whole pipeline)
     const liveDir = path.join(fleet.dir, 'live', 'main');
     await eventually(async () => (fs.existsSync(path.join(liveDir, 'seg-3.ts')) ? true : undefined), 'a few live segments', 20000);
 
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: 20000 });
+    // The low-latency stream, not the HLS fallback.
+    expect((await playerState(page)).mode).toBe('lowlatency');
 
     // Listen to what the video element actually plays, as the viewer's speakers would.
-    await page.evaluate(() => {
-      const w = window as unknown as { levels: { at: number; rms: number; caption: string }[] };
-      w.levels = [];
-      const video = document.getElementById('video') as HTMLVideoElement;
-      const ctx = new AudioContext();
-      const analyser = ctx.createAnalyser();
-      analyser.fftSize = 2048;
-      ctx.createMediaElementSource(video).connect(analyser);
-      analyser.connect(ctx.destination);
-      const buf = new Float32Array(analyser.fftSize);
-      document.getElementById('chat')!.addEventListener('submit', () => void ctx.resume());
-      setInterval(() => {
-        analyser.getFloatTimeDomainData(buf);
-        const rms = Math.sqrt(buf.reduce((s, v) => s + v * v, 0) / buf.length);
-        w.levels.push({ at: Date.now(), rms, caption: document.getElementById('caption')!.textContent ?? '' });
-      }, 50);
-    });
+    await listen(page, 50);
 
     const text = 'Thank you for watching the stream today!';
     await page.fill('#user', 'Mika');
@@ -70,14 +54,18 @@ describe('the live page in a real browser (Chromium, hls.js, the whole pipeline)
     await page.screenshot({ path: path.join(ARTIFACTS, 'live-page-page-caption.png') });
     await page.waitForFunction(() => document.getElementById('caption')?.textContent === '', undefined, { timeout: 20000 });
 
-    const levels = await page.evaluate(() => (window as unknown as { levels: { at: number; rms: number; caption: string }[] }).levels);
-    const before = levels.filter((l) => l.at < sentAt);
-    const whileCaptioned = levels.filter((l) => l.caption === text);
+    const heard = await levels(page);
+    const before = heard.filter((l) => l.at < sentAt);
+    const whileCaptioned = heard.filter((l) => l.caption === text);
     expect(before.length).toBeGreaterThan(0);
     expect(Math.max(...before.map((l) => l.rms))).toBeLessThan(0.005);
     // The line is heard while its caption is up (captions follow the stream's clock, not the encoder's).
     expect(whileCaptioned.length).toBeGreaterThan(10);
     const loud = whileCaptioned.filter((l) => l.rms > 0.02).length;
     expect(loud / whileCaptioned.length).toBeGreaterThan(0.4);
+    // And the other way round: the line is not heard before its caption is up (the on-air event
+    // reaches the page before the low-latency stream plays the line, and its clock says when).
+    const heardLoud = heard.filter((l) => l.at > sentAt && l.rms > 0.02);
+    expect(heardLoud.filter((l) => l.caption === text).length / heardLoud.length).toBeGreaterThan(0.8);
   });
 });

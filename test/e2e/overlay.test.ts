@@ -88,7 +88,8 @@ describe('the overlay in a real browser (Chromium, the whole pipeline)', () => {
     expect(run.code).toBe(0);
     const aired = JSON.parse(run.stdout.trim().split('\n').pop()!) as { utteranceId: string; startAt: number; endAt: number };
     await page.waitForFunction(() => (window as unknown as Win).banners.filter((b) => b.visible && b.text === 'Raider').length > 0, undefined, { timeout: 10000 });
-    await page.waitForTimeout(800);
+    // The line's end goes out as its audio does; the overlay hides the caption when the stream's clock reaches it.
+    await page.waitForFunction(() => document.getElementById('caption')!.classList.contains('hidden'), undefined, { timeout: 10000 });
     const w = await page.evaluate(() => {
       const x = window as unknown as Win;
       return { captions: x.captions, banners: x.banners, pwned: x.pwned, injected: document.querySelectorAll('#stage script, #stage img, #stage b').length };
