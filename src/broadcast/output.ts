@@ -100,6 +100,14 @@ function feedSound(cfg: ChannelConfig, bed: BedMix | undefined, rate: number, lo
   return { mix: { bed: sound, level, duckLevel } satisfies BedMix, stop: () => sound.stop() };
 }
 
+/** The caption file drawn on the picture (none with `video.captions` off), empty to start with. */
+function openCaption(channelConfig: ChannelConfig, memberDir: string): CaptionFile | undefined {
+  if (!channelConfig.video.captions) return undefined;
+  const caption = new CaptionFile(path.join(memberDir, 'caption.txt'));
+  caption.clear();
+  return caption;
+}
+
 /**
  * A broadcaster's output, standby or active: the real-time pump (the bed alone until a line
  * plays), the encoder writing HLS into this member's own directory and keeping the last keyframe
@@ -113,8 +121,7 @@ export async function openOutput(ctx: ProcessContext, channel: string, lead: Lea
   const liveRoot = path.resolve(channelConfig.live.dir);
   const memberDir = path.join(liveRoot, MEMBERS_DIR, `${channel}-${ctx.id}`.replace(/[^A-Za-z0-9_.-]/g, '_'));
 
-  const caption = channelConfig.video.captions ? new CaptionFile(path.join(memberDir, 'caption.txt')) : undefined;
-  caption?.clear();
+  const caption = openCaption(channelConfig, memberDir);
   // The stream's on-air clock starts at the run's first sample, as the encoder was handed it.
   const gop = new GopCache(() => encoder.mediaStartAt);
   const live = new LiveSocket(path.join(memberDir, LIVE_SOCKET), gop, () => encoder.streamOffsetMs, log);
