@@ -56,24 +56,36 @@ async function encode(pack: AvatarPack, plan: boolean[], file: string): Promise<
 }
 
 /**
- * From the encoded file: is the mouth open in each frame. Counts dark pixels (lips, mouth inside) in
- * the mouth box, which does not change when breathing moves the face a few rows; open is more than
- * twice frame 0's closed mouth.
+ * From the encoded file: is the mouth open in each frame, the avatar's box at `at`. Counts dark
+ * pixels (lips, mouth inside) in the mouth box, which does not change when breathing moves the
+ * face a few rows; open is more than twice the closed mouth's (the count a tenth of the frames
+ * stay under: a speaker pauses, so a recording may start mid-word).
  */
-function mouthOpenFrames(pack: AvatarPack, file: string): boolean[] {
+function mouthOpenFrames(pack: AvatarPack, file: string, at: { x: number; y: number }): boolean[] {
   const m = pack.anchors.mouth, bob = Math.ceil(pack.manifest.breathing.amplitudePx * pack.manifest.scale);
   const w = m.width, h = m.height + bob;
   const out = spawnSync('ffmpeg', ['-loglevel', 'error', '-i', file, '-map', '0:v', '-fps_mode', 'passthrough',
-    '-vf', `format=gray,crop=${w}:${h}:${AT.x + m.x}:${AT.y + m.y}`, '-f', 'rawvideo', 'pipe:1'], { maxBuffer: 1 << 26 }).stdout;
+    '-vf', `format=gray,crop=${w}:${h}:${at.x + m.x}:${at.y + m.y}`, '-f', 'rawvideo', 'pipe:1'], { maxBuffer: 1 << 28 }).stdout;
   const size = w * h, frames = Math.floor(out.length / size);
   const dark = Array.from({ length: frames }, (_, f) => out.subarray(f * size, (f + 1) * size).reduce((n, v) => n + (v < 150 ? 1 : 0), 0));
-  return dark.map((d) => d > 2 * dark[0]!);
+  const closed = [...dark].sort((x, y) => x - y)[Math.floor(dark.length / 10)] ?? 0;
+  return dark.map((d) => d > 2 * closed);
 }
 
-/** From the encoded file: is speech heard in each frame's span of audio. */
+/** Seconds the file's first audio starts after its first video frame (a recording joined mid-stream starts its picture at a keyframe). */
+function audioLead(file: string): number {
+  const out = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,start_time', '-of', 'csv=p=0', file]).stdout.toString();
+  const start = (kind: string) => Number(new RegExp(`^${kind},([\\d.]+)`, 'm').exec(out)?.[1] ?? 0);
+  return start('audio') - start('video');
+}
+
+/** From the encoded file: is speech heard in each video frame's span of audio (the audio lined up with the first frame). */
 function speechFrames(file: string): boolean[] {
-  const out = spawnSync('ffmpeg', ['-loglevel', 'error', '-i', file, '-map', '0:a', '-ac', '1', '-ar', String(RATE), '-f', 's16le', 'pipe:1'], { maxBuffer: 1 << 26 }).stdout;
-  const pcm = new Int16Array(out.buffer, out.byteOffset, Math.floor(out.length / 2));
+  const out = spawnSync('ffmpeg', ['-loglevel', 'error', '-i', file, '-map', '0:a', '-ac', '1', '-ar', String(RATE), '-f', 's16le', 'pipe:1'], { maxBuffer: 1 << 28 }).stdout;
+  const decoded = new Int16Array(out.buffer, out.byteOffset, Math.floor(out.length / 2));
+  const lead = Math.round(audioLead(file) * RATE);
+  let pcm = decoded.subarray(Math.max(0, -lead));
+  if (lead > 0) (pcm = new Int16Array(lead + decoded.length)).set(decoded, lead);
   return Array.from({ length: Math.floor(pcm.length / SPF) }, (_, f) => levelDb(pcm.subarray(f * SPF, (f + 1) * SPF)) > DEFAULT_MOUTH.gateDb);
 }
 
@@ -87,25 +99,37 @@ function onsetOffsets(a: boolean[], b: boolean[]): number[] {
   });
 }
 
+// A type, not an interface: scripts/avatar-bench.ts summarises it as a record of numbers.
+export type LipSync = {
+  /** Median frames from a speech onset to the mouth opening (positive: the mouth opens late). */
+  offsetFrames: number;
+  worstFrames: number;
+  /** Speech onsets found, and those matched to a mouth opening (within 5 frames). */
+  onsets: number;
+  matched: number;
+};
+
+/** The lip sync of an encoded file whose picture has the avatar's box at `at`: its mouth pixels against its audio level. */
+export function lipSyncOfFile(pack: AvatarPack, file: string, at: { x: number; y: number }): LipSync {
+  const speech = speechFrames(file);
+  const offsets = onsetOffsets(speech, mouthOpenFrames(pack, file, at)).sort((x, y) => x - y);
+  const onsets = speech.filter((v, i) => v && i > 0 && !speech[i - 1]).length;
+  return { offsetFrames: offsets[offsets.length >> 1] ?? NaN, worstFrames: Math.max(...offsets.map(Math.abs)), onsets, matched: offsets.length };
+}
+
 /**
- * Lip-sync offset as a viewer gets it: speech and the mouth it drives are encoded together, then
- * read back from the file (mouth pixels, audio level); the median onset offset in frames (positive:
- * the mouth opens late) and how many syllables were matched.
+ * Lip-sync offset of the renderer as a viewer gets it: synthetic syllables and the mouth they
+ * drive are encoded together, then read back from the file (mouth pixels, audio level), with how
+ * many syllables there were.
  */
-export async function lipSyncProbe(pack: AvatarPack, seconds = 10): Promise<{ offsetFrames: number; worstFrames: number; syllables: number; matched: number }> {
+export async function lipSyncProbe(pack: AvatarPack, seconds = 10): Promise<LipSync & { syllables: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-lipsync-'));
   try {
     const plan = speechPlan(seconds * FPS, seededRandom(11));
-    plan.fill(false, 0, 5); // frame 0 is the closed-mouth reference
+    plan.fill(false, 0, 5); // starts closed
     const file = path.join(dir, 'probe.ts');
     await encode(pack, plan, file);
-    const offsets = onsetOffsets(speechFrames(file), mouthOpenFrames(pack, file)).sort((x, y) => x - y);
-    const syllables = plan.filter((v, i) => v && !plan[i - 1]).length;
-    return {
-      offsetFrames: offsets[offsets.length >> 1] ?? NaN,
-      worstFrames: Math.max(...offsets.map(Math.abs)),
-      syllables, matched: offsets.length,
-    };
+    return { ...lipSyncOfFile(pack, file, AT), syllables: plan.filter((v, i) => v && !plan[i - 1]).length };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

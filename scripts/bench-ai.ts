@@ -5,7 +5,8 @@
  * - the overhead of idolcast on a reply: chat message → the reply's first sentence ready in
  *   playout (the audio worker's `speech-ready`), minus the model's own time to that sentence;
  * - the replies/s one reply worker (at its configured concurrency) keeps up with;
- * - chat → the first AI sentence audible through nginx-rtmp (broadcast delay 0 when the build has one).
+ * - chat → the first AI sentence audible through nginx-rtmp (broadcast delay 0 when the build has
+ *   one), BENCH_AI_LINES questions one at a time (15 by default).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -31,6 +31,7 @@ import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
 import { sleep } from '../src/time';
 import { replicaFigures } from './bench-replicas';
 import { aiFigures } from './bench-ai';
+import { avatarFigures, avatarSeconds } from './bench-avatar';
 import { audibleLatencies, cpuShareDuring, startStream } from './bench-stream';
 import { runMain } from './run-main';
 
@@ -424,7 +425,7 @@ async function main(): Promise<void> {
   const guard = setTimeout(() => {
     log('bench took too long: stopping');
     void b.close().finally(() => process.exit(1));
-  }, 14 * 60_000);
+  }, 30 * 60_000); // the avatar's sustained run alone is 5 minutes
   try {
     await b.start();
     if (process.env.BENCH_ONLY === 'rtmp') {
@@ -437,9 +438,9 @@ async function main(): Promise<void> {
       console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, obs: await obsFigures(b) }, null, 2));
       return;
     }
-    if (process.env.BENCH_ONLY === 'ai') {
-      // Just the AI reply figures (`BENCH_ONLY=ai npm run bench`; BENCH_AI_LINES questions through nginx-rtmp, 15 by default).
-      console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, ai: await aiFigures(b, Number(process.env.BENCH_AI_LINES ?? 15)) }, null, 2));
+    if (process.env.BENCH_ONLY === 'ai' || process.env.BENCH_ONLY === 'avatar') {
+      const figures = process.env.BENCH_ONLY === 'ai' ? { ai: await aiFigures(b, Number(process.env.BENCH_AI_LINES ?? 15)) } : { avatar: await avatarFigures(b, avatarSeconds()) };
+      console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, ...figures }, null, 2));
       return;
     }
     if (process.env.BENCH_ONLY === 'replicas') {
@@ -468,6 +469,8 @@ async function main(): Promise<void> {
     const rtmp = await rtmpFigures(b);
     log('tts replica scaling');
     const replicas = await replicaFigures(b);
+    const ai = await aiFigures(b);
+    const avatar = await avatarFigures(b, avatarSeconds());
     const ratios = { enqueue: Math.round((enqueue.idolcast / enqueue.raw) * 100) / 100, worker: Math.round((worker.idolcast / worker.raw) * 100) / 100, ingest: ingest.ratioToRawAddBulk };
     const targets = { enqueueRatio: 0.8, workerRatio: 0.8, ingestRatio: 0.8, p50Ms: 25, p99Ms: 80 };
     const result = {
@@ -481,6 +484,7 @@ async function main(): Promise<void> {
       obs,
       rtmp,
       replicas,
+      ai, avatar, // scripts/bench-ai.ts and scripts/bench-avatar.ts; alone: BENCH_ONLY=ai, BENCH_ONLY=avatar
       targets,
       pass: {
         enqueueRatio: ratios.enqueue >= targets.enqueueRatio,
