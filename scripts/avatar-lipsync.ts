@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Animator, levelDb, seededRandom, DEFAULT_MOUTH } from '../src/avatar/animator';
 import type { AvatarPack } from '../src/avatar/pack';
-import { AvatarRenderer } from '../src/avatar/renderer';
+import { AvatarRenderer, HALF_AT } from '../src/avatar/renderer';
 
 const FPS = 30, RATE = 48_000, SPF = RATE / FPS;
 const OUT = { width: 1280, height: 720 }, AT = { x: 400, y: 120 };
@@ -56,20 +56,16 @@ async function encode(pack: AvatarPack, plan: boolean[], file: string): Promise<
 }
 
 /**
- * From the encoded file: is the mouth open in each frame, the avatar's box at `at`. Counts dark
- * pixels (lips, mouth inside) in the mouth box, which does not change when breathing moves the
- * face a few rows; open is more than twice the closed mouth's (the count a tenth of the frames
- * stay under: a speaker pauses, so a recording may start mid-word).
+ * From the encoded file: dark pixels (lips, mouth inside) in the mouth box of each frame, the
+ * avatar's box at `at`. The box has room for breathing, which moves the face a few rows.
  */
-function mouthOpenFrames(pack: AvatarPack, file: string, at: { x: number; y: number }): boolean[] {
+function mouthDarkness(pack: AvatarPack, file: string, at: { x: number; y: number }): number[] {
   const m = pack.anchors.mouth, bob = Math.ceil(pack.manifest.breathing.amplitudePx * pack.manifest.scale);
   const w = m.width, h = m.height + bob;
   const out = spawnSync('ffmpeg', ['-loglevel', 'error', '-i', file, '-map', '0:v', '-fps_mode', 'passthrough',
     '-vf', `format=gray,crop=${w}:${h}:${at.x + m.x}:${at.y + m.y}`, '-f', 'rawvideo', 'pipe:1'], { maxBuffer: 1 << 28 }).stdout;
-  const size = w * h, frames = Math.floor(out.length / size);
-  const dark = Array.from({ length: frames }, (_, f) => out.subarray(f * size, (f + 1) * size).reduce((n, v) => n + (v < 150 ? 1 : 0), 0));
-  const closed = [...dark].sort((x, y) => x - y)[Math.floor(dark.length / 10)] ?? 0;
-  return dark.map((d) => d > 2 * closed);
+  const size = w * h;
+  return Array.from({ length: Math.floor(out.length / size) }, (_, f) => out.subarray(f * size, (f + 1) * size).reduce((n, v) => n + (v < 150 ? 1 : 0), 0));
 }
 
 /** Seconds the file's first audio starts after its first video frame (a recording joined mid-stream starts its picture at a keyframe). */
@@ -79,21 +75,23 @@ function audioLead(file: string): number {
   return start('audio') - start('video');
 }
 
-/** From the encoded file: is speech heard in each video frame's span of audio (the audio lined up with the first frame). */
-function speechFrames(file: string): boolean[] {
+/** From the encoded file: the speech level (dBFS) in each video frame's span of audio, the audio lined up with the first frame. */
+function frameLevels(file: string): number[] {
   const out = spawnSync('ffmpeg', ['-loglevel', 'error', '-i', file, '-map', '0:a', '-ac', '1', '-ar', String(RATE), '-f', 's16le', 'pipe:1'], { maxBuffer: 1 << 28 }).stdout;
   const decoded = new Int16Array(out.buffer, out.byteOffset, Math.floor(out.length / 2));
   const lead = Math.round(audioLead(file) * RATE);
   let pcm = decoded.subarray(Math.max(0, -lead));
   if (lead > 0) (pcm = new Int16Array(lead + decoded.length)).set(decoded, lead);
-  return Array.from({ length: Math.floor(pcm.length / SPF) }, (_, f) => levelDb(pcm.subarray(f * SPF, (f + 1) * SPF)) > DEFAULT_MOUTH.gateDb);
+  return Array.from({ length: Math.floor(pcm.length / SPF) }, (_, f) => levelDb(pcm.subarray(f * SPF, (f + 1) * SPF)));
 }
 
-/** Frame offsets of each rising edge in `b` from the nearest rising edge in `a` (positive: b later). */
-function onsetOffsets(a: boolean[], b: boolean[]): number[] {
-  const rises = (x: boolean[]) => x.flatMap((v, i) => (v && !x[i - 1] && i > 0 ? [i] : []));
-  const ra = rises(a), rb = rises(b);
-  return ra.flatMap((i) => {
+/** The speech level that shows a mouth at all: the animator's mapping from its gate to wide open, at the renderer's first open shape. */
+const SHOWS_MOUTH_DB = DEFAULT_MOUTH.gateDb + HALF_AT * (DEFAULT_MOUTH.fullDb - DEFAULT_MOUTH.gateDb);
+
+/** Frame offsets of the nearest rising edge in `b` from each of `onsets` (positive: b later), where one is within 5 frames. */
+function onsetOffsets(onsets: number[], b: boolean[]): number[] {
+  const rb = b.flatMap((v, i) => (v && !b[i - 1] && i > 0 ? [i] : []));
+  return onsets.flatMap((i) => {
     const j = rb.reduce((best, k) => (Math.abs(k - i) < Math.abs(best - i) ? k : best), Infinity);
     return Math.abs(j - i) <= 5 ? [j - i] : [];
   });
@@ -109,12 +107,20 @@ export type LipSync = {
   matched: number;
 };
 
-/** The lip sync of an encoded file whose picture has the avatar's box at `at`: its mouth pixels against its audio level. */
+/**
+ * The lip sync of an encoded file whose picture has the avatar's box at `at`: where speech starts
+ * after a pause (loud enough to show a mouth after 3 frames below the gate: steep, so the level
+ * lost to encoding and channel mixing does not move it), against where the mouth leaves its
+ * closed shape (what silent frames show most; a bit more counts as open, encoding blurs edges).
+ */
 export function lipSyncOfFile(pack: AvatarPack, file: string, at: { x: number; y: number }): LipSync {
-  const speech = speechFrames(file);
-  const offsets = onsetOffsets(speech, mouthOpenFrames(pack, file, at)).sort((x, y) => x - y);
-  const onsets = speech.filter((v, i) => v && i > 0 && !speech[i - 1]).length;
-  return { offsetFrames: offsets[offsets.length >> 1] ?? NaN, worstFrames: Math.max(...offsets.map(Math.abs)), onsets, matched: offsets.length };
+  const levels = frameLevels(file), dark = mouthDarkness(pack, file, at);
+  const silent = dark.filter((_, f) => levels[f]! < DEFAULT_MOUTH.gateDb).sort((x, y) => x - y);
+  const closed = silent[silent.length >> 1] ?? Math.min(...dark);
+  const quiet = (f: number) => f >= 3 && levels.slice(f - 3, f).every((l) => l < DEFAULT_MOUTH.gateDb);
+  const onsets = levels.flatMap((l, f) => (l > SHOWS_MOUTH_DB && quiet(f) ? [f] : []));
+  const offsets = onsetOffsets(onsets, dark.map((d) => d > closed * 1.5 + 20)).sort((x, y) => x - y);
+  return { offsetFrames: offsets[offsets.length >> 1] ?? NaN, worstFrames: Math.max(...offsets.map(Math.abs)), onsets: onsets.length, matched: offsets.length };
 }
 
 /**

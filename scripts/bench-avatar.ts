@@ -28,7 +28,7 @@ const IDLE_SECONDS = 10;
 /** The plain picture's speaking window (the avatar's is the sustained one). */
 const PLAIN_SECONDS = 30;
 /** Seconds of the avatar's speech recorded for its lip-sync offset. */
-const RECORD_SECONDS = 20;
+const RECORD_SECONDS = 40;
 const TARGET_SPEAKING_SHARE = 0.6;
 const log = (...a: unknown[]) => console.error('[bench]', ...a);
 
