@@ -124,11 +124,14 @@ async function offerQuestions(o: Offering, rate: number, seconds: number, run: s
   const deadline = Date.now() + 10_000;
   while (answered() < total && Date.now() < deadline) await sleep(50);
   const asked = askedAt(o.fake, from);
-  const rows = o.channels.flatMap((c) => o.ready.get(c)!.flatMap((readyAt, k) => {
-    const q = sent.get(c)![k];
-    const at = q && asked.get(q.key);
-    return q && at ? [{ overhead: readyAt - q.at - MODEL_FIRST_SENTENCE_MS, toModel: at - q.at, afterModel: readyAt - at - MODEL_FIRST_SENTENCE_MS }] : [];
-  }));
+  // A channel's k-th first sentence answers the k-th of its questions the model was asked (one skipped never is).
+  const rows = o.channels.flatMap((c) => {
+    const answeredHere = sent.get(c)!.flatMap((q) => (asked.has(q.key) ? [{ ...q, asked: asked.get(q.key)! }] : []));
+    return o.ready.get(c)!.flatMap((readyAt, k) => {
+      const q = answeredHere[k];
+      return q ? [{ overhead: readyAt - q.at - MODEL_FIRST_SENTENCE_MS, toModel: q.asked - q.at, afterModel: readyAt - q.asked - MODEL_FIRST_SENTENCE_MS }] : [];
+    });
+  });
   const counts = await o.queues.queue('reply').getJobCounts('waiting', 'prioritized');
   return {
     offeredPerSec: rate, seconds, sent: total, replied: answered(),
