@@ -27,13 +27,13 @@ import { EspeakEngine } from '../src/tts/espeak.engine';
 import { remoteEngines } from '../src/tts/remote-engines';
 import { SpeechService } from '../src/tts/speech-service';
 import { FakeObs } from '../testkit/fake-obs';
-import { cpuSeconds } from '../testkit/procfs';
-import { NginxRtmp } from '../testkit/nginx-rtmp';
-import { RtmpViewer } from '../testkit/rtmp-pull';
 import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
 import { sleep } from '../src/time';
 import { liveFigures } from './bench-live';
 import { replicaFigures } from './bench-replicas';
+import { aiFigures } from './bench-ai';
+import { avatarFigures, avatarSeconds } from './bench-avatar';
+import { audibleLatencies, cpuShareDuring, startStream } from './bench-stream';
 import { runMain } from './run-main';
 
 const N = 20_000;
@@ -393,58 +393,31 @@ async function obsFigures(b: Bench) {
  */
 async function rtmpFigures(b: Bench, lines = 50) {
   await b.flush();
-  const nginx = new NginxRtmp(path.join(b.dir, 'nginx'));
-  await nginx.start();
-  const key = 'bench_stream_key';
-  const raw = YAML.parse(fs.readFileSync(b.configPath, 'utf8')) as Record<string, unknown>;
-  const original = fs.readFileSync(b.configPath, 'utf8');
-  fs.writeFileSync(b.configPath, YAML.stringify({ ...raw, channels: { main: { live: { dir: path.join(b.dir, 'live') }, destinations: { local: { url: nginx.url, keyEnv: 'BENCH_STREAM_KEY' } } } }, playout: { bed: { source: 'none' } } }));
+  const stream = await startStream(b, { name: 'rtmp', workers: [['ingest'], ['worker', 'tts'], ['worker', 'audio']] });
   const redis = createRedis(b.url);
   const queues = new Queues(redis, b.prefix);
-  const viewers: RtmpViewer[] = [];
   try {
-    b.spawn(['ingest']);
-    b.spawn(['worker', 'tts']);
-    b.spawn(['worker', 'audio']);
-    const broadcaster = b.spawn(['broadcast'], { BENCH_STREAM_KEY: key });
-    const viewer = new RtmpViewer(`${nginx.url}/${key}`);
-    viewers.push(viewer);
-    for (let i = 0; i < 600 && viewer.seconds < 3; i++) await sleep(100);
-    if (viewer.seconds < 3) throw new Error('the stream never reached nginx-rtmp');
-    const idleFrom = { cpu: cpuSeconds(broadcaster.pid!), at: Date.now() };
-    await sleep(5000);
-    const idleShare = (cpuSeconds(broadcaster.pid!) - idleFrom.cpu) / ((Date.now() - idleFrom.at) / 1000);
-
-    const latencies: number[] = [];
-    const speakFrom = { cpu: cpuSeconds(broadcaster.pid!), at: Date.now() };
-    for (let i = 0; i < lines; i++) {
-      const e = chatEvent(i, `rtmp${i}`);
-      const sentAt = Date.now();
-      await queues.enqueue('chat', { ...e, text: `Line ${i}: hello stream.`, acceptedAt: sentAt, timestamp: sentAt });
-      let heard: number | undefined;
-      for (let t = 0; t < 300 && heard === undefined; t++) {
-        await sleep(10);
-        heard = viewer.heardAfter(sentAt);
-      }
-      if (heard !== undefined) latencies.push(heard - sentAt);
-      // Let the line finish and the playout go idle before the next one.
-      await sleep(2500);
-    }
-    const speakingShare = (cpuSeconds(broadcaster.pid!) - speakFrom.cpu) / ((Date.now() - speakFrom.at) / 1000);
+    const pid = stream.broadcaster.pid!;
+    const idleShare = await cpuShareDuring(pid, () => sleep(5000));
+    let latencies: number[] = [];
+    const speakingShare = await cpuShareDuring(pid, async () => {
+      latencies = await audibleLatencies(stream.viewer, lines, async (i) => {
+        const sentAt = Date.now();
+        await queues.enqueue('chat', { ...chatEvent(i, `rtmp${i}`), text: `Line ${i}: hello stream.`, acceptedAt: sentAt, timestamp: sentAt });
+        return sentAt;
+      }, { timeoutMs: 3000, settleMs: 2500 });
+    });
     return {
       lines,
       heard: latencies.length,
       chatToAudibleMs: { p50: round1(percentile(latencies, 50)), p99: round1(percentile(latencies, 99)), max: round1(percentile(latencies, 100)) },
-      broadcasterCpuShare: { idle: Math.round(idleShare * 100) / 100, speaking: Math.round(speakingShare * 100) / 100, note: 'CPU seconds per second of the broadcaster and its ffmpeg children (1.0 = one core)' },
+      broadcasterCpuShare: { idle: idleShare, speaking: speakingShare, note: 'CPU seconds per second of the broadcaster and its ffmpeg children (1.0 = one core)' },
       targets: { p50Ms: 250, p99Ms: 400 },
     };
   } finally {
-    for (const v of viewers) v.stop();
     await queues.close();
     redis.disconnect();
-    await b.stopChildren();
-    await nginx.stop();
-    fs.writeFileSync(b.configPath, original);
+    await stream.stop();
   }
 }
 
@@ -453,7 +426,7 @@ async function main(): Promise<void> {
   const guard = setTimeout(() => {
     log('bench took too long: stopping');
     void b.close().finally(() => process.exit(1));
-  }, 14 * 60_000);
+  }, 30 * 60_000); // the avatar's sustained run alone is 5 minutes
   try {
     await b.start();
     if (process.env.BENCH_ONLY === 'rtmp') {
@@ -464,6 +437,11 @@ async function main(): Promise<void> {
     if (process.env.BENCH_ONLY === 'obs') {
       // Just the scene figures (`BENCH_ONLY=obs npm run bench`).
       console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, obs: await obsFigures(b) }, null, 2));
+      return;
+    }
+    if (process.env.BENCH_ONLY === 'ai' || process.env.BENCH_ONLY === 'avatar') {
+      const figures = process.env.BENCH_ONLY === 'ai' ? { ai: await aiFigures(b, Number(process.env.BENCH_AI_LINES ?? 15)) } : { avatar: await avatarFigures(b, avatarSeconds()) };
+      console.log(JSON.stringify({ machine: { cpus: os.cpus().length, node: process.version }, ...figures }, null, 2));
       return;
     }
     if (process.env.BENCH_ONLY === 'replicas') {
@@ -500,6 +478,8 @@ async function main(): Promise<void> {
     const replicas = await replicaFigures(b);
     log('live page figures');
     const live = await liveFigures(b);
+    const ai = await aiFigures(b);
+    const avatar = await avatarFigures(b, avatarSeconds());
     const ratios = { enqueue: Math.round((enqueue.idolcast / enqueue.raw) * 100) / 100, worker: Math.round((worker.idolcast / worker.raw) * 100) / 100, ingest: ingest.ratioToRawAddBulk };
     const targets = { enqueueRatio: 0.8, workerRatio: 0.8, ingestRatio: 0.8, p50Ms: 25, p99Ms: 80 };
     const result = {
@@ -514,6 +494,7 @@ async function main(): Promise<void> {
       rtmp,
       replicas,
       live,
+      ai, avatar, // scripts/bench-ai.ts and scripts/bench-avatar.ts; alone: BENCH_ONLY=ai, BENCH_ONLY=avatar
       targets,
       pass: {
         enqueueRatio: ratios.enqueue >= targets.enqueueRatio,

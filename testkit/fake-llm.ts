@@ -13,6 +13,8 @@ export type ModerationFault = 'ok' | 'down' | 'hang' | 'nonsense';
 export interface LlmRequest {
   provider: LlmProvider | 'moderation';
   body: Record<string, unknown>;
+  /** When it arrived (wall ms): the bench tells the model's time from the rest of a reply's. */
+  at: number;
 }
 
 export const FAKE_LLM_KEY = 'test-llm-key';
@@ -69,7 +71,7 @@ export class FakeLlm {
     if (path === '/v1/moderations') return this.moderate(req, res, body);
     const provider: LlmProvider | undefined = path === '/v1/chat/completions' ? 'openai' : path === '/v1/messages' ? 'anthropic' : undefined;
     if (!provider) return json(res, 404, { error: 'not found' });
-    this.requests.push({ provider, body });
+    this.requests.push({ provider, body, at: Date.now() });
     // Anthropic takes its key as x-api-key or (as its SDK 1.x sends it) a bearer token.
     const bearer = req.headers.authorization === `Bearer ${FAKE_LLM_KEY}`;
     const authorised = provider === 'openai' ? bearer : bearer || req.headers['x-api-key'] === FAKE_LLM_KEY;
@@ -121,7 +123,7 @@ export class FakeLlm {
   }
 
   private moderate(req: http.IncomingMessage, res: http.ServerResponse, body: Record<string, unknown>): void {
-    this.requests.push({ provider: 'moderation', body });
+    this.requests.push({ provider: 'moderation', body, at: Date.now() });
     if (req.headers.authorization !== `Bearer ${FAKE_LLM_KEY}`) return json(res, 401, { error: { message: 'Incorrect API key provided' } });
     if (this.moderationFault === 'hang') return this.stall(res);
     if (this.moderationFault === 'down') return json(res, 503, { error: { message: 'The server is overloaded or not ready yet.' } });

@@ -98,3 +98,23 @@ export class RtmpViewer {
     for (const p of this.procs) p.kill('SIGKILL');
   }
 }
+
+/** Counts the video frames of an RTMP stream as they arrive (ffprobe lists every video packet): the encoder's real output rate. */
+export class RtmpVideoFrames {
+  frames = 0;
+  private readonly probe: ChildProcess;
+
+  constructor(readonly url: string) {
+    this.probe = spawn('ffprobe', ['-v', 'error', '-fflags', 'nobuffer', '-rw_timeout', '20000000', '-select_streams', 'v', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', url], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let rest = '';
+    this.probe.stdout!.on('data', (d: Buffer) => {
+      const lines = (rest + d.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      this.frames += lines.filter((l) => l.trim()).length;
+    });
+  }
+
+  stop(): void {
+    this.probe.kill('SIGKILL');
+  }
+}

@@ -21,7 +21,7 @@ export interface RendererOptions {
 }
 
 /** Openness below this is a closed mouth, below OPEN_AT a half-open one. */
-const HALF_AT = 0.15;
+export const HALF_AT = 0.15;
 const OPEN_AT = 0.5;
 
 export type MouthShape = 'closed' | 'half' | 'open';
