@@ -63,15 +63,20 @@ export class AiChat {
       return msg ? [{ channel: i.channel, msg }] : [];
     });
     if (!wanted.length || !(await this.switch.isOn())) return;
-    // All at once: ioredis pipelines the commands, so a large batch costs about one round trip per step.
-    const offers = await Promise.all(
-      wanted.map(async ({ channel, msg }) => {
-        await this.memory.recordMessage(channel, { viewer: msg.viewer, name: msg.name, text: msg.text });
-        return (await this.policy.offer(channel, msg)).accepted ? channel : undefined;
+    const byChannel = new Map<string, ReplyMessage[]>();
+    for (const { channel, msg } of wanted) {
+      const msgs = byChannel.get(channel) ?? [];
+      msgs.push(msg);
+      byChannel.set(channel, msgs);
+    }
+    // Each channel's messages as one batch (a few script calls whatever its size), in the order they were said.
+    await Promise.all(
+      [...byChannel].map(async ([channel, msgs]) => {
+        await this.memory.recordMessages(channel, msgs.map((m) => ({ viewer: m.viewer, name: m.name, text: m.text })));
+        const offers = await this.policy.offerMany(channel, msgs);
+        if (offers.some((o) => o.accepted)) await this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs));
       }),
     );
-    const channels = new Set(offers.filter((c): c is string => c !== undefined));
-    await Promise.all([...channels].map((channel) => this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs))));
   }
 
   /** `!ai on|off`, `!forgetme`, and `!ask` while AI replies are off; returns the chat reply, if any. */
