@@ -41,22 +41,24 @@ if drop > 0 then redis.call('LTRIM', KEYS[1], drop, -1) end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return #items - drop`;
 
-// Note viewers' lines for their next summaries (KEYS[1] the viewers; then per line its viewer's
-// lines and summary keys; ARGV from 7 per line: viewer part, line): last seen, their waiting
-// lines (newest kept), the summary's TTL renewed (its age counts from their last chat); viewers
-// unseen for the TTL and those past the cap (longest unseen first) are forgotten with their
-// keys. Returns each line's count of waiting lines.
+// Note viewers' lines for their next summaries (KEYS[1] the viewers; ARGV from 7, per line: the
+// viewer part, the line; their keys are the prefixes in ARGV[5] and [6] and the viewer part, so
+// a flood's call carries half the arguments): last seen, their waiting lines (newest kept), the
+// summary's TTL renewed (its age counts from their last chat); viewers unseen for the TTL and
+// those past the cap (longest unseen first) are forgotten with their keys. Returns each line's
+// count of waiting lines.
 const NOTE_LINES = `
 local now, ttl, cap, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local out = {}
-for i = 1, (#KEYS - 1) / 2 do
-  local lines, summary = KEYS[2 * i], KEYS[2 * i + 1]
-  redis.call('ZADD', KEYS[1], now, ARGV[5 + 2 * i])
-  local len = redis.call('RPUSH', lines, ARGV[6 + 2 * i])
+for a = 7, #ARGV, 2 do
+  local viewer = ARGV[a]
+  local lines = ARGV[6] .. viewer
+  redis.call('ZADD', KEYS[1], now, viewer)
+  local len = redis.call('RPUSH', lines, ARGV[a + 1])
   if len > keep then redis.call('LTRIM', lines, -keep, -1); len = keep end
   redis.call('PEXPIRE', lines, ttl)
-  redis.call('PEXPIRE', summary, ttl)
-  out[i] = len
+  redis.call('PEXPIRE', ARGV[5] .. viewer, ttl)
+  out[#out + 1] = len
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
 local n = redis.call('ZCARD', KEYS[1])
@@ -156,9 +158,8 @@ export class Memory {
     await this.appendTurns(channel, lines.map((line) => ({ u: line.name, v: line.part, t: line.text })));
     const k = this.keys;
     const now = this.now();
-    const keys = [k.viewers(channel), ...lines.flatMap((line) => [k.lines(channel, line.viewer), k.summary(channel, line.viewer)])];
     const perLine = lines.flatMap((line) => [line.part, JSON.stringify({ t: line.text, at: now })]);
-    const waiting = (await this.deps.redis.eval(NOTE_LINES, keys.length, ...keys, now, this.cfg.summaryTtlMs, this.cfg.maxViewersPerChannel, this.cfg.viewerLines, k.summaryPrefix(channel), k.linesPrefix(channel), ...perLine)) as number[];
+    const waiting = (await this.deps.redis.eval(NOTE_LINES, 1, k.viewers(channel), now, this.cfg.summaryTtlMs, this.cfg.maxViewersPerChannel, this.cfg.viewerLines, k.summaryPrefix(channel), k.linesPrefix(channel), ...perLine)) as number[];
     return waiting.map(Number);
   }
 

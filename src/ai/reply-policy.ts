@@ -76,20 +76,19 @@ if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
 redis.call('PEXPIRE', KEYS[1], ttl)
 return out`;
 
-// Add candidates in order (KEYS[1] the candidates, then each one's viewer cooldown; ARGV from 4,
-// three per candidate: whether the cooldown applies, score, member). A viewer cooling down adds
-// nothing (-1); past the cap the lowest unpaid ones go (the count skipped to make room for each).
-// Paid ones are never dropped.
+// Add candidates in order (ARGV from 5, three per candidate: its viewer part when the viewer's
+// cooldown applies, else '', score, member; a cooldown's key is ARGV[4] and the viewer part). A
+// viewer cooling down adds nothing (-1); past the cap the lowest unpaid ones go (the count
+// skipped to make room for each). Paid ones are never dropped.
 const ADD = `
 local floor, max = ARGV[1], tonumber(ARGV[2])
 local out = {}
-for i = 1, #KEYS - 1 do
-  local a = 3 * i + 1
-  if ARGV[a] == '1' and redis.call('EXISTS', KEYS[i + 1]) == 1 then out[i] = -1 else
+for a = 5, #ARGV, 3 do
+  if ARGV[a] ~= '' and redis.call('EXISTS', ARGV[4] .. ARGV[a]) == 1 then out[#out + 1] = -1 else
     redis.call('ZADD', KEYS[1], ARGV[a + 1], ARGV[a + 2])
     local over = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. floor) - max
     if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1) else over = 0 end
-    out[i] = over
+    out[#out + 1] = over
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -173,10 +172,9 @@ export class ReplyPolicy {
     });
     const results: Offer[] = msgs.map(() => ({ accepted: false, why: 'not picked' }));
     if (!offered.length) return results;
-    const keys = [this.keys.candidates(channel), ...offered.map((o) => this.keys.userCooldown(channel, o.candidate.viewer))];
-    const args = offered.flatMap(({ candidate: c }) => [c.reason === 'paid' ? 0 : 1, PRIORITY[c.reason] * SCORE_STEP + at, JSON.stringify(c)]);
+    const args = offered.flatMap(({ candidate: c }) => [c.reason === 'paid' ? '' : viewerPart(c.viewer), PRIORITY[c.reason] * SCORE_STEP + at, JSON.stringify(c)]);
     // The key lives while candidates arrive; paid ones wait far past the window, so a day.
-    const added = (await this.deps.redis.eval(ADD, keys.length, ...keys, PAID_FLOOR, this.cfg.maxCandidates, 24 * 3600_000, ...args)) as number[];
+    const added = (await this.deps.redis.eval(ADD, 1, this.keys.candidates(channel), PAID_FLOOR, this.cfg.maxCandidates, 24 * 3600_000, this.keys.userCooldownPrefix(channel), ...args)) as number[];
     offered.forEach((o, j) => {
       const skipped = Number(added[j]);
       this.countSkipped(channel, Math.max(0, skipped));
