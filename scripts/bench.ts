@@ -32,6 +32,7 @@ import { NginxRtmp } from '../testkit/nginx-rtmp';
 import { RtmpViewer } from '../testkit/rtmp-pull';
 import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
 import { sleep } from '../src/time';
+import { hopMedians, hopTimes } from './bench-hops';
 import { replicaFigures } from './bench-replicas';
 import { runMain } from './run-main';
 
@@ -407,30 +408,6 @@ async function obsFigures(b: Bench) {
   await b.stopChildren();
   await fake.close();
   return { sceneJobToObsRequestMs: { p50: round1(percentile(samples, 50)), p99: round1(percentile(samples, 99)), jobs: samples.length } };
-}
-
-/** Where one line's time went, from the jobs' own timestamps (added, taken, finished) on the way to air. */
-async function hopTimes(queues: Queues, e: ChatEvent, sentAt: number, heard: number): Promise<Record<string, number> | undefined> {
-  const u = `local-${e.id}`;
-  const [chat, tts, audio, playout] = await Promise.all([queues.queue('chat').getJob(`local-main-${e.id}`), queues.queue('tts').getJob(u), queues.queue('audio').getJob(`${u}-p0`), queues.queue('playout', 'main').getJob(u)]);
-  if (!chat?.processedOn || !tts?.processedOn || !audio?.processedOn || !playout?.processedOn) return undefined;
-  return {
-    chatPickup: chat.processedOn - sentAt,
-    ingest: tts.timestamp - chat.processedOn,
-    ttsPickup: tts.processedOn - tts.timestamp,
-    synthesis: audio.timestamp - tts.processedOn,
-    audioPickup: audio.processedOn - audio.timestamp,
-    audioEncode: playout.timestamp - audio.processedOn,
-    playoutPickup: playout.processedOn - playout.timestamp,
-    // The pump's tick, the encoder, the pusher, nginx-rtmp and the viewer's decoder.
-    airToHeard: heard - playout.processedOn,
-  };
-}
-
-/** The median of each hop over the lines. */
-function hopMedians(hops: Record<string, number>[]): Record<string, number> {
-  const names = Object.keys(hops[0] ?? {});
-  return Object.fromEntries(names.map((n) => [n, round1(percentile(hops.map((h) => h[n]!), 50))]));
 }
 
 /**
