@@ -78,22 +78,32 @@ export async function cpuShareDuring(pid: number, work: () => Promise<unknown>):
   return Math.round(((cpuSeconds(pid) - from.cpu) / ((Date.now() - from.at) / 1000)) * 100) / 100;
 }
 
+/** A line sent: when, and what to do once it is heard (given when). */
+interface Sent {
+  sentAt: number;
+  heard?: (heardAt: number) => Promise<void>;
+}
+
 /**
  * Chat → audible, one line at a time: `send(i)` sends line i and returns when it was sent (wall
  * ms); the first sound the viewer receives after that is the line heard (the stream is silent
  * between lines). Waits up to `timeoutMs` for it, then `settleMs` for the line to end and the
  * playout to go idle before the next one. The latencies of the lines heard, in ms.
  */
-export async function audibleLatencies(viewer: RtmpViewer, lines: number, send: (i: number) => Promise<number>, opts: { timeoutMs: number; settleMs: number }): Promise<number[]> {
+export async function audibleLatencies(viewer: RtmpViewer, lines: number, send: (i: number) => Promise<number | Sent>, opts: { timeoutMs: number; settleMs: number }): Promise<number[]> {
   const latencies: number[] = [];
   for (let i = 0; i < lines; i++) {
-    const sentAt = await send(i);
+    const sent = await send(i);
+    const { sentAt, heard: onHeard } = typeof sent === 'number' ? { sentAt: sent, heard: undefined } : sent;
     let heard: number | undefined;
     while (heard === undefined && Date.now() - sentAt < opts.timeoutMs) {
       await sleep(10);
       heard = viewer.heardAfter(sentAt);
     }
-    if (heard !== undefined) latencies.push(heard - sentAt);
+    if (heard !== undefined) {
+      latencies.push(heard - sentAt);
+      await onHeard?.(heard);
+    }
     await sleep(opts.settleMs);
     viewer.trim(Date.now() - 1000); // a long run keeps the viewer's memory bounded
   }

@@ -36,6 +36,7 @@ export function aiKeys(prefix: string) {
     channelCooldown: (channel: string) => `${p}:cd:${channel}`,
     /** A viewer's reply cooldown in a channel (SET PX). */
     userCooldown: (channel: string, viewer: string) => `${p}:cd:${channel}:${viewerPart(viewer)}`,
+    userCooldownPrefix: (channel: string) => `${p}:cd:${channel}:`,
     /** The fleet-wide kill switch (hash: on, by, at; no TTL: kept across restarts). */
     switch: `${p}:switch`,
     /** One reply's note for the playout (hash: lines queued, done; expires with the reply slot; src/ai/reply-air.ts). */

@@ -26,39 +26,49 @@ export interface ViewerLine {
 const MAX_TEXT = 600;
 const MAX_NAME = 50;
 
-// Push a turn, keep the newest `turns`, then drop the oldest while their text is over the
-// character bound (tokens × 4), always keeping the newest; refresh the TTL.
-const APPEND_TURN = `
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+// Push turns (ARGV[4] on, oldest first), keep the newest `turns`, then drop the oldest while
+// their text is over the character bound (tokens × 4), always keeping the newest; refresh the
+// TTL. The same as pushing them one by one: each step keeps the longest suffix within bounds.
+const APPEND_TURNS = `
+for i = 4, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
 local sizes, total = {}, 0
 for i = 1, #items do sizes[i] = tonumber(cjson.decode(items[i]).n) or 0; total = total + sizes[i] end
-local drop, max = 0, tonumber(ARGV[3])
+local drop, max = 0, tonumber(ARGV[2])
 while total > max and drop < #items - 1 do drop = drop + 1; total = total - sizes[drop] end
 if drop > 0 then redis.call('LTRIM', KEYS[1], drop, -1) end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return #items - drop`;
 
-// Note a viewer's line for their next summary: last seen, their waiting lines (newest kept),
-// the summary's TTL renewed (its age counts from their last chat); viewers unseen for the TTL
-// and those past the cap (longest unseen first) are forgotten with their keys.
-const NOTE_LINE = `
-local now, ttl, cap = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[6])
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
-redis.call('PEXPIRE', KEYS[2], ttl)
-redis.call('PEXPIRE', KEYS[3], ttl)
+// Note viewers' lines for their next summaries (KEYS[1] the viewers; ARGV from 7, per line: the
+// viewer part, the line; their keys are the prefixes in ARGV[5] and [6] and the viewer part, so
+// a flood's call carries half the arguments): last seen, their waiting lines (newest kept), the
+// summary's TTL renewed (its age counts from their last chat); viewers unseen for the TTL and
+// those past the cap (longest unseen first) are forgotten with their keys. Returns each line's
+// count of waiting lines.
+const NOTE_LINES = `
+local now, ttl, cap, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local out = {}
+for a = 7, #ARGV, 2 do
+  local viewer = ARGV[a]
+  local lines = ARGV[6] .. viewer
+  redis.call('ZADD', KEYS[1], now, viewer)
+  local len = redis.call('RPUSH', lines, ARGV[a + 1])
+  if len > keep then redis.call('LTRIM', lines, -keep, -1); len = keep end
+  redis.call('PEXPIRE', lines, ttl)
+  redis.call('PEXPIRE', ARGV[5] .. viewer, ttl)
+  out[#out + 1] = len
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
 local n = redis.call('ZCARD', KEYS[1])
 if n > cap then
   local gone = redis.call('ZRANGE', KEYS[1], 0, n - cap - 1)
-  for _, v in ipairs(gone) do redis.call('DEL', ARGV[7] .. v, ARGV[8] .. v) end
+  for _, v in ipairs(gone) do redis.call('DEL', ARGV[5] .. v, ARGV[6] .. v) end
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1)
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
-return redis.call('LLEN', KEYS[2])`;
+return out`;
 
 // Forget a viewer in one channel: summary, waiting lines, index and first-seen entries, and
 // their lines in the conversation. Returns how many things were deleted.
@@ -117,11 +127,16 @@ export class Memory {
     return (this.deps.now ?? Date.now)();
   }
 
-  private async appendTurn(channel: string, turn: Omit<StoredTurn, 'n' | 'at'>): Promise<void> {
-    if (this.cfg.turns === 0) return;
-    const stored: StoredTurn = { ...turn, n: turn.t.length, at: this.now() };
-    if (stored.u !== undefined) stored.u = stored.u.slice(0, MAX_NAME);
-    await this.deps.redis.eval(APPEND_TURN, 1, this.keys.conversation(channel), JSON.stringify(stored), this.cfg.turns, this.cfg.maxTokens * 4, this.cfg.conversationTtlMs);
+  /** Turns into the conversation, oldest first: only the newest `turns` can stay, so only they are sent. */
+  private async appendTurns(channel: string, turns: Omit<StoredTurn, 'n' | 'at'>[]): Promise<void> {
+    if (this.cfg.turns === 0 || !turns.length) return;
+    const at = this.now();
+    const stored = turns.slice(-this.cfg.turns).map((turn): string => {
+      const st: StoredTurn = { ...turn, n: turn.t.length, at };
+      if (st.u !== undefined) st.u = st.u.slice(0, MAX_NAME);
+      return JSON.stringify(st);
+    });
+    await this.deps.redis.eval(APPEND_TURNS, 1, this.keys.conversation(channel), this.cfg.turns, this.cfg.maxTokens * 4, this.cfg.conversationTtlMs, ...stored);
   }
 
   /**
@@ -129,19 +144,28 @@ export class Memory {
    * Returns how many lines wait for their summary; at `summaryEvery` or more, run `updateSummary`.
    */
   async recordMessage(channel: string, raw: ViewerLine): Promise<number> {
-    requireChannel(this.deps.config, channel);
-    const line = { ...raw, text: raw.text.slice(0, MAX_TEXT) };
-    const viewer = viewerPart(line.viewer);
-    await this.appendTurn(channel, { u: line.name, v: viewer, t: line.text });
-    const k = this.keys;
-    const waiting = await this.deps.redis.eval(NOTE_LINE, 3, k.viewers(channel), k.lines(channel, line.viewer), k.summary(channel, line.viewer), viewer, JSON.stringify({ t: line.text, at: this.now() }), this.now(), this.cfg.viewerLines, this.cfg.summaryTtlMs, this.cfg.maxViewersPerChannel, k.summaryPrefix(channel), k.linesPrefix(channel));
-    return Number(waiting);
+    return (await this.recordMessages(channel, [raw]))[0]!;
   }
 
-  /** The idol's own words (a reply or an idle line), into the conversation. */
+  /**
+   * A batch of chat lines of one channel, in the order they were said: two script calls for the
+   * lot, so a flood costs what one line does. Returns each line's count of waiting lines.
+   */
+  async recordMessages(channel: string, raws: readonly ViewerLine[]): Promise<number[]> {
+    requireChannel(this.deps.config, channel);
+    if (!raws.length) return [];
+    const lines = raws.map((raw) => ({ ...raw, text: raw.text.slice(0, MAX_TEXT), part: viewerPart(raw.viewer) }));
+    await this.appendTurns(channel, lines.map((line) => ({ u: line.name, v: line.part, t: line.text })));
+    const k = this.keys;
+    const now = this.now();
+    const perLine = lines.flatMap((line) => [line.part, JSON.stringify({ t: line.text, at: now })]);
+    const waiting = (await this.deps.redis.eval(NOTE_LINES, 1, k.viewers(channel), now, this.cfg.summaryTtlMs, this.cfg.maxViewersPerChannel, this.cfg.viewerLines, k.summaryPrefix(channel), k.linesPrefix(channel), ...perLine)) as number[];
+    return waiting.map(Number);
+  }
+
   async recordReply(channel: string, text: string): Promise<void> {
     requireChannel(this.deps.config, channel);
-    await this.appendTurn(channel, { t: text.slice(0, MAX_TEXT) });
+    await this.appendTurns(channel, [{ t: text.slice(0, MAX_TEXT) }]);
   }
 
   /** The channel's recent conversation, oldest first, as the prompt builder takes it. */

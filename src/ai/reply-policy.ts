@@ -64,24 +64,35 @@ export function situationFor(reason: ReplyReason): Situation {
   return reason === 'paid' ? 'paid' : reason === 'first' ? 'greeting' : 'reply';
 }
 
-// A viewer's first message in a channel: entries past the TTL or the cap (oldest first) go.
+// Viewers' first messages in a channel (ARGV from 4: one viewer per message, in order): entries
+// past the TTL or the cap (oldest first) go. Returns 1 for each message that is its viewer's first.
 const MARK_SEEN = `
 local now, ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
-local added = redis.call('ZADD', KEYS[1], 'NX', now, ARGV[4])
+local out = {}
+for i = 4, #ARGV do out[#out + 1] = redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) end
 local n = redis.call('ZCARD', KEYS[1])
 if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
 redis.call('PEXPIRE', KEYS[1], ttl)
-return added`;
+return out`;
 
-// Add a candidate; past the cap the lowest unpaid ones go (skipped). Paid ones are never dropped.
+// Add candidates in order (ARGV from 5, three per candidate: its viewer part when the viewer's
+// cooldown applies, else '', score, member; a cooldown's key is ARGV[4] and the viewer part). A
+// viewer cooling down adds nothing (-1); past the cap the lowest unpaid ones go (the count
+// skipped to make room for each). Paid ones are never dropped.
 const ADD = `
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-local unpaid = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[3])
-local over = unpaid - tonumber(ARGV[4])
-if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1) else over = 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return over`;
+local floor, max = ARGV[1], tonumber(ARGV[2])
+local out = {}
+for a = 5, #ARGV, 3 do
+  if ARGV[a] ~= '' and redis.call('EXISTS', ARGV[4] .. ARGV[a]) == 1 then out[#out + 1] = -1 else
+    redis.call('ZADD', KEYS[1], ARGV[a + 1], ARGV[a + 2])
+    local over = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. floor) - max
+    if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1) else over = 0 end
+    out[#out + 1] = over
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return out`;
 
 // Take the best candidate: unpaid ones older than the window are skipped; expired slots (a
 // worker that died) are freed; with every slot busy or the channel cooling down nothing is
@@ -145,26 +156,39 @@ export class ReplyPolicy {
     return (this.deps.now ?? Date.now)();
   }
 
-  /** Whether this is the viewer's first message in the channel (and remember them). */
-  private async firstTime(channel: string, viewer: string): Promise<boolean> {
-    const added = await this.deps.redis.eval(MARK_SEEN, 1, this.keys.firstSeen(channel), this.now(), this.cfg.firstSeenTtlMs, this.cfg.firstSeenMax, viewerPart(viewer));
-    return Number(added) === 1;
+  /** For each viewer, whether this is their first message in the channel (and remember them). */
+  private async firstTimes(channel: string, viewers: string[]): Promise<boolean[]> {
+    const added = (await this.deps.redis.eval(MARK_SEEN, 1, this.keys.firstSeen(channel), this.now(), this.cfg.firstSeenTtlMs, this.cfg.firstSeenMax, ...viewers.map(viewerPart))) as number[];
+    return added.map((a) => Number(a) === 1);
   }
 
   /** Offer a filtered chat message for a reply. `skipped`: lower candidates dropped to make room. */
-  async offer(channel: string, msg: ReplyMessage, personaName = this.deps.config.ai.personas[this.deps.config.ai.defaultPersona]!.name): Promise<Offer> {
+  async offer(channel: string, msg: ReplyMessage, personaName?: string): Promise<Offer> {
+    return (await this.offerMany(channel, [msg], personaName))[0]!;
+  }
+
+  /** Offer a batch of one channel's messages, in the order they were said: two script calls for the lot. */
+  async offerMany(channel: string, msgs: readonly ReplyMessage[], personaName = this.deps.config.ai.personas[this.deps.config.ai.defaultPersona]!.name): Promise<Offer[]> {
     requireChannel(this.deps.config, channel);
-    const firstTime = await this.firstTime(channel, msg.viewer);
-    const picked = classify(msg, { cfg: this.cfg, personaName, firstTime, random: this.deps.random ?? Math.random });
-    if (!picked) return { accepted: false, why: 'not picked' };
-    if (picked.reason !== 'paid' && (await this.deps.redis.exists(this.keys.userCooldown(channel, msg.viewer)))) return { accepted: false, why: 'user cooldown' };
+    if (!msgs.length) return [];
+    const first = await this.firstTimes(channel, msgs.map((m) => m.viewer));
+    const random = this.deps.random ?? Math.random;
     const at = this.now();
-    const candidate: Candidate = { ...msg, text: picked.text, reason: picked.reason, situation: situationFor(picked.reason), at };
-    const score = PRIORITY[picked.reason] * SCORE_STEP + at;
+    const offered = msgs.flatMap((msg, n) => {
+      const picked = classify(msg, { cfg: this.cfg, personaName, firstTime: first[n]!, random });
+      return picked ? [{ n, candidate: { ...msg, text: picked.text, reason: picked.reason, situation: situationFor(picked.reason), at } satisfies Candidate }] : [];
+    });
+    const results: Offer[] = msgs.map(() => ({ accepted: false, why: 'not picked' }));
+    if (!offered.length) return results;
+    const args = offered.flatMap(({ candidate: c }) => [c.reason === 'paid' ? '' : viewerPart(c.viewer), PRIORITY[c.reason] * SCORE_STEP + at, JSON.stringify(c)]);
     // The key lives while candidates arrive; paid ones wait far past the window, so a day.
-    const skipped = await this.deps.redis.eval(ADD, 1, this.keys.candidates(channel), score, JSON.stringify(candidate), PAID_FLOOR, this.cfg.maxCandidates, 24 * 3600_000);
-    this.countSkipped(channel, Number(skipped));
-    return { accepted: true, reason: picked.reason, skipped: Number(skipped) };
+    const added = (await this.deps.redis.eval(ADD, 1, this.keys.candidates(channel), PAID_FLOOR, this.cfg.maxCandidates, 24 * 3600_000, this.keys.userCooldownPrefix(channel), ...args)) as number[];
+    offered.forEach((o, j) => {
+      const skipped = Number(added[j]);
+      this.countSkipped(channel, Math.max(0, skipped));
+      results[o.n] = skipped < 0 ? { accepted: false, why: 'user cooldown' } : { accepted: true, reason: o.candidate.reason, skipped };
+    });
+    return results;
   }
 
   /** Take the best candidate and a reply slot (give it back with `release`), or say why not. */

@@ -15,6 +15,16 @@ interface Playing {
   onStart?: (startAt: number) => void;
 }
 
+/**
+ * How far past the lead a line starting from idle is written at once. The encoder holds back
+ * about this much audio before its first packet of it comes out (ffmpeg reads raw PCM in 40 ms
+ * packets; resampling and AAC's look-ahead frames add the rest): written tick by tick, a line's
+ * first sound waited ~90 ms in the encoder for the samples after it (~10 ms with the burst,
+ * `scripts/bench-transport.ts`). The timeline stays exact: later ticks write nothing until the
+ * clock has caught up with the burst.
+ */
+export const START_BURST_MS = 150;
+
 /** The background bed and how loud it is: `level` in gaps, `duckLevel` under speech (linear gains). */
 export interface BedMix {
   bed: Bed;
@@ -24,7 +34,8 @@ export interface BedMix {
 
 /**
  * Feeds the encoder a continuous mono 16-bit timeline in real time: every tick it writes exactly
- * the samples that are due (plus a small lead), taken from the utterance being played, with the
+ * the samples that are due (plus a small lead; a line starting from idle is written at once, with
+ * a burst ahead, see START_BURST_MS), taken from the utterance being played, with the
  * background bed mixed under it (ducked while speech plays, full in the gaps), so the stream
  * never stops and is never silent by accident. Timing follows the monotonic clock,
  * not the tick count, so it does not drift however late the timer fires.
@@ -83,7 +94,11 @@ export class RealtimePump {
 
   /** Queue speech; resolves with its on-air times once its last sample has been handed over. */
   play(pcm: Buffer, onStart?: (startAt: number) => void): Promise<AirTimes> {
-    return new Promise((done) => this.queue.push({ pcm, offset: 0, startSample: -1, done, onStart }));
+    const starts = this.idle && this.timer !== undefined;
+    const airs = new Promise<AirTimes>((done) => this.queue.push({ pcm, offset: 0, startSample: -1, done, onStart }));
+    // A line starting from idle goes to the encoder now, with a burst past the lead to push it through.
+    if (starts) this.tick(Math.round((START_BURST_MS * this.sampleRate) / 1000));
+    return airs;
   }
 
   /** Cut the current utterance short (it still resolves, with its real end). */
@@ -109,12 +124,15 @@ export class RealtimePump {
     return Math.round(this.epoch0 + (sample / this.sampleRate) * 1000);
   }
 
-  private tick(): void {
+  /** Write what is due, plus `burst` samples ahead of it (a line starting). */
+  private tick(burst = 0): void {
     const elapsedMs = performance.now() - this.t0 + this.leadMs;
     let due = Math.floor((elapsedMs * this.sampleRate) / 1000) - this.written;
-    if (due <= 0) return;
     // More due than the lead covers: the encoder ran dry waiting for us (the event loop was late).
     if (due > (this.leadMs * this.sampleRate) / 1000) this.underruns++;
+    // Never more than two bursts past the lead, however many short lines start in a row.
+    if (burst) due = Math.min(Math.max(0, due) + burst, due + 2 * burst);
+    if (due <= 0) return;
     const maxBurst = this.sampleRate * 5;
     if (due > maxBurst) {
       // The process stalled for seconds: do not flood the encoder; restart the clock from here.

@@ -81,16 +81,22 @@ export class AiChat {
       return msg ? [{ channel: i.channel, msg }] : [];
     });
     if (!wanted.length || !(await this.switch.isOn())) return;
-    // All at once: ioredis pipelines the commands, so a large batch costs about one round trip per step.
-    const offers = await Promise.all(
-      wanted.map(async ({ channel, msg }) => {
-        const waiting = await this.memory.recordMessage(channel, { viewer: msg.viewer, name: msg.name, text: msg.text });
-        if (this.summaries && waiting >= this.deps.config.ai.memory.summaryEvery) await this.deps.queues.enqueue('reply', { task: 'summary', channel, viewer: msg.viewer }, { priority: SUMMARY_PRIORITY });
-        return (await this.policy.offer(channel, msg)).accepted ? channel : undefined;
+    const byChannel = new Map<string, ReplyMessage[]>();
+    for (const { channel, msg } of wanted) {
+      const msgs = byChannel.get(channel) ?? [];
+      msgs.push(msg);
+      byChannel.set(channel, msgs);
+    }
+    // Each channel's messages as one batch (a few script calls whatever its size), in the order they were said.
+    await Promise.all(
+      [...byChannel].map(async ([channel, msgs]) => {
+        const waiting = await this.memory.recordMessages(channel, msgs.map((m) => ({ viewer: m.viewer, name: m.name, text: m.text })));
+        const summaries = this.summaries ? msgs.filter((_m, n) => waiting[n]! >= this.deps.config.ai.memory.summaryEvery) : [];
+        await Promise.all(summaries.map((m) => this.deps.queues.enqueue('reply', { task: 'summary', channel, viewer: m.viewer }, { priority: SUMMARY_PRIORITY })));
+        const offers = await this.policy.offerMany(channel, msgs);
+        if (offers.some((o) => o.accepted)) await this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs));
       }),
     );
-    const channels = new Set(offers.filter((c): c is string => c !== undefined));
-    await Promise.all([...channels].map((channel) => this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs))));
   }
 
   /** Chat in a channel keeps the idol from starting idle talk there (one write per channel and batch). */
@@ -100,7 +106,7 @@ export class AiChat {
     await Promise.all([...channels].map((channel) => this.idle.noteChat(channel)));
   }
 
-    /** `!ai on|off`, `!dump`, `!forgetme`, and `!ask` while AI replies are off; returns the chat reply, if any. */
+  /** `!ai on|off`, `!dump`, `!forgetme`, and `!ask` while AI replies are off; returns the chat reply, if any. */
   async apply(e: ChatEvent, channel: string, fx: CommandEffects): Promise<string | undefined> {
     if (fx.dump) {
       const { held } = await dumpAi(this.deps, channel, `${e.platform}:${e.user.login}`);

@@ -53,6 +53,15 @@ describe('AI memory: conversation and viewer summaries in Redis (real Redis, loo
     await expect(memory.history('nope')).rejects.toThrow('no channel named "nope"');
   });
 
+  it('a batch of chat lines is remembered as the same lines one by one would be: the conversation in order, each viewer\'s waiting lines counted', async () => {
+    setup({ turns: 3 });
+    const lines = [1, 2, 1, 3, 1].map((v, i) => ({ viewer: `twitch:${v}`, name: `v${v}`, text: `line ${i}` }));
+    expect(await memory.recordMessages('main', lines)).toEqual([1, 1, 2, 1, 3]);
+    expect((await memory.history('main')).map((t) => `${t.user} ${t.text}`)).toEqual(['v1 line 2', 'v3 line 3', 'v1 line 4']);
+    expect(await texts(memory, 'main', 'twitch:1')).toEqual(['line 0', 'line 2', 'line 4']);
+    await expect(memory.recordMessages('nope', lines)).rejects.toThrow('no channel named "nope"');
+  });
+
   it('a summary is written by the model from the viewer\'s lines, survives a restart and never shows in another channel', async () => {
     setup({ summaryEvery: 2 });
     expect(await memory.recordMessage('main', { viewer: 'twitch:42', name: 'Mika', text: 'I just got a cat named <Biscuit>' })).toBe(1);

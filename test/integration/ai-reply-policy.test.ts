@@ -96,6 +96,22 @@ describe('AI reply policy: who gets a reply, cooldowns, slots and the best-messa
     await expect(p.offer('other', msg('twitch:1', 'hi?'))).rejects.toThrow('no channel named "other"');
   });
 
+  it('a batch of one channel\'s messages is decided as one by one: a first-timer greeted once, a cooling-down viewer refused, paid kept', async () => {
+    const p = policy({ userCooldownMs: 600_000, maxCandidates: 2 }, () => 0.99);
+    await p.offer('main', msg('twitch:9', 'why?'));
+    await p.release('main', (await p.take('main')).slot!); // twitch:9 cools down now
+    const offers = await p.offerMany('main', [msg('twitch:1', 'hello'), msg('twitch:1', 'hello again'), msg('twitch:9', 'and now?'), msg('twitch:2', 'hey aiko'), msg('twitch:3', 'what song is this?'), msg('twitch:9', 'tip', true)]);
+    expect(offers).toEqual([
+      { accepted: true, reason: 'first', skipped: 0 },
+      { accepted: false, why: 'not picked' },
+      { accepted: false, why: 'user cooldown' },
+      { accepted: true, reason: 'mention', skipped: 0 },
+      { accepted: true, reason: 'question', skipped: 1 }, // past maxCandidates: the lowest unpaid one (the greeting) goes
+      { accepted: true, reason: 'paid', skipped: 0 },
+    ]);
+    expect((await p.take('main')).candidate).toMatchObject({ viewer: 'twitch:9', reason: 'paid' });
+  });
+
   it('the first-seen set and the candidates stay bounded', async () => {
     const p = policy({ firstSeenMax: 100, maxCandidates: 5 });
     let skipped = 0;

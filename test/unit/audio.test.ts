@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GeneratedBed, LoopedBed, decodeBed } from '../../src/broadcast/bed';
-import { RealtimePump } from '../../src/broadcast/realtime-pump';
+import { RealtimePump, START_BURST_MS } from '../../src/broadcast/realtime-pump';
 import { sleep } from '../../src/time';
 import { createLogger } from '../../src/logger';
 
@@ -65,6 +65,27 @@ describe('realtime pump', () => {
     expect(rms(all.subarray(start + speech.length))).toBe(0);
     expect(times.endAt - times.startAt).toBe(200);
     expect(pump.idle).toBe(true);
+  });
+
+  it('hands a line starting from idle to the encoder at once, with a burst ahead, and keeps the timeline exact', async () => {
+    const rate = 8000;
+    const written: Buffer[] = [];
+    // A tick far slower than the line: whatever of it is written before the next tick came from play() itself.
+    const pump = new RealtimePump(rate, 50, (b) => written.push(b), 60_000);
+    pump.start();
+    const speech = tone(rate, 0.5);
+    void pump.play(speech);
+    const now = Buffer.concat(written);
+    const start = now.indexOf(speech.subarray(0, 64));
+    expect(start).toBeGreaterThan(0);
+    // What was due by now, and the burst past it: all of it the line's first samples.
+    expect(now.length - start).toBeGreaterThanOrEqual(Math.round((START_BURST_MS * rate) / 1000) * 2);
+    expect(now.subarray(start).equals(speech.subarray(0, now.length - start))).toBe(true);
+    // A second line queued behind it waits its turn: nothing more is written before the tick.
+    void pump.play(tone(rate, 0.2));
+    expect(Buffer.concat(written).length).toBe(now.length);
+    pump.stop();
+    expect(pump.underruns).toBe(0);
   });
 
   it('mixes the background bed into every gap and ducks it under speech, so the stream is never dead air', async () => {
