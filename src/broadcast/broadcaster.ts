@@ -79,7 +79,8 @@ async function warmUp(ctx: ProcessContext, channel: string, lock: ChannelLock) {
   let active: Awaited<ReturnType<typeof startActive>> | undefined;
   // Standby or active, the picture follows a reloaded pack: a standby taking over shows the new one.
   const avatar = output.picture?.avatar;
-  const reloads = avatar && (await listenToControls(ctx, channel, { avatarReload: (by) => void avatar.reload(by) }));
+  // Quiet about messages it ignores: the active broadcaster's own listener logs a malformed one, once.
+  const reloads = avatar && (await listenToControls(ctx, channel, { avatarReload: (by) => void avatar.reload(by) }, { logIgnored: false }));
   return {
     goLive: async () => {
       output.goOnAir();

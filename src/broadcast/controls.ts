@@ -20,16 +20,22 @@ export interface ControlActions {
 
 /**
  * The controls a broadcaster listens to: operator messages (!skip, !clear, !emote, a dump, an
- * avatar reload) on the channel's control pub/sub, sent by the ingest, the control server and the CLI; each listener acts on
- * those it was given (the active broadcaster on all, a warm standby on the reload). Anything
- * else there is logged and ignored.
+ * avatar reload) on the channel's control pub/sub, sent by the ingest, the control server and
+ * the CLI; each listener acts on those it was given (the active broadcaster on all, every
+ * broadcaster on the reload). Anything else there is ignored, and logged unless `logIgnored` is off
+ * (one listener per process logs it).
  * Resolves once subscribed, so a control sent after the playout starts is never missed.
  */
-export async function listenToControls(ctx: Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'log'>, channel: string, actions: Partial<ControlActions>): Promise<{ stop: () => Promise<void> }> {
+export async function listenToControls(
+  ctx: Pick<ProcessContext, 'config' | 'redis' | 'keys' | 'log'>,
+  channel: string,
+  actions: Partial<ControlActions>,
+  opts: { logIgnored: boolean } = { logIgnored: true },
+): Promise<{ stop: () => Promise<void> }> {
   const { config, log } = ctx;
   const sub = duplicate(ctx.redis);
   sub.on('message', (redisChannel: string, raw: string) => {
-    const message = parsePubSub(controlMessageSchema, raw, log, redisChannel);
+    const message = parsePubSub(controlMessageSchema, raw, opts.logIgnored ? log : { warn: () => undefined }, redisChannel);
     // Chaos runs and tests break things on purpose; never honoured unless the process was started for it.
     if (message?.action === 'inject' && config.resolved?.faultInjection) actions.inject?.(message.fault);
     else if (message?.action === 'skip') actions.skip?.(message.by);
