@@ -17,6 +17,7 @@ import { createRedis, duplicate, keyspace, type Redis } from '../src/redis';
 import { sleep } from '../src/time';
 import { FAKE_LLM_KEY, FakeLlm } from '../testkit/fake-llm';
 import type { ReplicaBench } from './bench-replicas';
+import { REPLY_HELD, STAGES, stageTimes } from './bench-ai-stages';
 import { audibleLatencies, startStream } from './bench-stream';
 
 /** The loopback model writes one word token every PACE_MS (40 tokens/s)… */
@@ -59,16 +60,22 @@ function aiConfig(fakeUrl: string, base: Record<string, unknown>) {
   };
 }
 
+/** A reply's first sentence ready in playout: when, and its line id. */
+interface Ready {
+  at: number;
+  utteranceId: string;
+}
+
 /** The time each channel's replies had their first sentence ready in playout (wall ms, in order), from the channels' live events. */
 async function watchFirstSentences(redis: Redis, prefix: string, channels: string[]) {
   const keys = keyspace(prefix);
   const sub = duplicate(redis);
-  const ready = new Map<string, number[]>(channels.map((c) => [c, []]));
+  const ready = new Map<string, Ready[]>(channels.map((c) => [c, []]));
   const byKey = new Map(channels.map((c) => [keys.events(c), c]));
   sub.on('message', (key: string, raw: string) => {
     const e = JSON.parse(raw) as { type?: string; utteranceId?: string };
     const channel = byKey.get(key);
-    if (channel && e.type === 'speech-ready' && /^ai-.+-0$/.test(e.utteranceId ?? '')) ready.get(channel)!.push(Date.now());
+    if (channel && e.type === 'speech-ready' && /^ai-.+-0$/.test(e.utteranceId ?? '')) ready.get(channel)!.push({ at: Date.now(), utteranceId: e.utteranceId! });
   });
   await sub.subscribe(...byKey.keys());
   return { ready, close: () => sub.quit() };
@@ -91,7 +98,8 @@ interface Offering {
   fake: FakeLlm;
   channels: string[];
   /** Per channel, when its replies' first sentences were ready (filled by watchFirstSentences). */
-  ready: Map<string, number[]>;
+  ready: Map<string, Ready[]>;
+  redis: Redis;
 }
 
 /**
@@ -119,13 +127,15 @@ async function offerQuestions(o: Offering, rate: number, seconds: number, run: s
   while (answered() < total && Date.now() < deadline) await sleep(50);
   const asked = askedAt(o.fake, from);
   // A channel's k-th first sentence answers the k-th of its questions the model was asked (one skipped never is).
-  const rows = o.channels.flatMap((c) => {
+  const answeredRows = o.channels.flatMap((c) => {
     const answeredHere = sent.get(c)!.flatMap((q) => (asked.has(q.key) ? [{ ...q, asked: asked.get(q.key)! }] : []));
-    return o.ready.get(c)!.flatMap((readyAt, k) => {
+    return o.ready.get(c)!.flatMap((r, k) => {
       const q = answeredHere[k];
-      return q ? [{ overhead: readyAt - q.at - MODEL_FIRST_SENTENCE_MS, toModel: q.asked - q.at, afterModel: readyAt - q.asked - MODEL_FIRST_SENTENCE_MS }] : [];
+      return q ? [{ channel: c, key: q.key, sentAt: q.at, askedAt: q.asked, utteranceId: r.utteranceId, readyAt: r.at }] : [];
     });
   });
+  const rows = answeredRows.map((q) => ({ overhead: q.readyAt - q.sentAt - MODEL_FIRST_SENTENCE_MS, toModel: q.askedAt - q.sentAt, afterModel: q.readyAt - q.askedAt - MODEL_FIRST_SENTENCE_MS }));
+  const stages = await stageTimes(o.redis, o.queues, start - 1000, answeredRows, MODEL_FIRST_SENTENCE_MS);
   const counts = await o.queues.queue('reply').getJobCounts('waiting', 'prioritized');
   return {
     offeredPerSec: rate, seconds, sent: total, replied: answered(),
@@ -133,6 +143,7 @@ async function offerQuestions(o: Offering, rate: number, seconds: number, run: s
     chatToModelAskedMs: spread(rows.map((r) => r.toModel)),
     firstSentenceToReadyMs: spread(rows.map((r) => r.afterModel)),
     replyJobsWaiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+    stagesMs: Object.fromEntries([...STAGES, REPLY_HELD].map((s) => [s, spread(stages[s]!.filter((x) => !Number.isNaN(x)))])),
   };
 }
 
@@ -147,10 +158,12 @@ async function readyFigures(b: ReplicaBench, fake: FakeLlm, configPath: string) 
   const watch = await watchFirstSentences(redis, b.prefix, channels);
   try {
     for (let i = 0; i < 200 && (await redis.zcard(keyspace(b.prefix).fleet)) < 4; i++) await sleep(50);
-    const o: Offering = { queues, fake, channels, ready: watch.ready };
+    const o: Offering = { queues, fake, channels, ready: watch.ready, redis };
     await offerQuestions(o, 5, 2, 'warm');
     log('ai: overhead at 5 replies/s for 20 s');
     const atFive = await offerQuestions(o, 5, 20, 'five');
+    log(`ai: overhead p50 ${atFive.overheadMs.p50} p99 ${atFive.overheadMs.p99} ms; per stage (p50 / p99 / max ms):`);
+    for (const [stage, v] of Object.entries(atFive.stagesMs)) log(`  ${stage.padEnd(42)} ${String(v.p50).padStart(7)} ${String(v.p99).padStart(7)} ${String(v.max).padStart(7)}`);
     const steps = [];
     let sustained = 0;
     for (const rate of RATES) {
