@@ -33,6 +33,8 @@ export interface Answered {
   key: string;
   sentAt: number;
   askedAt: number;
+  /** When the model wrote the first sentence's last token. */
+  wroteAt: number;
   utteranceId: string;
   readyAt: number;
 }
@@ -43,7 +45,8 @@ export const STAGES = [
   'reply job added', // the ingest decided the batch and offered it to the reply policy
   'reply job active', // the reply worker picked the channel's job
   'model asked', // history, summary, slot, note
-  'first sentence approved (tts job added)', // model's first sentence written (its own time taken off) → moderated, tts job added
+  "(the model's own time to its first sentence: not overhead)",
+  'first sentence approved (tts job added)', // split into a sentence, moderated, tts job added
   'tts job active',
   'first part voiced (audio job added)',
   'audio job active',
@@ -54,7 +57,7 @@ export const STAGES = [
 export const REPLY_HELD = 'reply job held (active → completed)';
 
 /** Per answered question, each stage's ms (NaN when a step was not seen), and REPLY_HELD. */
-export async function stageTimes(redis: Redis, queues: Queues, since: number, rows: Answered[], modelFirstSentenceMs: number): Promise<Record<string, number[]>> {
+export async function stageTimes(redis: Redis, queues: Queues, since: number, rows: Answered[]): Promise<Record<string, number[]>> {
   const [chat, reply, tts, audio] = await Promise.all((['chat', 'reply', 'tts', 'audio'] as const).map((k) => jobEvents(redis, queues, k, since)));
   const replyIds = [...reply!.entries()];
   const out: Record<string, number[]> = Object.fromEntries([...STAGES, REPLY_HELD].map((s) => [s, []]));
@@ -70,6 +73,7 @@ export async function stageTimes(redis: Redis, queues: Queues, since: number, ro
       rj?.get('added') ?? rj?.get('waiting'),
       rj?.get('active'),
       r.askedAt,
+      r.wroteAt,
       t?.get('added') ?? t?.get('waiting') ?? t?.get('prioritized'),
       t?.get('active'),
       a?.get('added') ?? a?.get('waiting'),
@@ -77,7 +81,7 @@ export async function stageTimes(redis: Redis, queues: Queues, since: number, ro
       r.readyAt,
     ];
     STAGES.forEach((s, i) => {
-      const gap = (at[i + 1] ?? NaN) - (at[i] ?? NaN) - (s.startsWith('first sentence') ? modelFirstSentenceMs : 0);
+      const gap = (at[i + 1] ?? NaN) - (at[i] ?? NaN);
       out[s]!.push(gap);
     });
     out[REPLY_HELD]!.push((rj?.get('completed') ?? NaN) - (rj?.get('active') ?? NaN));
