@@ -63,8 +63,9 @@ export async function stageTimes(redis: Redis, queues: Queues, since: number, ro
   const out: Record<string, number[]> = Object.fromEntries([...STAGES, REPLY_HELD].map((s) => [s, []]));
   for (const r of rows) {
     const c = chat!.get(`local-${r.channel}-${r.key}`);
-    // The channel's first reply job added once the question was sent (one question per channel at a time).
-    const rj = replyIds.filter(([id, ev]) => id.startsWith(`reply-${r.channel}-`) && (ev.get('added') ?? ev.get('waiting') ?? 0) >= r.sentAt).sort((a, b) => (a[1].get('added') ?? 0) - (b[1].get('added') ?? 0))[0]?.[1];
+    // The channel's reply job that asked the model: the last one to start between the question and the request.
+    const ran = (ev: Map<string, number>) => ev.get('active') ?? 0;
+    const rj = replyIds.filter(([id, ev]) => id.startsWith(`reply-${r.channel}-`) && ran(ev) >= r.sentAt && ran(ev) <= r.askedAt).sort((a, b) => ran(b[1]) - ran(a[1]))[0]?.[1];
     const t = tts!.get(r.utteranceId);
     const a = audio!.get(`${r.utteranceId}-p0`);
     const at = [
