@@ -15,6 +15,8 @@ export interface LlmRequest {
   body: Record<string, unknown>;
   /** When it arrived (wall ms): the bench tells the model's time from the rest of a reply's. */
   at: number;
+  /** When each answer token was written (wall ms): the model's own time, timer drift included. */
+  wrote: number[];
 }
 
 export const FAKE_LLM_KEY = 'test-llm-key';
@@ -71,7 +73,8 @@ export class FakeLlm {
     if (path === '/v1/moderations') return this.moderate(req, res, body);
     const provider: LlmProvider | undefined = path === '/v1/chat/completions' ? 'openai' : path === '/v1/messages' ? 'anthropic' : undefined;
     if (!provider) return json(res, 404, { error: 'not found' });
-    this.requests.push({ provider, body, at: Date.now() });
+    const request: LlmRequest = { provider, body, at: Date.now(), wrote: [] };
+    this.requests.push(request);
     // Anthropic takes its key as x-api-key or (as its SDK 1.x sends it) a bearer token.
     const bearer = req.headers.authorization === `Bearer ${FAKE_LLM_KEY}`;
     const authorised = provider === 'openai' ? bearer : bearer || req.headers['x-api-key'] === FAKE_LLM_KEY;
@@ -86,11 +89,11 @@ export class FakeLlm {
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     if (fault === 'malformed') return void res.end(provider === 'openai' ? 'data: {"choices":[{"delta":{"content"\n\n' : 'event: message_start\ndata: {not json\n\n');
-    await this.stream(provider, res, JSON.stringify(body).length, fault);
+    await this.stream(provider, res, JSON.stringify(body).length, fault, request.wrote);
   }
 
   /** The reply as SSE events in the provider's protocol, token by token. */
-  private async stream(provider: LlmProvider, res: http.ServerResponse, promptChars: number, fault: LlmFault): Promise<void> {
+  private async stream(provider: LlmProvider, res: http.ServerResponse, promptChars: number, fault: LlmFault, wrote: number[]): Promise<void> {
     const tokens = this.reply[provider].match(/\S+\s*/g) ?? [];
     const input = Math.ceil(promptChars / 4);
     const proto = provider === 'openai' ? openAiEvents : anthropicEvents;
@@ -101,6 +104,7 @@ export class FakeLlm {
       if (fault === 'break' && i === this.breakAfter) return void res.destroy();
       if (fault === 'cut' && i === this.breakAfter) return void res.end();
       res.write(proto.delta(token));
+      wrote.push(Date.now());
       await sleep(fault === 'trickle' ? this.trickleMs : 0);
     }
     if (res.destroyed) return;
@@ -123,7 +127,7 @@ export class FakeLlm {
   }
 
   private moderate(req: http.IncomingMessage, res: http.ServerResponse, body: Record<string, unknown>): void {
-    this.requests.push({ provider: 'moderation', body, at: Date.now() });
+    this.requests.push({ provider: 'moderation', body, at: Date.now(), wrote: [] });
     if (req.headers.authorization !== `Bearer ${FAKE_LLM_KEY}`) return json(res, 401, { error: { message: 'Incorrect API key provided' } });
     if (this.moderationFault === 'hang') return this.stall(res);
     if (this.moderationFault === 'down') return json(res, 503, { error: { message: 'The server is overloaded or not ready yet.' } });

@@ -40,11 +40,18 @@ export interface SpeakWhat extends Pick<PromptInput, 'situation' | 'message' | '
  * dump after it drops every one of them at every stage, and stops the reply here before its next
  * sentence (the model is no longer read).
  */
-async function speak(what: SpeakWhat, channel: string, slot: string, ai: AiParts, deps: Deps): Promise<Spoken> {
+async function speak(what: SpeakWhat, channel: string, slot: string, ai: AiParts, deps: Deps, watching: Promise<unknown>): Promise<Spoken> {
   const { config, redis, keys, queues } = deps;
   const persona = config.ai.personas[config.ai.defaultPersona]!;
-  const [history, viewerSummary] = await Promise.all([ai.memory.history(channel), what.viewer ? ai.memory.summary(channel, what.viewer) : undefined]);
-  const first = (await redis.incrby(keys.speechOrder, MAX_REPLY_SENTENCES)) - MAX_REPLY_SENTENCES + 1;
+  // Together, not one round trip after another: they all come before the model is asked, and the
+  // watch on the channel's voiced lines must be up before the first line is queued.
+  const [history, viewerSummary, reserved] = await Promise.all([
+    ai.memory.history(channel),
+    what.viewer ? ai.memory.summary(channel, what.viewer) : undefined,
+    redis.incrby(keys.speechOrder, MAX_REPLY_SENTENCES),
+    watching,
+  ]);
+  const first = reserved - MAX_REPLY_SENTENCES + 1;
   const acceptedAt = Date.now();
   const voice = persona.voice && isConfigured(config.voices, persona.voice) ? persona.voice : config.defaultVoice;
   const said: ApprovedSentence[] = [];
@@ -92,10 +99,12 @@ async function noteReply(channel: string, situation: string, engine: string, dep
  * slot's lifetime). Used by replies to chat and by idle talk alike.
  */
 export async function speakInSlot(what: SpeakWhat, channel: string, slot: string, ai: AiParts, deps: Deps): Promise<ApprovedSentence[]> {
+  // Subscribed while the reply's history is read (speak waits for both before its first line).
+  const watching = ai.voiced?.watch(channel);
   let voiced: VoicedWait | undefined;
   try {
-    voiced = await ai.voiced?.watch(channel);
-    const { said, dumped } = await speak(what, channel, slot, ai, deps);
+    const { said, dumped } = await speak(what, channel, slot, ai, deps, watching ?? Promise.resolve());
+    voiced = await watching;
     // A dumped reply never aired: it is not remembered as said, and there are no lines to wait for.
     if (dumped) return [];
     if (said.length) await ai.memory.recordReply(channel, said.map((s) => s.text).join(' '));
@@ -103,7 +112,7 @@ export async function speakInSlot(what: SpeakWhat, channel: string, slot: string
     if (voiced && (await voiced.until(ids, deps.config.ai.reply.slotTtlMs / 3)) === 'late') deps.log.warn({ channel, lines: ids.length }, 'AI reply not all voiced in time: slot given back');
     return said;
   } finally {
-    await voiced?.stop();
+    await (voiced ?? (await watching?.catch(() => undefined)))?.stop();
     await ai.policy.release(channel, slot);
   }
 }

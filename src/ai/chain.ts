@@ -103,10 +103,11 @@ export class ModelChain {
     if (cfg.kind === CANNED_KIND) return undefined;
     if (!engineConfigured(cfg)) return 'not configured';
     try {
-      const spent = await this.budget.exhausted(name);
+      // Read together (one round trip, not three, before every model request), judged in this order.
+      const [spent, open, coolingOff] = await Promise.all([this.budget.exhausted(name), this.breakers.isOpen(name), this.deps.redis.exists(this.coolOffKey(name))]);
       if (spent) return spent;
-      if (await this.breakers.isOpen(name)) return 'breaker open';
-      if (await this.deps.redis.exists(this.coolOffKey(name))) return 'rate limited (Retry-After)';
+      if (open) return 'breaker open';
+      if (coolingOff) return 'rate limited (Retry-After)';
     } catch (err) {
       return `shared state unavailable: ${(err as Error).message}`;
     }

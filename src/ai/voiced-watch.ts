@@ -14,6 +14,13 @@ export interface VoicedWait {
   stop(): Promise<void>;
 }
 
+/** The subscriber: one `message` listener per reply being watched, as many as the reply worker's concurrency (16 by default), past Node's warning at 10. */
+function watcher(redis: Redis): Redis {
+  const sub = duplicate(redis);
+  sub.setMaxListeners(0);
+  return sub;
+}
+
 /**
  * Which of a reply's lines are voiced (the audio worker's `speech-ready` live events), on one
  * subscriber connection per process. The reply worker holds its slot until its lines are all in
@@ -27,7 +34,7 @@ export class VoicedWatch {
   constructor(private readonly deps: { redis: Redis; keys: Keyspace; log: Logger }) {}
 
   async watch(channel: string): Promise<VoicedWait> {
-    const sub = (this.sub ??= duplicate(this.deps.redis));
+    const sub = (this.sub ??= watcher(this.deps.redis));
     const key = this.deps.keys.events(channel);
     const ready = new Set<string>();
     let dumped = false;

@@ -13,6 +13,9 @@ import { redisSchema } from './redis.schema';
 import { cronProblem, scheduleSchema } from './schedule.schema';
 import { LOCAL_ENGINE, ttsSchema, voiceChain, voiceSchema } from './tts.schema';
 
+/** The reply worker's default concurrency (see `workers.concurrency`). */
+const REPLY_CONCURRENCY = 16;
+
 /**
  * The whole idolcast configuration, assembled from one schema per section (`*.schema.ts` beside
  * this file), and the checks that span sections: names one section gives and another uses. Every
@@ -44,9 +47,14 @@ const sections = z.strictObject({
   chat: chatSchema,
   workers: z
     .strictObject({
-      /** Default concurrency per worker kind (overridden by `--concurrency`); a reply job mostly waits (the model, its lines being voiced), so 4. */
+      /**
+       * Default concurrency per worker kind (overridden by `--concurrency`). A reply job holds its
+       * slot through the model's whole reply and until its lines are voiced, mostly waiting (about
+       * a second each at a fast model's pace): with 4, 5 replies/s kept every slot busy and new
+       * questions queued behind replies that were only waiting; 16 leaves room at 5–10/s.
+       */
       concurrency: z
-        .strictObject(Object.fromEntries(WORKER_KINDS.map((k) => [k, z.number().int().min(1).max(256).default(k === 'tts' || k === 'audio' || k === 'reply' ? 4 : 1)])) as Record<WorkerKind, z.ZodDefault<z.ZodNumber>>)
+        .strictObject(Object.fromEntries(WORKER_KINDS.map((k) => [k, z.number().int().min(1).max(256).default(k === 'reply' ? REPLY_CONCURRENCY : k === 'tts' || k === 'audio' ? 4 : 1)])) as Record<WorkerKind, z.ZodDefault<z.ZodNumber>>)
         .prefault({}),
       /** A job whose worker stops renewing its lock for this long is handed to another replica. */
       lockDurationMs: durationMs(30000),

@@ -9,6 +9,9 @@ describe('configuration', () => {
     expect(c.control.port).toBe(8080);
     expect(c.voices[c.defaultVoice]?.engine).toBe('espeak-ng');
     expect(Object.keys(c.channels)).toEqual(['main']);
+    // A reply job holds its slot while it waits on the model and its lines being voiced: one
+    // reply worker answers 16 at once (4 queued new questions behind waiting replies at 5/s).
+    expect(c.workers.concurrency).toMatchObject({ reply: 16, tts: 4, audio: 4 });
   });
 
   it('environment variables override addresses and secrets', () => {
