@@ -36,6 +36,11 @@ function offered(avatar: AvatarConfig | undefined, onOverlay = false): string[] 
   return names;
 }
 
+/** What VTube Studio shows when it is on: the standard expressions and those its config maps. */
+function vtsExpressions(avatar: AvatarConfig): string[] {
+  return avatar.vtubeStudio.enabled ? [...STANDARD_EXPRESSIONS, ...Object.keys(avatar.vtubeStudio.expressions)] : [];
+}
+
 /**
  * The expressions a channel's avatar offers, lower case as chat types them: the built-in avatar's
  * pack's when it is on, and with VTube Studio on the standard ones and those its config maps; none
@@ -44,14 +49,12 @@ function offered(avatar: AvatarConfig | undefined, onOverlay = false): string[] 
  */
 export function avatarExpressions(avatar: AvatarConfig | undefined, onOverlay = false): string[] {
   if (!avatar) return [];
-  const names = new Set(offered(avatar, onOverlay).filter((n) => n === n.toLowerCase()));
-  if (avatar.vtubeStudio.enabled) for (const n of [...STANDARD_EXPRESSIONS, ...Object.keys(avatar.vtubeStudio.expressions)]) names.add(n);
-  return [...names];
+  return [...new Set([...offered(avatar, onOverlay).filter((n) => n === n.toLowerCase()), ...vtsExpressions(avatar)])];
 }
 
 /** Whether the channel's avatar offers `name` exactly (a scene job, a programme step). */
 export function offersExpression(avatar: AvatarConfig | undefined, name: string, onOverlay = false): boolean {
-  return offered(avatar, onOverlay).includes(name) || avatarExpressions(avatar, onOverlay).includes(name);
+  return !!avatar && (offered(avatar, onOverlay).includes(name) || vtsExpressions(avatar).includes(name));
 }
 
 interface ExpressionDeps {

@@ -111,15 +111,22 @@ interface OtherFaces {
 
 /**
  * The avatar shows `expression` if its pack offers it (a control is checked here too: the pack
- * may have been changed), and the model in VTube Studio and the overlay's avatar show it too.
+ * may have been changed), and the model in VTube Studio and the overlay's avatar show it too;
+ * from `fromMs` (the encoder's clock) when given, else at once. Whether any face shows it.
  */
-function showEmote(ctx: ProcessContext, output: Output, expression: string, holdMs: number, faces: OtherFaces = {}): void {
-  void faces.vts?.setExpression(expression, holdMs);
-  const shown = output.picture?.avatar?.setExpression(expression, holdMs);
+function showEmote(ctx: ProcessContext, output: Output, expression: string, holdMs: number, faces: OtherFaces = {}, fromMs?: number): boolean {
+  const { vts, overlay } = faces;
+  // The model in VTube Studio changes when the line is heard, as the picture does.
+  const wait = fromMs === undefined ? 0 : Math.max(0, fromMs - Date.now());
+  if (vts && wait) setTimeout(() => void vts.setExpression(expression, holdMs), wait).unref();
+  else void vts?.setExpression(expression, holdMs);
+  const shown = output.picture?.avatar?.setExpression(expression, holdMs, fromMs);
   // The ingest checked the name against the channel's pack; an unknown one shows neutral on the overlay.
-  faces.overlay?.setExpression(expression, holdMs);
-  if (shown || faces.overlay) ctx.log.info({ expression, holdMs }, 'avatar expression');
-  else if (!faces.vts) ctx.log.warn({ expression }, 'avatar expression not shown: no avatar, or not in its pack');
+  overlay?.setExpression(expression, holdMs, fromMs);
+  const from = fromMs === undefined ? {} : { from: 'line on air' };
+  if (shown || overlay) ctx.log.info({ expression, holdMs, ...from }, 'avatar expression');
+  else if (!vts) ctx.log.warn({ expression, ...from }, 'avatar expression not shown: no avatar, or not in its pack');
+  return Boolean(shown || overlay || vts);
 }
 
 /**
@@ -170,15 +177,7 @@ function startVtubeStudio(ctx: ProcessContext, channel: string, output: Output):
  */
 function lineExpression(ctx: ProcessContext, channel: string, output: Output, expression: string, fromMs: number, faces: OtherFaces): void {
   const holdMs = ctx.config.channels[channel]!.video.avatar.expressionResetMs;
-  // The model in VTube Studio changes when the line is heard, as the picture does.
-  const { vts, overlay } = faces;
-  if (vts) setTimeout(() => void vts.setExpression(expression, holdMs), Math.max(0, fromMs - Date.now())).unref();
-  overlay?.setExpression(expression, holdMs, fromMs);
-  if (!output.picture?.avatar?.setExpression(expression, holdMs, fromMs) && !vts && !overlay) {
-    ctx.log.warn({ expression, from: 'line on air' }, 'avatar expression not shown: no avatar, or not in its pack');
-    return;
-  }
-  ctx.log.info({ expression, holdMs, from: 'line on air' }, 'avatar expression');
+  if (!showEmote(ctx, output, expression, holdMs, faces, fromMs)) return;
   rememberEmote(ctx, channel, expression, holdMs + Math.max(0, fromMs - Date.now())).catch((err: Error) => ctx.log.warn({ err: err.message }, 'avatar expression not kept in Redis'));
 }
 
