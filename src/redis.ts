@@ -11,6 +11,7 @@ export const Redis = SingleRedis;
 
 /** Another connection to the same Redis (for a subscriber: a subscribed connection runs no other command). */
 export function duplicate(redis: Redis): Redis {
+  // Two branches on purpose: TypeScript cannot call `duplicate` on the union (the two classes' signatures differ).
   return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
 }
 
