@@ -184,8 +184,8 @@ export function keyspace(prefix: string) {
     control: (channel: string) => `${prefix}:control:${channel}`,
     /** A platform message id seen recently (SET NX with a TTL). */
     seen: (platform: string, room: string, id: string) => `${prefix}:seen:${platform}:${room}:${id}`,
-    /** A user's rate-limit token bucket. */
-    bucket: (platform: string, user: string) => `${prefix}:bucket:${platform}:${user}`,
+    /** A user's rate limit: GCRA's arrival time, one number (named apart from the older token hash). */
+    bucket: (platform: string, user: string) => `${prefix}:rate:${platform}:${user}`,
     /** A user's recent text, for repeat suppression. */
     recent: (platform: string, user: string, textHash: string) => `${prefix}:recent:${platform}:${user}:${textHash}`,
     /** Line indices left in a phrase pool's current round (list; `:meta` holds its fingerprint and last pick). */

@@ -19,6 +19,7 @@ export function aiMetrics(metrics: Metrics) {
     firstSentence: metric(metrics, 'idolcast_ai_time_to_first_sentence_seconds', () => new client.Histogram({ name: 'idolcast_ai_time_to_first_sentence_seconds', help: 'From starting a reply (prompt, model chain) to its first sentence approved by the safety gate, by engine', labelNames: ['engine'], buckets: FAST, registers })),
     replies: metric(metrics, 'idolcast_ai_replies_total', () => new client.Counter({ name: 'idolcast_ai_replies_total', help: 'AI replies and idle lines queued for speech, by channel, situation and the engine that wrote them', labelNames: ['channel', 'situation', 'engine'], registers })),
     dumped: metric(metrics, 'idolcast_ai_dumped_total', () => new client.Counter({ name: 'idolcast_ai_dumped_total', help: 'Dumps of AI lines (!dump, idolcast dump, the live page) the active broadcaster carried out, by channel', labelNames: ['channel'], registers })),
+    unheard: metric(metrics, 'idolcast_ai_unheard_total', () => new client.Counter({ name: 'idolcast_ai_unheard_total', help: 'Chat messages of a flood the AI did not hear (not remembered, not offered): past ai.reply.heardPerBatch of a channel batch, by channel', labelNames: ['channel'], registers })),
     firstToken: metric(metrics, 'idolcast_ai_time_to_first_token_seconds', () => new client.Histogram({ name: 'idolcast_ai_time_to_first_token_seconds', help: 'From asking a model engine to its first text, by engine', labelNames: ['engine'], buckets: FAST, registers })),
   };
 }

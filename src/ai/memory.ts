@@ -155,11 +155,14 @@ export class Memory {
     requireChannel(this.deps.config, channel);
     if (!raws.length) return [];
     const lines = raws.map((raw) => ({ ...raw, text: raw.text.slice(0, MAX_TEXT), part: viewerPart(raw.viewer) }));
-    await this.appendTurns(channel, lines.map((line) => ({ u: line.name, v: line.part, t: line.text })));
     const k = this.keys;
     const now = this.now();
     const perLine = lines.flatMap((line) => [line.part, JSON.stringify({ t: line.text, at: now })]);
-    const waiting = (await this.deps.redis.eval(NOTE_LINES, 1, k.viewers(channel), now, this.cfg.summaryTtlMs, this.cfg.maxViewersPerChannel, this.cfg.viewerLines, k.summaryPrefix(channel), k.linesPrefix(channel), ...perLine)) as number[];
+    // Two independent writes sent together: one round trip for the batch, not two.
+    const [, waiting] = await Promise.all([
+      this.appendTurns(channel, lines.map((line) => ({ u: line.name, v: line.part, t: line.text }))),
+      this.deps.redis.eval(NOTE_LINES, 1, k.viewers(channel), now, this.cfg.summaryTtlMs, this.cfg.maxViewersPerChannel, this.cfg.viewerLines, k.summaryPrefix(channel), k.linesPrefix(channel), ...perLine) as Promise<number[]>,
+    ]);
     return waiting.map(Number);
   }
 

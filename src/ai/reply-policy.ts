@@ -39,6 +39,18 @@ export type Take = { candidate: Candidate; slot: string; skipped: number } | { c
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** Patterns by the word they look for, built once: a flood classifies thousands of messages a second. */
+const patterns = new Map<string, RegExp>();
+function pattern(kind: 'ask' | 'mention', word: string): RegExp {
+  const key = `${kind}\u0000${word}`;
+  let re = patterns.get(key);
+  if (!re) {
+    re = kind === 'ask' ? new RegExp(`^${escapeRe(word)}(?:\\s+|$)`, 'i') : new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escapeRe(word)}($|[^\\p{L}\\p{N}_])`, 'iu');
+    if (patterns.size < 64) patterns.set(key, re); // a few personas' names and ask commands, from config
+  }
+  return re;
+}
+
 /**
  * Why a message should get a reply, or undefined: paid always; `!ask <text>`; the persona's name
  * as a word (or @name); a question; a viewer's first message; else a sampled share.
@@ -47,12 +59,12 @@ export function classify(msg: ReplyMessage, opts: { cfg: AiConfig['reply']; pers
   const { cfg } = opts;
   const text = msg.text.trim();
   if (msg.paid) return { reason: 'paid', text };
-  const ask = new RegExp(`^${escapeRe(cfg.askCommand)}(?:\\s+|$)`, 'i');
+  const ask = pattern('ask', cfg.askCommand);
   if (ask.test(text)) {
     const rest = text.replace(ask, '').trim();
     return rest ? { reason: 'ask', text: rest } : undefined;
   }
-  if (new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escapeRe(opts.personaName)}($|[^\\p{L}\\p{N}_])`, 'iu').test(text)) return { reason: 'mention', text };
+  if (pattern('mention', opts.personaName).test(text)) return { reason: 'mention', text };
   if (cfg.answerQuestions && /[?？]/.test(text)) return { reason: 'question', text };
   if (cfg.greetFirstTimers && opts.firstTime) return { reason: 'first', text };
   if (opts.random() < cfg.sampleRate) return { reason: 'sampled', text };
@@ -160,6 +172,12 @@ export class ReplyPolicy {
   private async firstTimes(channel: string, viewers: string[]): Promise<boolean[]> {
     const added = (await this.deps.redis.eval(MARK_SEEN, 1, this.keys.firstSeen(channel), this.now(), this.cfg.firstSeenTtlMs, this.cfg.firstSeenMax, ...viewers.map(viewerPart))) as number[];
     return added.map((a) => Number(a) === 1);
+  }
+
+  /** How much a message asks for a reply before the first-timer lookup: its PRIORITY, or 0 (paid 5, !ask 4, mention or question 3). */
+  rank(msg: ReplyMessage, personaName = this.deps.config.ai.personas[this.deps.config.ai.defaultPersona]!.name): number {
+    const picked = classify(msg, { cfg: this.cfg, personaName, firstTime: false, random: () => 1 });
+    return picked ? PRIORITY[picked.reason] : 0;
   }
 
   /** Offer a filtered chat message for a reply. `skipped`: lower candidates dropped to make room. */

@@ -6,7 +6,8 @@ import { engineConfigured } from '../ai/chain';
 import { IdleTalk } from '../ai/idle';
 import { dumpAi } from '../ai/delay';
 import { Memory } from '../ai/memory';
-import { ReplyPolicy, type ReplyMessage } from '../ai/reply-policy';
+import { aiMetrics } from '../ai/ai-metrics';
+import { PRIORITY, ReplyPolicy, type ReplyMessage } from '../ai/reply-policy';
 import { AiSwitch } from '../ai/switch';
 import type { ProcessContext } from '../process';
 import type { CommandEffects } from './commands';
@@ -74,7 +75,11 @@ export class AiChat {
    * the fleet degraded, or the speech backlog at `aiShedDepth` already, only paid ones.
    */
   async offer(items: AiChatItem[], load: Pick<Reading, 'level' | 'backlog'>): Promise<void> {
-    await this.noteChat(items);
+    // Idle talk's note goes with the batch's other writes (a flood pays round trips, not only Redis time).
+    await Promise.all([this.noteChat(items), this.offerHeard(items, load)]);
+  }
+
+  private async offerHeard(items: AiChatItem[], load: Pick<Reading, 'level' | 'backlog'>): Promise<void> {
     const shed = load.level >= 1 || load.backlog >= aiShedDepth(this.deps.config);
     const wanted = items.flatMap((i) => {
       const msg = this.message(i, shed);
@@ -89,14 +94,33 @@ export class AiChat {
     }
     // Each channel's messages as one batch (a few script calls whatever its size), in the order they were said.
     await Promise.all(
-      [...byChannel].map(async ([channel, msgs]) => {
-        const waiting = await this.memory.recordMessages(channel, msgs.map((m) => ({ viewer: m.viewer, name: m.name, text: m.text })));
+      [...byChannel].map(async ([channel, said]) => {
+        const msgs = this.hear(channel, said);
+        // Memory and reply candidates are separate keys: both written at once, then the jobs they call for.
+        const [waiting, offers] = await Promise.all([this.memory.recordMessages(channel, msgs.map((m) => ({ viewer: m.viewer, name: m.name, text: m.text }))), this.policy.offerMany(channel, msgs)]);
         const summaries = this.summaries ? msgs.filter((_m, n) => waiting[n]! >= this.deps.config.ai.memory.summaryEvery) : [];
-        await Promise.all(summaries.map((m) => this.deps.queues.enqueue('reply', { task: 'summary', channel, viewer: m.viewer }, { priority: SUMMARY_PRIORITY })));
-        const offers = await this.policy.offerMany(channel, msgs);
-        if (offers.some((o) => o.accepted)) await this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs));
+        await Promise.all([
+          ...summaries.map((m) => this.deps.queues.enqueue('reply', { task: 'summary', channel, viewer: m.viewer }, { priority: SUMMARY_PRIORITY })),
+          offers.some((o) => o.accepted) && this.deps.queues.enqueue('reply', replyJob(channel, this.deps.config.ai.reply.pickWindowMs)),
+        ]);
       }),
     );
+  }
+
+  /**
+   * Of a channel's batch, what the AI hears (`ai.reply.heardPerBatch`, in the order said): every
+   * paid message, then the ones most asking for a reply, newest first. The rest are counted: in a
+   * flood the memory and reply candidates take a sample, so the AI's Redis work grows with the
+   * batches, not with the messages, and chat speech keeps its pace.
+   */
+  private hear(channel: string, msgs: ReplyMessage[]): ReplyMessage[] {
+    const max = this.deps.config.ai.reply.heardPerBatch;
+    if (msgs.length <= max) return msgs;
+    const ranked = msgs.map((m, n) => ({ n, rank: this.policy.rank(m) }));
+    ranked.sort((a, b) => b.rank - a.rank || b.n - a.n);
+    const heard = new Set(ranked.filter((r, j) => j < max || r.rank === PRIORITY.paid).map((r) => r.n));
+    aiMetrics(this.deps.metrics).unheard.inc({ channel }, msgs.length - heard.size);
+    return msgs.filter((_m, n) => heard.has(n));
   }
 
   /** Chat in a channel keeps the idol from starting idle talk there (one write per channel and batch). */

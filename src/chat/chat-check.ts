@@ -4,25 +4,29 @@ import type { Redis } from '../redis';
  * The Redis side of a batch of chat messages, in one atomic script call, so two ingest replicas
  * never both let a message or a user through and a flood costs one round trip per batch.
  * For each message, in order: drop it if its platform id was seen (SET NX with a TTL); then,
- * for messages that passed the local filter, the user's token bucket, the repeat window and the
+ * for messages that passed the local filter, the user's rate limit, the repeat window and the
  * command's global and per-user cooldowns. Nothing is consumed unless every check passes.
- * Buckets are read and written once per user per batch.
+ * The rate limit is a token bucket kept as one number, GCRA's "theoretical arrival time" (TAT):
+ * a message passes while TAT - now ≤ (capacity - 1) × interval, and moves TAT one interval on.
+ * That is a read and a write per user and batch (a hash of tokens and time took three calls),
+ * and the key expires when the bucket is full again.
  * Only the keys a message needs are sent (a plain chat line: its seen mark and its bucket), so a
- * flood's call stays small: per message, one ARGV bit mask says which keys follow its seen key
- * (1 check, 2 bucket, 4 recent, 8 cooldown, 16 user cooldown), then the cooldowns' ms if present.
- * ARGV: capacity, tokens per ms, repeat ms, dedupe ms, then per message: mask [, global ms][, user ms].
- * Returns one word per message: ok, duplicate, rate limited, repeated, cooldown, user cooldown.
+ * flood's call stays small. ARGV: capacity, interval ms, repeat ms, dedupe ms, then one string of
+ * one mask character per message (48 + bits: 1 check, 2 bucket, 4 recent, 8 cooldown, 16 user
+ * cooldown; the bits say which keys follow its seen key), then the cooldowns' ms in order.
+ * Returns one string, one character per message: k ok, d duplicate, r rate limited, p repeated,
+ * c cooldown, u user cooldown.
  */
 const CHAT_BATCH_CHECK_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local capacity, rate, repeatMs, dedupeMs = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local buckets = {}
+local capacity, interval, repeatMs, dedupeMs, masks = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local tolerance = (capacity - 1) * interval + 0.001
+local tats = {}
 local out = {}
-local k, a = 1, 5
-while a <= #ARGV do
-  local mask = tonumber(ARGV[a])
-  a = a + 1
+local k, a = 1, 6
+for n = 1, #masks do
+  local mask = string.byte(masks, n) - 48
   local seen = KEYS[k]
   k = k + 1
   local bucket, recent, cd, ucd, cdMs, ucdMs
@@ -30,42 +34,36 @@ while a <= #ARGV do
   if mask % 8 >= 4 then recent = KEYS[k]; k = k + 1 end
   if mask % 16 >= 8 then cd = KEYS[k]; k = k + 1; cdMs = ARGV[a]; a = a + 1 end
   if mask >= 16 then ucd = KEYS[k]; k = k + 1; ucdMs = ARGV[a]; a = a + 1 end
-  local result = 'ok'
+  local result = 'k'
   if not redis.call('SET', seen, 1, 'PX', dedupeMs, 'NX') then
-    result = 'duplicate'
+    result = 'd'
   elseif mask % 2 == 1 then
-    local b
+    local tat
     if bucket then
-      b = buckets[bucket]
-      if not b then
-        local v = redis.call('HMGET', bucket, 't', 'ts')
-        local tokens = tonumber(v[1]) or capacity
-        local ts = tonumber(v[2]) or now
-        b = { tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate) }
-        buckets[bucket] = b
-      end
+      tat = tats[bucket]
+      if not tat then tat = math.max(tonumber(redis.call('GET', bucket)) or now, now) end
     end
-    if b and b.tokens < 1 then result = 'rate limited'
-    elseif recent and redis.call('EXISTS', recent) == 1 then result = 'repeated'
-    elseif cd and redis.call('EXISTS', cd) == 1 then result = 'cooldown'
-    elseif ucd and redis.call('EXISTS', ucd) == 1 then result = 'user cooldown'
+    if tat and tat - now > tolerance then result = 'r'
+    elseif recent and redis.call('EXISTS', recent) == 1 then result = 'p'
+    elseif cd and redis.call('EXISTS', cd) == 1 then result = 'c'
+    elseif ucd and redis.call('EXISTS', ucd) == 1 then result = 'u'
     else
-      if b then b.tokens = b.tokens - 1; b.dirty = true end
+      if bucket then tats[bucket] = tat + interval end
       if recent then redis.call('SET', recent, 1, 'PX', repeatMs) end
       if cd then redis.call('SET', cd, 1, 'PX', cdMs) end
       if ucd then redis.call('SET', ucd, 1, 'PX', ucdMs) end
     end
   end
-  out[#out + 1] = result
+  out[n] = result
 end
-for key, b in pairs(buckets) do
-  if b.dirty then
-    redis.call('HSET', key, 't', b.tokens, 'ts', now)
-    redis.call('PEXPIRE', key, math.ceil(capacity / rate) + 1000)
-  end
+for key, tat in pairs(tats) do
+  redis.call('SET', key, string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1000)
 end
-return out
+return table.concat(out)
 `;
+
+/** The result characters of the script, as the chat decision's reason words. */
+const RESULTS: Readonly<Record<string, string>> = { k: 'ok', d: 'duplicate', r: 'rate limited', p: 'repeated', c: 'cooldown', u: 'user cooldown' };
 
 /** What one message asks of the batch check ('' or 0 leaves a check out). */
 export interface ChatCheckRequest {
@@ -85,7 +83,7 @@ export function defineChatCheck(redis: Redis): void {
   redis.defineCommand('idolcastChatBatchCheck', { lua: CHAT_BATCH_CHECK_LUA });
 }
 
-/** Run the checks of a batch; one result word per request, in order. */
+/** Run the checks of a batch; one result word per request, in order (ok, duplicate, rate limited, repeated, cooldown, user cooldown). */
 export async function chatBatchCheck(
   redis: Redis,
   limits: { capacity: number; perMs: number; repeatMs: number; dedupeMs: number },
@@ -93,11 +91,11 @@ export async function chatBatchCheck(
 ): Promise<string[]> {
   if (!requests.length) return [];
   const keys: string[] = [];
-  const args: (string | number)[] = [limits.capacity, limits.perMs, Math.max(1, limits.repeatMs), limits.dedupeMs];
+  const cooldowns: number[] = [];
+  let masks = '';
   for (const r of requests) {
     keys.push(r.seen);
     let mask = r.check ? 1 : 0;
-    const maskAt = args.push(0) - 1;
     if (r.check) {
       if (r.bucket) {
         mask |= 2;
@@ -110,16 +108,17 @@ export async function chatBatchCheck(
       if (r.cooldown) {
         mask |= 8;
         keys.push(r.cooldown);
-        args.push(Math.max(1, r.globalMs ?? 0));
+        cooldowns.push(Math.max(1, r.globalMs ?? 0));
       }
       if (r.userCooldown) {
         mask |= 16;
         keys.push(r.userCooldown);
-        args.push(Math.max(1, r.userMs ?? 0));
+        cooldowns.push(Math.max(1, r.userMs ?? 0));
       }
     }
-    args[maskAt] = mask;
+    masks += String.fromCharCode(48 + mask);
   }
-  const run = (redis as unknown as { idolcastChatBatchCheck: (numKeys: number, ...a: (string | number)[]) => Promise<string[]> }).idolcastChatBatchCheck;
-  return run.call(redis, keys.length, ...keys, ...args);
+  const run = (redis as unknown as { idolcastChatBatchCheck: (numKeys: number, ...a: (string | number)[]) => Promise<string> }).idolcastChatBatchCheck;
+  const out = await run.call(redis, keys.length, ...keys, limits.capacity, 1 / limits.perMs, Math.max(1, limits.repeatMs), limits.dedupeMs, masks, ...cooldowns);
+  return Array.from(out, (c) => RESULTS[c] ?? `unexpected check result ${c}`);
 }

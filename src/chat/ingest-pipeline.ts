@@ -56,7 +56,12 @@ interface Plan {
   backlog: number;
 }
 
-const BATCHES_IN_FLIGHT = 2;
+/**
+ * Batches processed at once. A batch is a chain of round trips (check, enqueue, the AI's memory),
+ * most of them small and waiting behind another batch's addBulk: with four, Redis and Node both
+ * have work while any one batch waits (two left each about half idle in a flood).
+ */
+const BATCHES_IN_FLIGHT = 4;
 
 /** Whether a command speaks text a chatter typed (`!say <text>`, `!voice <name> <text>`); paid lines are exempt, as from shedding. */
 function speaksChatText(builtin: string | undefined, args: number, e: ChatEvent): boolean {
@@ -118,7 +123,7 @@ export class IngestPipeline {
     }
   }
 
-  /** Process pending events, two batches in flight so Node's work on one overlaps Redis's on the other. */
+  /** Process pending events, BATCHES_IN_FLIGHT batches at once so Node's work on one overlaps Redis's on the others. */
   private async run(): Promise<void> {
     this.timer = undefined;
     if (this.running) return;

@@ -41,6 +41,13 @@ const replySchema = z
     pickWindowMs: z.number().int().min(100).default(5_000),
     /** Most unpaid candidates waiting per channel; the lowest are skipped past it. */
     maxCandidates: z.number().int().min(1).max(1000).default(50),
+    /**
+     * Of one channel's batch of chat, the AI hears (remembers and may answer) at most this many:
+     * paid ones always, then !ask, mentions and questions, then the newest. A chat of a few lines
+     * a second comes in batches of one or two, so this bites only in a flood, when the ingest
+     * takes hundreds at once: the idol's memory of a flood is a sample, and chat speech keeps its pace.
+     */
+    heardPerBatch: z.number().int().min(1).max(5000).default(32),
   })
   .prefault({});
 
