@@ -18,10 +18,10 @@ export const aiLog = createLogger('ai-test', 'silent');
  * (Anthropic, on the fake), then `canned`; the moderator is the fake's /v1/moderations. `ai.safety`
  * is merged into the fake moderator's settings (e.g. `{ safety: { delayMs: 0 } }`).
  */
-export function aiFleet(fake: FakeLlm, ai: Record<string, unknown> = {}, bannedWords = ['frobnicate']) {
+export function aiFleet(fake: FakeLlm, ai: Record<string, unknown> = {}, bannedWords = ['frobnicate'], chatLoad: Record<string, unknown> = {}) {
   const { safety, ...rest } = ai as { safety?: Record<string, unknown> };
   return new TestFleet({
-    chat: { filter: { bannedWords } },
+    chat: { filter: { bannedWords }, load: chatLoad },
     ai: {
       engines: {
         cloud: { kind: 'openai', baseUrl: `${fake.url}/v1`, apiKey: FAKE_LLM_KEY, model: 'fake-gpt' },

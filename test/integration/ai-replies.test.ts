@@ -186,4 +186,35 @@ describe('AI replies wired in: chat → reply policy → reply job → approved 
     expect(await replying).toEqual({ sentences: 2 });
     expect((await ai.policy.depth('main')).inFlight).toBe(0);
   });
+
+  it('in a flood the AI hears a sample of the batch (paid always, then questions, then the newest) while every line is still spoken', async () => {
+    // A backlog far from shedding: the flood is spoken, and the AI is not shed for the backlog.
+    const flood = aiFleet(fake, { reply: { channelCooldownMs: 0, userCooldownMs: 0, sampleRate: 0, heardPerBatch: 4 } }, undefined, { shedDepth: 1000 });
+    try {
+      const floodChat = testPipeline(flood);
+      const plain = Array.from({ length: 60 }, (_, n) => chatEvent(`plain line number ${n}`, { user: { login: `v${n}` } }));
+      const question = chatEvent('does anyone know the song?', { user: { login: 'asker' } });
+      const paid = chatEvent('take my money', { user: { login: 'payer' }, paid: { amount: 5, currency: 'USD' } });
+      // One tick: the ingest takes them as one batch, the question said first, the paid one in the middle.
+      const outcomes = await Promise.all([question, ...plain.slice(0, 30), paid, ...plain.slice(30)].map((e) => floodChat.pipeline.accept(e)));
+      expect(outcomes.filter((o) => o.decision === 'spoken')).toHaveLength(61);
+      const floodAi = aiParts({ ...flood, log: aiLog, metrics: createMetrics('worker-reply', 'test') }, { waitVoiced: false });
+      try {
+        const waiting = async (login: string) => (await floodAi.memory.waitingLines('main', `twitch:id-${login}`)).texts;
+        expect(await waiting('asker')).toEqual(['does anyone know the song?']);
+        expect(await waiting('payer')).toEqual(['take my money']);
+        expect(await waiting('v59')).toEqual(['plain line number 59']); // the newest two fill the sample
+        expect(await waiting('v58')).toEqual(['plain line number 58']);
+        expect(await waiting('v0')).toEqual([]); // not heard: not remembered, not a candidate
+        expect((await floodAi.policy.depth('main')).waiting).toBe(4); // the paid one, the question, the two newest (first-timers)
+        const unheard = await floodChat.metrics.registry.getSingleMetric('idolcast_ai_unheard_total')!.get();
+        expect(unheard.values).toEqual([expect.objectContaining({ labels: { channel: 'main' }, value: 58 })]);
+      } finally {
+        floodAi.shutdown();
+      }
+    } finally {
+      await flood.close();
+    }
+  });
 });
+
