@@ -80,17 +80,15 @@ export class AiChat {
   }
 
   private async offerHeard(items: AiChatItem[], load: Pick<Reading, 'level' | 'backlog'>): Promise<void> {
+    if (!(await this.switch.isOn())) return; // cached: switched off, a flood's batches cost nothing here
     const shed = load.level >= 1 || load.backlog >= aiShedDepth(this.deps.config);
-    const wanted = items.flatMap((i) => {
-      const msg = this.message(i, shed);
-      return msg ? [{ channel: i.channel, msg }] : [];
-    });
-    if (!wanted.length || !(await this.switch.isOn())) return;
     const byChannel = new Map<string, ReplyMessage[]>();
-    for (const { channel, msg } of wanted) {
-      const msgs = byChannel.get(channel) ?? [];
-      msgs.push(msg);
-      byChannel.set(channel, msgs);
+    for (const i of items) {
+      const msg = this.message(i, shed);
+      if (!msg) continue;
+      const msgs = byChannel.get(i.channel);
+      if (msgs) msgs.push(msg);
+      else byChannel.set(i.channel, [msg]);
     }
     // Each channel's messages as one batch (a few script calls whatever its size), in the order they were said.
     await Promise.all(

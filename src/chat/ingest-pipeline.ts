@@ -200,7 +200,7 @@ export class IngestPipeline {
     for (const { item, fx } of effects) await this.applyEffects(item, fx);
     await this.offerToAi(items);
     await announce(items, (e) => this.channelOf(e), this.deps);
-    for (const i of items) this.finish(i);
+    this.finish(items);
   }
 
   /** Step 3 of a batch: the jobs and effects of every event still undecided, each given its decision. */
@@ -433,13 +433,25 @@ export class IngestPipeline {
     await this.ai.offer(decided, this.degradation.state.current).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'AI reply offer failed'));
   }
 
-  private finish(i: Item): void {
-    const o = i.outcome ?? { decision: 'ignored', reason: 'no decision' };
-    const e = i.event;
-    this.deps.metrics.chatDecisions.inc({ platform: e.platform, decision: o.decision });
-    const fields = { platform: e.platform, room: e.room, messageId: e.id, user: e.user.login, kind: e.kind, decision: o.decision, reason: o.reason };
-    if (o.decision === 'duplicate') this.deps.log.debug(fields, 'chat decision');
-    else this.deps.log.info(fields, 'chat decision');
-    i.resolve(o);
+  /** Each event's decision: resolved, logged, and counted (one counter update per platform and decision of the batch). */
+  private finish(items: Item[]): void {
+    const counts = new Map<string, { platform: string; decision: Decision; n: number }>();
+    const logInfo = this.deps.log.isLevelEnabled('info');
+    for (const i of items) {
+      const o = i.outcome ?? { decision: 'ignored', reason: 'no decision' };
+      const e = i.event;
+      const key = `${e.platform}\u0000${o.decision}`;
+      const count = counts.get(key);
+      if (count) count.n++;
+      else counts.set(key, { platform: e.platform, decision: o.decision, n: 1 });
+      if (logInfo || this.deps.log.isLevelEnabled('debug')) {
+        const fields = { platform: e.platform, room: e.room, messageId: e.id, user: e.user.login, kind: e.kind, decision: o.decision, reason: o.reason };
+        if (o.decision === 'duplicate') this.deps.log.debug(fields, 'chat decision');
+        else this.deps.log.info(fields, 'chat decision');
+      }
+      i.resolve(o);
+    }
+    for (const c of counts.values()) this.deps.metrics.chatDecisions.inc({ platform: c.platform, decision: c.decision }, c.n);
   }
+
 }
