@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Payload } from '../queues/registry';
 import { isAiLine } from '../queues/utterance.schema';
 import { holdLine } from '../src/ai/delay';
-import { toPlayoutPcm } from '../src/audio/pcm';
+import { toPlayoutPcm, trimTrailingSilence } from '../src/audio/pcm';
 import { isConfigured } from '../src/config/names';
 import type { Deps } from '../src/deps';
 import { dropReason } from '../src/speech-drops';
@@ -28,7 +28,10 @@ export async function handle(a: Payload<'audio'>, deps: Deps) {
   const raw = await store.readRaw(a.utteranceId, a.part);
   let bytes: number;
   if (raw) {
-    const pcm = toPlayoutPcm(raw, a.format, rate);
+    const encoded = toPlayoutPcm(raw, a.format, rate);
+    // The line's end goes without the engine's trailing silence (dead air the next line would wait
+    // through); a pause between parts is the pause between the text's sentences, kept.
+    const pcm = a.part === a.parts - 1 ? trimTrailingSilence(encoded, rate) : encoded;
     await store.putPlayout(a.utteranceId, a.part, pcm);
     bytes = pcm.length;
   } else {

@@ -40,6 +40,38 @@ export function toPlayoutPcm(pcm: Buffer, format: PcmFormat, targetRate: number)
   return Buffer.from(res.buffer);
 }
 
+/** A line's end counts as silent below this share of the line's own peak (40 dB down), whatever the engine's loudness. */
+const SILENT_SHARE_OF_PEAK = 0.01;
+/** What is kept of a line's end after its last sound: the last phoneme's decay, faded out, and a breath before the next line. */
+export const LINE_TAIL_MS = 80;
+
+/**
+ * A line's last part without the engine's trailing silence: espeak-ng ends every line with
+ * ~330 ms of it (cloud engines with as much or more). Aired, it is dead air that every line
+ * queued behind waits through, since the playout takes the next line only once this one's audio
+ * is out. Everything after the last sample within 40 dB of the line's peak is cut to
+ * LINE_TAIL_MS, faded to zero so the cut never clicks. Mono 16-bit in, a new buffer out (or the
+ * same one when there is nothing to cut: all silence, or a short tail already).
+ */
+export function trimTrailingSilence(pcm: Buffer, sampleRate: number): Buffer {
+  const n = Math.floor(pcm.length / 2);
+  let peak = 0;
+  for (let i = 0; i < n; i++) peak = Math.max(peak, Math.abs(pcm.readInt16LE(i * 2)));
+  if (peak === 0) return pcm;
+  const floor = peak * SILENT_SHARE_OF_PEAK;
+  let last = n - 1;
+  while (last > 0 && Math.abs(pcm.readInt16LE(last * 2)) <= floor) last--;
+  const tail = Math.round((LINE_TAIL_MS * sampleRate) / 1000);
+  const keep = last + 1 + tail;
+  if (keep >= n) return pcm;
+  const out = Buffer.from(pcm.subarray(0, keep * 2));
+  for (let i = 1; i <= tail; i++) {
+    const at = (last + i) * 2;
+    out.writeInt16LE(Math.round(out.readInt16LE(at) * (1 - i / tail)), at);
+  }
+  return out;
+}
+
 /** Root-mean-square level of 16-bit mono PCM, 0 … 1. */
 export function rms(pcm: Buffer): number {
   const n = Math.floor(pcm.length / 2);

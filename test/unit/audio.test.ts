@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { parseWavHeader } from '../../src/audio/wav';
-import { pcmDurationMs, rms, toPlayoutPcm } from '../../src/audio/pcm';
+import { LINE_TAIL_MS, pcmDurationMs, rms, toPlayoutPcm, trimTrailingSilence } from '../../src/audio/pcm';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,10 +9,10 @@ import { RealtimePump, START_BURST_MS } from '../../src/broadcast/realtime-pump'
 import { sleep } from '../../src/time';
 import { createLogger } from '../../src/logger';
 
-function tone(rate: number, seconds: number, hz = 440): Buffer {
+function tone(rate: number, seconds: number, hz = 440, amplitude = 12000): Buffer {
   const n = Math.round(rate * seconds);
   const b = Buffer.alloc(n * 2);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12000), i * 2);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * amplitude), i * 2);
   return b;
 }
 
@@ -43,6 +43,45 @@ describe('audio', () => {
       stereo.writeInt16LE(mono.readInt16LE(i * 2), i * 4 + 2);
     }
     expect(toPlayoutPcm(stereo, { sampleRate: 24000, channels: 2 }, 24000).equals(mono)).toBe(true);
+  });
+
+  /** Index of the last sample louder than `floor` (mono 16-bit). */
+  const lastAbove = (pcm: Buffer, floor: number) => {
+    let i = pcm.length / 2 - 1;
+    while (i > 0 && Math.abs(pcm.readInt16LE(i * 2)) <= floor) i--;
+    return i;
+  };
+  const tailBytes = (rate: number) => 2 * Math.round((LINE_TAIL_MS * rate) / 1000);
+
+  it("ends a spoken line soon after its last sound, not after the engine's trailing silence", () => {
+    const out = spawnSync('espeak-ng', ['--stdout', '-v', 'en-us+f3', '-s', '165'], { input: 'Line 25: hello stream.' });
+    const { format, dataOffset } = parseWavHeader(out.stdout);
+    const line = toPlayoutPcm(out.stdout.subarray(dataOffset), format, 24000);
+    const trimmed = trimTrailingSilence(line, 24000);
+    // espeak-ng pads a line with about a third of a second of silence: most of it goes.
+    expect(pcmDurationMs(line.length - trimmed.length, 24000)).toBeGreaterThan(150);
+    // The speech itself (anything louder than -40 dBFS) is untouched; the short tail fades to zero, so the cut never clicks.
+    const cut = trimmed.length - tailBytes(24000);
+    expect(lastAbove(line, 327) * 2).toBeLessThan(cut);
+    expect(trimmed.subarray(0, cut).equals(line.subarray(0, cut))).toBe(true);
+    expect(trimmed.readInt16LE(trimmed.length - 2)).toBe(0);
+  });
+
+  it('keeps a soft ending that is still part of the line, and leaves silence and short tails alone', () => {
+    const rate = 24000;
+    const loud = tone(rate, 0.3);
+    const soft = tone(rate, 0.2, 440, 12000 / 31.6); // 30 dB under the peak: soft, but sound (40 dB under is silence)
+    const line = Buffer.concat([loud, soft, Buffer.alloc(rate * 2)]); // then a second of silence
+    const trimmed = trimTrailingSilence(line, rate);
+    // A sine's last loud sample is within half a period (55 samples at 440 Hz) of the tone's end.
+    const kept = loud.length + soft.length - 2 * 55;
+    expect(trimmed.length).toBeGreaterThan(kept);
+    expect(trimmed.length).toBeLessThanOrEqual(loud.length + soft.length + tailBytes(rate));
+    expect(trimmed.subarray(0, kept - tailBytes(rate)).equals(line.subarray(0, kept - tailBytes(rate)))).toBe(true);
+    const silence = Buffer.alloc(rate * 2);
+    expect(trimTrailingSilence(silence, rate)).toBe(silence);
+    const short = Buffer.concat([loud, Buffer.alloc(200)]);
+    expect(trimTrailingSilence(short, rate)).toBe(short);
   });
 });
 
