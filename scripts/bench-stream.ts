@@ -84,11 +84,30 @@ interface Sent {
   heard?: (heardAt: number) => Promise<void>;
 }
 
+/** Silence heard in a row that means a line has ended and the playout is idle (longer than the pauses inside a line). */
+const QUIET_MS = 600;
+
+/**
+ * Wait (at most `maxMs`) until the viewer has received `QUIET_MS` of silence in a row: the line
+ * before has ended. A fixed wait would not do: a line longer than it would still be on air when
+ * the next is sent, and that one would wait for it and count queueing as latency.
+ */
+async function untilQuiet(viewer: RtmpViewer, maxMs: number): Promise<void> {
+  const until = Date.now() + maxMs;
+  while (Date.now() < until) {
+    await sleep(50);
+    const from = Date.now() - QUIET_MS;
+    const flowing = (viewer.arrivals.at(-1)?.wall ?? 0) >= Date.now() - 200;
+    if (flowing && viewer.arrivals.some((a) => a.wall <= from) && viewer.heardAfter(from) === undefined) return;
+  }
+}
+
 /**
  * Chat → audible, one line at a time: `send(i)` sends line i and returns when it was sent (wall
  * ms); the first sound the viewer receives after that is the line heard (the stream is silent
- * between lines). Waits up to `timeoutMs` for it, then `settleMs` for the line to end and the
- * playout to go idle before the next one. The latencies of the lines heard, in ms.
+ * between lines). Waits up to `timeoutMs` for it, then until the line has ended (`QUIET_MS` of
+ * silence heard, at most `settleMs`) and a little more for the playout to go idle before the next.
+ * The latencies of the lines heard, in ms.
  */
 export async function audibleLatencies(viewer: RtmpViewer, lines: number, send: (i: number) => Promise<number | Sent>, opts: { timeoutMs: number; settleMs: number }): Promise<number[]> {
   const latencies: number[] = [];
@@ -104,8 +123,9 @@ export async function audibleLatencies(viewer: RtmpViewer, lines: number, send: 
       latencies.push(heard - sentAt);
       await onHeard?.(heard);
     }
-    await sleep(opts.settleMs);
-    viewer.trim(Date.now() - 1000); // a long run keeps the viewer's memory bounded
+    await untilQuiet(viewer, opts.settleMs);
+    await sleep(200); // the broadcaster's encoder slack and its next pick-up, past the line's end as heard
+    viewer.trim(Date.now() - 2000); // a long run keeps the viewer's memory bounded
   }
   return latencies;
 }

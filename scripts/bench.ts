@@ -433,7 +433,7 @@ async function rtmpFigures(b: Bench, lines = 50) {
         await queues.enqueue('chat', { ...e, text: `Line ${i}: hello stream.`, acceptedAt: sentAt, timestamp: sentAt });
         // Where the line's time went, once it is heard.
         return { sentAt, heard: async (heardAt: number) => { const hop = await hopTimes(queues, e, sentAt, heardAt); if (hop) hops.push(hop); } };
-      }, { timeoutMs: 3000, settleMs: 2500 });
+      }, { timeoutMs: 3000, settleMs: 6000 });
     });
     return {
       lines,
