@@ -82,18 +82,17 @@ export class AiChat {
   private async offerHeard(items: AiChatItem[], load: Pick<Reading, 'level' | 'backlog'>): Promise<void> {
     if (!(await this.switch.isOn())) return; // cached: switched off, a flood's batches cost nothing here
     const shed = load.level >= 1 || load.backlog >= aiShedDepth(this.deps.config);
-    const byChannel = new Map<string, ReplyMessage[]>();
+    const byChannel = new Map<string, AiChatItem[]>();
     for (const i of items) {
-      const msg = this.message(i, shed);
-      if (!msg) continue;
-      const msgs = byChannel.get(i.channel);
-      if (msgs) msgs.push(msg);
-      else byChannel.set(i.channel, [msg]);
+      const said = byChannel.get(i.channel);
+      if (said) said.push(i);
+      else byChannel.set(i.channel, [i]);
     }
     // Each channel's messages as one batch (a few script calls whatever its size), in the order they were said.
     await Promise.all(
       [...byChannel].map(async ([channel, said]) => {
-        const msgs = this.hear(channel, said);
+        const msgs = this.hear(channel, said.flatMap((i) => this.message(i, shed) ?? []));
+        if (!msgs.length) return;
         // Memory and reply candidates are separate keys: both written at once, then the jobs they call for.
         const [waiting, offers] = await Promise.all([this.memory.recordMessages(channel, msgs.map((m) => ({ viewer: m.viewer, name: m.name, text: m.text }))), this.policy.offerMany(channel, msgs)]);
         const summaries = this.summaries ? msgs.filter((_m, n) => waiting[n]! >= this.deps.config.ai.memory.summaryEvery) : [];

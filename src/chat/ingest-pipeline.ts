@@ -188,8 +188,9 @@ export class IngestPipeline {
     //    duplicates marks so a redelivery is processed.
     try {
       await this.durable.run(async () => {
-        if (tts.length) await this.deps.queues.enqueueBulk('tts', tts);
-        if (scenes.length) await this.deps.queues.enqueueBulk('scene', scenes);
+        // Built here from parsed events and config; the tts and scene workers validate each job.
+        if (tts.length) await this.deps.queues.enqueueBulk('tts', tts, { validate: false });
+        if (scenes.length) await this.deps.queues.enqueueBulk('scene', scenes, { validate: false });
       });
     } catch (err) {
       const ours = seenKeys.filter((_k, n) => items[n]!.outcome?.decision !== 'duplicate');
