@@ -3,25 +3,16 @@
  * measured in the same run against the same Redis (a loopback redis-server of its own), printed
  * as one JSON object on stdout. Progress goes to stderr. Every loop is bounded in count and time.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Queue, QueueEvents, Worker, type JobsOptions } from 'bullmq';
+import { QueueEvents } from 'bullmq';
 import YAML from 'yaml';
-import { bullPriority } from '../queues/define';
-import { Queues, queueName, type Payload } from '../queues/registry';
-import type { ChatEvent } from '../queues/chat-event.schema';
-import { IngestPipeline } from '../src/chat/ingest-pipeline';
-import { parseConfig } from '../src/config/load';
+import { Queues, queueName } from '../queues/registry';
 import { createLogger } from '../src/logger';
 import { createMetrics } from '../src/metrics';
-import { CLI_ENTRY } from '../src/paths';
-import type { ProcessContext } from '../src/process';
-import { startQueueWorker } from '../src/queue-worker';
-import { createRedis, keyspace, type Redis } from '../src/redis';
-import { startRedisServer } from '../src/supervisor/redis-server';
+import { createRedis, keyspace } from '../src/redis';
 import { LOCAL_ENGINE } from '../src/config/schema';
 import { EspeakEngine } from '../src/tts/espeak.engine';
 import { remoteEngines } from '../src/tts/remote-engines';
@@ -29,6 +20,8 @@ import { SpeechService } from '../src/tts/speech-service';
 import { FakeObs } from '../testkit/fake-obs';
 import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
 import { sleep } from '../src/time';
+import { Bench, chatEvent, log, percentile, round1, sentence, ttsPayload } from './bench-kit';
+import { enqueueThroughput, ingestThroughput, workerThroughput } from './bench-queues';
 import { liveFigures } from './bench-live';
 import { hopMedians, hopTimes } from './bench-hops';
 import { replicaFigures } from './bench-replicas';
@@ -37,210 +30,6 @@ import { avatarFigures, avatarSeconds } from './bench-avatar';
 import { audibleLatencies, cpuShareDuring, startStream } from './bench-stream';
 import { runMain } from './run-main';
 
-const N = 20_000;
-const BATCH = 500;
-const log = (...a: unknown[]) => console.error('[bench]', ...a);
-
-function percentile(values: number[], p: number): number {
-  if (!values.length) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-const round1 = (x: number) => Math.round(x * 10) / 10;
-
-const WORDS = 'hello idol what a lovely stream today can you sing the song again please thank you so much for the music'.split(' ');
-function sentence(i: number): string {
-  const n = 6 + (i % 7);
-  return Array.from({ length: n }, (_, k) => WORDS[(i * 7 + k * 3) % WORDS.length]).join(' ');
-}
-
-function ttsPayload(i: number, run: string): Payload<'tts'> {
-  return { utteranceId: `${run}-${i}`, channel: 'main', text: sentence(i), voice: 'default', priority: 2, acceptedAt: Date.now(), origin: { platform: 'bench', user: `u${i % 500}` } };
-}
-
-function chatEvent(i: number, run: string): ChatEvent {
-  const now = Date.now();
-  return { platform: 'local', channel: 'main', id: `${run}-${i}`, kind: 'message', text: sentence(i), emotes: [], timestamp: now, acceptedAt: now, user: { id: `u${i % 5000}`, login: `u${i % 5000}`, displayName: `U${i % 5000}`, roles: [] } };
-}
-
-class Bench {
-  readonly prefix = `bench${randomBytes(3).toString('hex')}`;
-  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idolcast-bench-'));
-  readonly configPath = path.join(this.dir, 'config.yaml');
-  private readonly children: ChildProcess[] = [];
-  redis!: Redis;
-  url!: string;
-  stopRedis!: () => Promise<void>;
-
-  async start(): Promise<void> {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const r = await startRedisServer({ port, dir: path.join(this.dir, 'redis'), appendonly: false });
-    this.url = r.url;
-    this.stopRedis = r.stop;
-    this.redis = createRedis(this.url);
-    // Generous chat limits: the bench measures the path, not the filter's rejections.
-    fs.writeFileSync(
-      this.configPath,
-      YAML.stringify({
-        redis: { prefix: this.prefix },
-        chat: { filter: { rateLimit: { capacity: 1000, perSecond: 1000 }, repeatWindowMs: 0 }, load: { shedDepth: 1_000_000, plainTtlMs: 600_000 } },
-        // Every line synthesised for real: the speech cache would serve the bench's repeated sentences.
-        tts: { cache: { enabled: false } },
-        log: { level: 'warn' },
-      }),
-    );
-  }
-
-  config() {
-    return parseConfig(fs.readFileSync(this.configPath, 'utf8'), this.configPath, { REDIS_URL: this.url });
-  }
-
-  spawn(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, IDOLCAST_CONFIG: this.configPath, REDIS_URL: this.url, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-    this.children.push(child);
-    return child;
-  }
-
-  async stopChildren(): Promise<void> {
-    await Promise.all(
-      this.children.splice(0).map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            const kill = setTimeout(() => c.kill('SIGKILL'), 10_000);
-            c.once('exit', () => (clearTimeout(kill), resolve()));
-            c.kill('SIGTERM');
-          }),
-      ),
-    );
-  }
-
-  async flush(): Promise<void> {
-    await this.redis.flushdb();
-  }
-
-  async close(): Promise<void> {
-    await this.stopChildren();
-    this.redis?.disconnect();
-    await this.stopRedis?.();
-    fs.rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** Raw BullMQ addBulk vs idolcast's enqueueBulk (schema validation, job ids, priorities). */
-async function enqueueThroughput(b: Bench): Promise<{ raw: number; idolcast: number }> {
-  const best = { raw: 0, idolcast: 0 };
-  for (let round = 0; round < 2; round++) {
-    await b.flush();
-    const raw = new Queue('rawtts', { connection: b.redis, prefix: b.prefix });
-    let t = performance.now();
-    for (let i = 0; i < N; i += BATCH) {
-      await raw.addBulk(Array.from({ length: BATCH }, (_, k) => {
-        const p = ttsPayload(i + k, `raw${round}`);
-        const opts: JobsOptions = { jobId: p.utteranceId, priority: bullPriority(p.priority), removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 604800, count: 5000 } };
-        return { name: 'tts.synthesize', data: p, opts };
-      }));
-    }
-    best.raw = Math.max(best.raw, N / ((performance.now() - t) / 1000));
-    await raw.close();
-
-    const queues = new Queues(b.redis, b.prefix);
-    t = performance.now();
-    for (let i = 0; i < N; i += BATCH) await queues.enqueueBulk('tts', Array.from({ length: BATCH }, (_, k) => ({ payload: ttsPayload(i + k, `idol${round}`) })));
-    best.idolcast = Math.max(best.idolcast, N / ((performance.now() - t) / 1000));
-    await queues.close();
-    log('enqueue round', round, Math.round(best.raw), Math.round(best.idolcast));
-  }
-  return best;
-}
-
-/** Drain N pre-added jobs with a no-op processor at concurrency 100: raw Worker vs idolcast's worker path. */
-async function workerThroughput(b: Bench): Promise<{ raw: number; idolcast: number }> {
-  const best = { raw: 0, idolcast: 0 };
-  const config = b.config();
-  const ctx = { config, log: createLogger('bench', 'warn'), id: 'bench' } as unknown as ProcessContext;
-  const fill = async (name: string, run: string) => {
-    const q = new Queue(name, { connection: b.redis, prefix: b.prefix });
-    for (let i = 0; i < N; i += BATCH) await q.addBulk(Array.from({ length: BATCH }, (_, k) => ({ name: 'tts.synthesize', data: ttsPayload(i + k, run), opts: { removeOnComplete: { count: 1000 } } })));
-    await q.close();
-  };
-  const drain = async (start: (onDone: () => void) => { close: () => Promise<void> }) => {
-    let done = 0;
-    let finish!: () => void;
-    const all = new Promise<void>((r) => (finish = r));
-    const t = performance.now();
-    const w = start(() => ++done === N && finish());
-    await Promise.race([all, sleep(120_000)]);
-    const rate = done / ((performance.now() - t) / 1000);
-    await w.close();
-    return rate;
-  };
-  for (let round = 0; round < 2; round++) {
-    await b.flush();
-    await fill('rawworker', `rw${round}`);
-    best.raw = Math.max(best.raw, await drain((onDone) => {
-      const w = new Worker('rawworker', async () => undefined, { connection: createRedis(b.url, { forWorker: true }), prefix: b.prefix, concurrency: 100 });
-      w.on('completed', onDone);
-      return { close: () => w.close() };
-    }));
-    await b.flush();
-    await fill(queueName('tts'), `iw${round}`);
-    best.idolcast = Math.max(best.idolcast, await drain((onDone) => {
-      const { worker, stop } = startQueueWorker(ctx, 'tts', { concurrency: 100 }, async () => undefined);
-      worker.on('completed', onDone);
-      return { close: stop };
-    }));
-    log('worker round', round, Math.round(best.raw), Math.round(best.idolcast));
-  }
-  return best;
-}
-
-/** Raw BullMQ addBulk of N speech jobs in batches of BATCH, as the pipeline's jobs look (jobs/s). */
-async function rawAddBulkRate(b: Bench, run: string): Promise<number> {
-  const raw = new Queue('rawtts', { connection: b.redis, prefix: b.prefix });
-  const t = performance.now();
-  for (let i = 0; i < N; i += BATCH) {
-    await raw.addBulk(Array.from({ length: BATCH }, (_, k) => {
-      const p = ttsPayload(i + k, run);
-      const opts: JobsOptions = { jobId: p.utteranceId, priority: bullPriority(p.priority), removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 604800, count: 5000 } };
-      return { name: 'tts.synthesize', data: p, opts };
-    }));
-  }
-  const rate = N / ((performance.now() - t) / 1000);
-  await raw.close();
-  return rate;
-}
-
-/**
- * Chat events through normalise + filter + commands + enqueue (and the AI's memory and reply
- * offer) in one process vs raw addBulk of as many jobs. Each ingest round is paired with a raw
- * round just before it on a flushed Redis, so a shared machine's changing load hits both alike;
- * the first pair warms up and is not counted. The ratio is the median of the pairs'.
- */
-async function ingestThroughput(b: Bench, pairs = 5): Promise<{ messagesPerSec: number; ratioToRawAddBulk: number; pairRatios: number[]; addBulkJobsPerSec: number }> {
-  const config = b.config();
-  const redis = createRedis(b.url);
-  const queues = new Queues(redis, b.prefix);
-  const pipeline = new IngestPipeline({ config, redis, keys: keyspace(b.prefix), queues, log: createLogger('bench', 'warn'), metrics: createMetrics('bench', 'bench'), publish: async () => {}, reply: async () => {} });
-  const rows: { raw: number; ingest: number }[] = [];
-  for (let round = 0; round <= pairs; round++) {
-    await b.flush();
-    const raw = await rawAddBulkRate(b, `raw${round}`);
-    await b.flush();
-    const events = Array.from({ length: N }, (_, i) => chatEvent(i, `ing${round}`));
-    const t = performance.now();
-    const outcomes = await Promise.all(events.map((e) => pipeline.accept(e)));
-    const ingest = N / ((performance.now() - t) / 1000);
-    const spoken = outcomes.filter((o) => o.decision === 'spoken').length;
-    if (spoken !== N) log('ingest: not every message was spoken', spoken);
-    if (round > 0) rows.push({ raw, ingest });
-    log('ingest round', round, Math.round(raw), Math.round(ingest), Math.round((ingest / raw) * 100) / 100);
-  }
-  await queues.close();
-  redis.disconnect();
-  const ratios = rows.map((r) => Math.round((r.ingest / r.raw) * 100) / 100);
-  return { messagesPerSec: Math.round(percentile(rows.map((r) => r.ingest), 50)), ratioToRawAddBulk: percentile(ratios, 50), pairRatios: ratios, addBulkJobsPerSec: Math.round(percentile(rows.map((r) => r.raw), 50)) };
-}
 
 /**
  * Offer chat (or say) at `rate` per second for `seconds` through the real fleet (ingest, tts and
@@ -516,6 +305,7 @@ async function main(): Promise<void> {
       baseline: { addBulkJobsPerSec: Math.round(enqueue.raw), noopWorkerJobsPerSec: Math.round(worker.raw) },
       idolcast: { enqueueBulkJobsPerSec: Math.round(enqueue.idolcast), workerJobsPerSec: Math.round(worker.idolcast), ingestMessagesPerSec: ingest.messagesPerSec },
       ratios,
+      ingest, // pairs, and each side's CPU (scripts/bench-queues.ts; alone: BENCH_ONLY=ingest)
       latency: { chatToSpeechReadyMs: latency.chat },
       maxSustainedSayRate: latency.say,
       tts,
