@@ -8,8 +8,10 @@ import type { Redis } from '../redis';
  * command's global and per-user cooldowns. Nothing is consumed unless every check passes.
  * The rate limit is a token bucket kept as one number, GCRA's "theoretical arrival time" (TAT):
  * a message passes while TAT - now ≤ (capacity - 1) × interval, and moves TAT one interval on.
- * That is a read and a write per user and batch (a hash of tokens and time took three calls),
- * and the key expires when the bucket is full again.
+ * Most users of a flood come with a full bucket: one SET ... GET per user and batch writes the
+ * TAT their message makes and reads the old one (a hash of tokens and time took three calls); a
+ * user whose TAT was ahead, or whose message failed a check, is written again at the end. The
+ * key expires when the bucket is full again.
  * Only the keys a message needs are sent (a plain chat line: its seen mark and its bucket), so a
  * flood's call stays small. ARGV: capacity, interval ms, repeat ms, dedupe ms, then one string of
  * one mask character per message (48 + bits: 1 check, 2 bucket, 4 recent, 8 cooldown, 16 user
@@ -22,7 +24,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local capacity, interval, repeatMs, dedupeMs, masks = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local tolerance = (capacity - 1) * interval + 0.001
-local tats = {}
+local tats, guessed = {}, {}
 local out = {}
 local k, a = 1, 6
 for n = 1, #masks do
@@ -41,7 +43,14 @@ for n = 1, #masks do
     local tat
     if bucket then
       tat = tats[bucket]
-      if not tat then tat = math.max(tonumber(redis.call('GET', bucket)) or now, now) end
+      if not tat then
+        -- Most of a flood's chatters have a full bucket (no TAT, or one past): what this message
+        -- writes is known before the read, so one SET ... GET does both; the rest are fixed below.
+        local guess = string.format('%.3f', now + interval)
+        tat = math.max(tonumber(redis.call('SET', bucket, guess, 'PX', math.ceil(interval) + 1000, 'GET')) or now, now)
+        guessed[bucket] = guess
+        tats[bucket] = tat
+      end
     end
     if tat and tat - now > tolerance then result = 'r'
     elseif recent and redis.call('EXISTS', recent) == 1 then result = 'p'
@@ -57,7 +66,8 @@ for n = 1, #masks do
   out[n] = result
 end
 for key, tat in pairs(tats) do
-  redis.call('SET', key, string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1000)
+  local value = string.format('%.3f', tat)
+  if value ~= guessed[key] then redis.call('SET', key, value, 'PX', math.ceil(tat - now) + 1000) end
 end
 return table.concat(out)
 `;

@@ -56,6 +56,18 @@ describe('command processor on real Redis', () => {
     expect(mods.every((o) => o.decision === 'spoken')).toBe(true);
   });
 
+  it('a message refused by a later check (a repeat) takes no token; the bucket carries over from batch to batch', async () => {
+    fleet = new TestFleet({ chat: { filter: { rateLimit: { capacity: 2, perSecond: 0.1 } } } });
+    const { pipeline } = testPipeline(fleet);
+    const say = (text: string) => pipeline.accept(chatEvent(text, { user: { login: 'steady' } }));
+    // One at a time: each its own batch, so the bucket is read back from Redis every time.
+    expect(await say('hello one')).toEqual({ decision: 'spoken', reason: 'plain message' });
+    expect(await say('hello one')).toEqual({ decision: 'rejected', reason: 'repeated' });
+    expect(await say('hello two')).toEqual({ decision: 'spoken', reason: 'plain message' });
+    expect(await say('hello three')).toEqual({ decision: 'rejected', reason: 'rate limited' });
+    expect(await say('hello four')).toEqual({ decision: 'rejected', reason: 'rate limited' });
+  });
+
   it('holds permissions and cooldowns, and cooldowns survive an ingest restart', async () => {
     fleet = new TestFleet({ chat: { commands: [{ name: 'hug', cooldown: { globalMs: 60000, userMs: 0 }, actions: [{ say: '{user} sends a hug' }] }] } });
     const first = testPipeline(fleet).pipeline;
