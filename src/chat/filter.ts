@@ -18,6 +18,17 @@ export function bypassed(e: ChatEvent, filter: FilterConfig): ReadonlySet<Filter
 
 type Checked = { ok: true; text: string } | { ok: false; reason: string };
 
+/** Each banned word or phrase as the filter looks for it (" word ", lower case), made once per config list, not per message. */
+const patternsOf = new WeakMap<readonly string[], string[]>();
+function bannedPatterns(words: readonly string[]): string[] {
+  let patterns = patternsOf.get(words);
+  if (!patterns) {
+    patterns = words.map((w) => ` ${w.toLowerCase()} `);
+    patternsOf.set(words, patterns);
+  }
+  return patterns;
+}
+
 /**
  * What applies to every text that airs or shows, paid or not: banned words (whole words,
  * case-insensitive) and links (stripped, or the text refused, per `links`). Returns the text to
@@ -28,7 +39,7 @@ export function contentFilter(text: string, filter: FilterConfig, skip: Readonly
   let t = text;
   if (!skip.has('bannedWords') && filter.bannedWords.length) {
     const lower = ` ${t.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ')} `;
-    if (filter.bannedWords.some((w) => lower.includes(` ${w.toLowerCase()} `))) return { ok: false, reason: 'banned word' };
+    if (bannedPatterns(filter.bannedWords).some((w) => lower.includes(w))) return { ok: false, reason: 'banned word' };
   }
   // Every link has a dot: most chat has none, and skips the costly pattern.
   if (!skip.has('links') && filter.links !== 'allow' && t.includes('.') && URL_RE.test(t)) {
