@@ -41,11 +41,13 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Patterns by the word they look for, built once: a flood classifies thousands of messages a second. */
 const patterns = new Map<string, RegExp>();
-function pattern(kind: 'ask' | 'mention', word: string): RegExp {
+function pattern(kind: 'ask' | 'mention' | 'mayMention', word: string): RegExp {
   const key = `${kind}\u0000${word}`;
   let re = patterns.get(key);
   if (!re) {
-    re = kind === 'ask' ? new RegExp(`^${escapeRe(word)}(?:\\s+|$)`, 'i') : new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escapeRe(word)}($|[^\\p{L}\\p{N}_])`, 'iu');
+    if (kind === 'ask') re = new RegExp(`^${escapeRe(word)}(?:\\s+|$)`, 'i');
+    else if (kind === 'mention') re = new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escapeRe(word)}($|[^\\p{L}\\p{N}_])`, 'iu');
+    else re = new RegExp(escapeRe(word), 'i'); // the name anywhere: a cheap test before the word-boundary one
     if (patterns.size < 64) patterns.set(key, re); // a few personas' names and ask commands, from config
   }
   return re;
@@ -176,6 +178,9 @@ export class ReplyPolicy {
 
   /** How much a message asks for a reply before the first-timer lookup: its PRIORITY, or 0 (paid 5, !ask 4, mention or question 3). */
   rank(msg: ReplyMessage, personaName = this.deps.config.ai.personas[this.deps.config.ai.defaultPersona]!.name): number {
+    // Most of a flood is none of paid, !ask, mention or question: three cheap tests say so first.
+    const text = msg.text;
+    if (!msg.paid && !text.includes('?') && !text.includes('？') && !pattern('mayMention', personaName).test(text) && text.trimStart().charAt(0).toLowerCase() !== this.cfg.askCommand.charAt(0)) return 0;
     const picked = classify(msg, { cfg: this.cfg, personaName, firstTime: false, random: () => 1 });
     return picked ? PRIORITY[picked.reason] : 0;
   }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { classify } from '../../src/ai/reply-policy';
+import { classify, PRIORITY, ReplyPolicy } from '../../src/ai/reply-policy';
+import { createLogger } from '../../src/logger';
 import { decideIdle } from '../../src/ai/idle';
 import { viewerPart } from '../../src/ai/keys';
 import { CANNED_KIND, SPOKEN_SITUATIONS } from '../../src/config/ai.schema';
@@ -46,6 +47,19 @@ describe('reply policy: classify', () => {
     expect(classify(msg('hello'), { ...base, firstTime: true })?.reason).toBe('first');
     expect(classify(msg('hello'), { ...base, random: () => 0 })?.reason).toBe('sampled');
     expect(classify(msg('hello'), { ...base, cfg: { ...cfg, sampleRate: 0 }, random: () => 0 })).toBeUndefined();
+  });
+});
+
+describe('reply policy: the rank a flood is sampled by', () => {
+  const msg = (text: string, paid = false) => ({ id: '1', viewer: 'twitch:1', name: 'v', text, paid });
+  const texts = ['hello', 'AIKO!!', 'hi @Aiko', 'aikotoba', 'is it raining?', '元気？', '!ASK where do you live', '  !ask why', 'Ask me anything', 'ask why', 'asking around', '!ask'];
+  it.each(['!ask', 'ask'])('agrees with classify (first-timers and sampling aside) for every kind, with askCommand %s', (askCommand) => {
+    const config = { ...shipped, ai: { ...shipped.ai, reply: { ...shipped.ai.reply, askCommand } } };
+    const policy = new ReplyPolicy({ config, redis: undefined as never, log: createLogger('test', 'silent') });
+    for (const [text, paid] of [...texts.map((t) => [t, false] as const), ['hello', true] as const]) {
+      const picked = classify(msg(text, paid), { cfg: config.ai.reply, personaName: 'Aiko', firstTime: false, random: () => 1 });
+      expect([text, policy.rank(msg(text, paid), 'Aiko')]).toEqual([text, picked ? PRIORITY[picked.reason] : 0]);
+    }
   });
 });
 
