@@ -1,3 +1,6 @@
+/** Printable ASCII without two spaces in a row. */
+const PLAIN = /^(?:[\x21-\x7e]| (?! ))*$/;
+
 /**
  * Make chat text safe and speakable: Unicode NFKC (folds lookalike and full-width forms),
  * control and invisible format characters removed, stacks of combining marks ("zalgo") cut to
@@ -5,10 +8,14 @@
  */
 export function normaliseText(text: string, maxLength: number): { text: string; truncated: boolean } {
   let t = text.length > maxLength * 8 ? text.slice(0, maxLength * 8) : text; // bound the work on huge input
-  t = t.normalize('NFKC');
-  t = t.replace(/[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/gu, ' ');
-  t = t.replace(/(\p{M}{2})\p{M}+/gu, '$1');
-  t = t.replace(/\s+/gu, ' ').trim();
+  // Most chat is printable ASCII with single spaces: nothing for NFKC, controls or marks to do.
+  if (!PLAIN.test(t)) {
+    t = t.normalize('NFKC');
+    t = t.replace(/[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/gu, ' ');
+    t = t.replace(/(\p{M}{2})\p{M}+/gu, '$1');
+    t = t.replace(/\s+/gu, ' ');
+  }
+  t = t.trim();
   const truncated = t.length > maxLength || text.length > maxLength * 8;
   if (t.length > maxLength) {
     const cut = t.slice(0, maxLength);
