@@ -182,8 +182,8 @@ export function keyspace(prefix: string) {
     vtsToken: (channel: string) => `${prefix}:vts:${channel}:token`,
     /** Pub/sub channel of operator controls (skip, dump, emote) for a channel's broadcaster. */
     control: (channel: string) => `${prefix}:control:${channel}`,
-    /** A platform message id seen recently (SET NX with a TTL). */
-    seen: (platform: string, room: string, id: string) => `${prefix}:seen:${platform}:${room}:${id}`,
+    /** Platform message ids seen in a time slot of `chat.dedupeTtlMs`: one set per slot, this prefix and the slot's number. */
+    seenSlots: `${prefix}:seen:`,
     /** A user's rate limit: GCRA's arrival time, one number (named apart from the older token hash). */
     bucket: (platform: string, user: string) => `${prefix}:rate:${platform}:${user}`,
     /** A user's recent text, for repeat suppression. */

@@ -8,7 +8,7 @@ import type { ChatEvent } from '../../queues/chat-event.schema';
 import type { ControlMessage } from '../../queues/live-events';
 import { AiChat } from './ai-chat';
 import { announce } from './announce';
-import { chatBatchCheck, defineChatCheck, type ChatCheckRequest } from './chat-check';
+import { chatBatchCheck, defineChatCheck, seenId, type ChatCheckRequest } from './chat-check';
 import { commandTable, fillTemplate, hasPermission, parseCommand, runCommand, type CommandEffects } from './commands';
 import { stripEngineMarkup } from '../tts/text';
 import { bypassed, contentFilter, localFilter, type FilterCheck } from './filter';
@@ -163,14 +163,13 @@ export class IngestPipeline {
     const { capacity, perSecond } = config.chat.filter.rateLimit;
     const requests = items.map((i): ChatCheckRequest => {
       // An unknown channel names no key: its event is ignored, its mark kept under the default channel.
-      const seen = keys.seen(i.event.platform, i.event.room ?? this.channelOf(i.event), i.event.id);
+      const seen = seenId(i.event.platform, i.event.room ?? this.channelOf(i.event), i.event.id);
       if (i.check && !i.outcome) return Object.assign(i.check, { seen, check: true });
       return { seen, check: false };
     });
-    const seenKeys = requests.map((r) => r.seen);
     // The backlog and the channels' voices do not depend on the check: fetched alongside it.
-    const [results, reading, voices] = await Promise.all([
-      chatBatchCheck(redis, { capacity, perMs: perSecond / 1000, repeatMs: config.chat.filter.repeatWindowMs, dedupeMs: config.chat.dedupeTtlMs }, requests),
+    const [{ results, forget }, reading, voices] = await Promise.all([
+      chatBatchCheck(redis, { capacity, perMs: perSecond / 1000, repeatMs: config.chat.filter.repeatWindowMs, dedupeMs: config.chat.dedupeTtlMs, seenPrefix: keys.seenSlots }, requests),
       this.degradation.sample(),
       currentVoices(this.deps, items.filter((i) => !i.outcome).map((i) => this.channelOf(i.event))),
     ]);
@@ -184,8 +183,8 @@ export class IngestPipeline {
     //    the lines this batch adds count towards the backlog as they are planned.
     const { tts, scenes, effects, backlog } = this.plan(items, voices, reading.backlog);
 
-    // 4. Enqueue, retried and (on a cluster) held until a replica has it; on failure forget the
-    //    duplicates marks so a redelivery is processed.
+    // 4. Enqueue, retried and (on a cluster) held until a replica has it; on failure take back what
+    //    the check took (seen ids, repeat marks, cooldowns, tokens) so a redelivery is processed.
     try {
       await this.durable.run(async () => {
         // Built here from parsed events and config; the tts and scene workers validate each job.
@@ -193,8 +192,7 @@ export class IngestPipeline {
         if (scenes.length) await this.deps.queues.enqueueBulk('scene', scenes, { validate: false });
       });
     } catch (err) {
-      const ours = seenKeys.filter((_k, n) => items[n]!.outcome?.decision !== 'duplicate');
-      if (ours.length) await redis.del(...ours).catch(() => {});
+      await forget(requests.filter((_r, n) => items[n]!.outcome?.decision !== 'duplicate')).catch(() => {});
       throw err;
     }
     this.degradation.observe(backlog);

@@ -54,7 +54,7 @@ export async function runIngest(): Promise<void> {
     await source.start((event) => void chat(event).catch((err: Error) => log.error({ platform: event.platform, messageId: event.id, err: err.message }, 'chat event could not be processed')));
   }
   ctx.heartbeat.start();
-  log.info({ sources: sources.map((s) => s.platform), dedupe: keys.seen('<platform>', '<room>', '<id>') }, 'ingest ready');
+  log.info({ sources: sources.map((s) => s.platform), dedupe: `${keys.seenSlots}<slot>` }, 'ingest ready');
 
   onShutdown(log, config.workers.shutdownTimeoutMs, async () => {
     await Promise.all(sources.map((s) => s.stop()));

@@ -68,6 +68,23 @@ describe('command processor on real Redis', () => {
     expect(await say('hello four')).toEqual({ decision: 'rejected', reason: 'rate limited' });
   });
 
+  it('a batch that could not be enqueued takes back its seen id, repeat mark and token: the redelivered message is processed, once', async () => {
+    fleet = new TestFleet({ chat: { filter: { rateLimit: { capacity: 1, perSecond: 0.1 } } } }); // one token: a kept one would refuse the redelivery
+    const { pipeline } = testPipeline(fleet);
+    const real = fleet.queues.enqueueBulk.bind(fleet.queues);
+    let down = true;
+    jest.spyOn(fleet.queues, 'enqueueBulk').mockImplementation(async (...args) => {
+      if (down) throw new Error('redis went away');
+      return real(...args);
+    });
+    const e = chatEvent('hello once more');
+    await expect(pipeline.accept(e)).rejects.toThrow('redis went away');
+    down = false;
+    expect(await pipeline.accept(e)).toEqual({ decision: 'spoken', reason: 'plain message' });
+    expect(await pipeline.accept(e)).toEqual({ decision: 'duplicate', reason: 'already seen' });
+    expect((await ttsJobs()).map((j) => j.text)).toEqual(['hello once more']);
+  });
+
   it('holds permissions and cooldowns, and cooldowns survive an ingest restart', async () => {
     fleet = new TestFleet({ chat: { commands: [{ name: 'hug', cooldown: { globalMs: 60000, userMs: 0 }, actions: [{ say: '{user} sends a hug' }] }] } });
     const first = testPipeline(fleet).pipeline;
