@@ -19,6 +19,7 @@ import { FAKE_LLM_KEY, FakeLlm } from '../testkit/fake-llm';
 import type { ReplicaBench } from './bench-replicas';
 import { REPLY_HELD, STAGES, stageTimes } from './bench-ai-stages';
 import { audibleLatencies, startStream } from './bench-stream';
+import { log, percentile, round1 } from './bench-kit';
 
 /** The loopback model writes one word token every PACE_MS (40 tokens/s)… */
 const PACE_MS = 25;
@@ -36,14 +37,7 @@ const RATES = [5, 10, 20, 40] as const;
 const STEP_SECONDS = 10;
 /** The overhead run: 300 replies, so its p99 is the 3rd worst one and not, as with 100, the single worst. */
 const FIVE_SECONDS = 60;
-const log = (...a: unknown[]) => console.error('[bench]', ...a);
 
-const round1 = (x: number) => Math.round(x * 10) / 10;
-function percentile(values: number[], p: number): number {
-  if (!values.length) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
 const spread = (xs: number[]) => ({ p50: round1(percentile(xs, 50)), p99: round1(percentile(xs, 99)), max: round1(percentile(xs, 100)) });
 
 /** A viewer's question (a reply reason of its own); each from a new viewer, so no cooldown or memory job interferes. */

@@ -20,6 +20,7 @@ import { RtmpVideoFrames } from '../testkit/rtmp-pull';
 import type { ReplicaBench } from './bench-replicas';
 import { lipSyncOfFile, lipSyncProbe } from './avatar-lipsync';
 import { cpuShareDuring, startStream, type LiveStream } from './bench-stream';
+import { log } from './bench-kit';
 
 const VIDEO = { width: 1280, height: 720, fps: 30, videoBitrateKbps: 2000 };
 /** Where the embedded default puts the avatar (src/config/default.yaml). */
@@ -30,7 +31,6 @@ const PLAIN_SECONDS = 30;
 /** Seconds of the avatar's speech recorded for its lip-sync offset. */
 const RECORD_SECONDS = 40;
 const TARGET_SPEAKING_SHARE = 0.6;
-const log = (...a: unknown[]) => console.error('[bench]', ...a);
 
 const SENTENCES = [
   'Thank you all so much for being here with me today, it really means a lot.',

@@ -15,6 +15,7 @@ import type { Browser, Page } from 'playwright-core';
 import { freeLoopbackPort } from '../src/ports';
 import { sleep } from '../src/time';
 import { heardAfter, launchChromium, listen, playerState } from '../testkit/live-page';
+import { log, percentile } from './bench-kit';
 
 /** What the section needs of the bench: its config file and its process spawner. */
 export interface LiveBench {
@@ -29,13 +30,7 @@ export interface LiveBench {
 const SPEECH_RMS = 0.02;
 /** A line not heard within this is counted as missed. */
 const HEAR_WITHIN_MS = 10_000;
-const log = (...a: unknown[]) => console.error('[bench]', ...a);
 
-function percentile(values: number[], p: number): number {
-  if (!values.length) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
 
 /**
  * The bench config with the page's chat box open wide (the rate limits would refuse 30 lines a

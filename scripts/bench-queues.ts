@@ -95,14 +95,29 @@ async function cpuNow(b: Bench): Promise<{ node: number; redis: number }> {
   return { node: (own.user + own.system) / 1e6, redis: field('used_cpu_user') + field('used_cpu_sys') };
 }
 
-/** `work`'s rate (N per second of wall time) and the CPU seconds Node and Redis spent on it. */
-async function timed(b: Bench, work: () => Promise<unknown>): Promise<{ rate: number; node: number; redis: number }> {
+/** One side of a pair: its rate (per second of its own wall clock) and the CPU seconds Node and Redis spent on it. */
+interface Side {
+  rate: number;
+  node: number;
+  redis: number;
+}
+
+/** `work`'s rate, with the CPU seconds spent while it ran. */
+async function side(b: Bench, work: () => Promise<number>): Promise<Side> {
   const from = await cpuNow(b);
-  const t = performance.now();
-  await work();
-  const rate = N / ((performance.now() - t) / 1000);
+  const rate = await work();
   const to = await cpuNow(b);
   return { rate, node: to.node - from.node, redis: to.redis - from.redis };
+}
+
+/** The pipeline's rate on one round's events (messages per second of wall time); a round that did not speak them all says so. */
+async function ingestRate(pipeline: IngestPipeline, events: ReturnType<typeof chatEvent>[]): Promise<number> {
+  const t = performance.now();
+  const outcomes = await Promise.all(events.map((e) => pipeline.accept(e)));
+  const rate = events.length / ((performance.now() - t) / 1000);
+  const spoken = outcomes.filter((o) => o.decision === 'spoken').length;
+  if (spoken !== events.length) log('ingest: not every message was spoken', spoken);
+  return rate;
 }
 
 const median = (xs: number[]) => Math.round(percentile(xs, 50) * 1000) / 1000;
@@ -118,17 +133,13 @@ export async function ingestThroughput(b: Bench, pairs = 5) {
   const redis = createRedis(b.url);
   const queues = new Queues(redis, b.prefix);
   const pipeline = new IngestPipeline({ config, redis, keys: keyspace(b.prefix), queues, log: createLogger('bench', 'warn'), metrics: createMetrics('bench', 'bench'), publish: async () => {}, reply: async () => {} });
-  const rows: { raw: Awaited<ReturnType<typeof timed>>; ingest: Awaited<ReturnType<typeof timed>> }[] = [];
+  const rows: { raw: Side; ingest: Side }[] = [];
   for (let round = 0; round <= pairs; round++) {
     await b.flush();
-    let rawRate = 0;
-    const raw = await timed(b, async () => (rawRate = await rawAddBulkRate(b, `raw${round}`)));
-    raw.rate = rawRate; // the raw loop's own clock, as enqueueThroughput has it
+    const raw = await side(b, () => rawAddBulkRate(b, `raw${round}`));
     await b.flush();
     const events = Array.from({ length: N }, (_, i) => chatEvent(i, `ing${round}`));
-    let spoken = 0;
-    const ingest = await timed(b, async () => (spoken = (await Promise.all(events.map((e) => pipeline.accept(e)))).filter((o) => o.decision === 'spoken').length));
-    if (spoken !== N) log('ingest: not every message was spoken', spoken);
+    const ingest = await side(b, () => ingestRate(pipeline, events));
     if (round > 0) rows.push({ raw, ingest });
     log('ingest round', round, Math.round(raw.rate), Math.round(ingest.rate), Math.round((ingest.rate / raw.rate) * 100) / 100);
   }

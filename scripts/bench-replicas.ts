@@ -16,6 +16,7 @@ import { keyspace, type Redis } from '../src/redis';
 import { sleep } from '../src/time';
 import { FAKE_KEY, FakeTts } from '../testkit/fake-tts';
 import { cpuSeconds, listProcesses } from '../testkit/procfs';
+import { log } from './bench-kit';
 
 /** What the section needs of the bench: its Redis, its config file and its process spawner. */
 export interface ReplicaBench {
@@ -34,7 +35,6 @@ const CONCURRENCY = 4;
 const REPLICAS = [1, 2, 4] as const;
 /** Jobs per replica slot in a measured run: 30 waves of 300 ms requests, about 9 s at linear scaling (a hiccup of the shared machine weighs less). */
 const WAVES = 30;
-const log = (...a: unknown[]) => console.error('[bench]', ...a);
 
 /** A distinct line per job (one part, under tts.firstPartMaxChars), so no answer could come from any cache. */
 function payload(i: number, run: string): Payload<'tts'> {

@@ -22,6 +22,7 @@ import { sleep } from '../src/time';
 import { NginxRtmp } from '../testkit/nginx-rtmp';
 import { RtmpViewer } from '../testkit/rtmp-pull';
 import { runMain } from './run-main';
+import { percentile } from './bench-kit';
 
 const RATE = 24000;
 const TONES = Number(process.env.TONES ?? 30);
@@ -29,10 +30,6 @@ const log = (...a: unknown[]) => console.error('[transport]', ...a);
 const quiet = createLogger('bench', 'warn');
 const relayEvents = { onAir: () => {}, reconnect: () => {}, sent: () => {}, dropped: () => {} };
 
-function percentile(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
-}
 
 /** 300 ms of a 440 Hz tone at half scale. */
 function tone(rate: number): Buffer {
