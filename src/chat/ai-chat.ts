@@ -6,7 +6,7 @@ import { engineConfigured } from '../ai/chain';
 import { IdleTalk } from '../ai/idle';
 import { dumpAi } from '../ai/delay';
 import { Memory } from '../ai/memory';
-import { aiMetrics } from '../ai/ai-metrics';
+import { aiMetrics, type AiMetrics } from '../ai/ai-metrics';
 import { PRIORITY, ReplyPolicy, type ReplyMessage } from '../ai/reply-policy';
 import { AiSwitch } from '../ai/switch';
 import type { ProcessContext } from '../process';
@@ -49,6 +49,7 @@ export class AiChat {
   private readonly idle: IdleTalk;
   /** Whether a model (not only canned lines) is set up for the persona: viewer summaries need one. */
   private readonly summaries: boolean;
+  private readonly unheard: AiMetrics['unheard'];
 
   constructor(private readonly deps: Deps) {
     this.policy = new ReplyPolicy(deps);
@@ -57,6 +58,7 @@ export class AiChat {
     this.idle = new IdleTalk(deps);
     const ai = deps.config.ai;
     this.summaries = ai.personas[ai.defaultPersona]!.chain.some((e) => ai.engines[e]!.kind !== 'canned' && engineConfigured(ai.engines[e]!));
+    this.unheard = aiMetrics(deps.metrics).unheard;
   }
 
   private message(i: AiChatItem, shed: boolean): ReplyMessage | undefined {
@@ -116,7 +118,7 @@ export class AiChat {
     const ranked = msgs.map((m, n) => ({ n, rank: this.policy.rank(m) }));
     ranked.sort((a, b) => b.rank - a.rank || b.n - a.n);
     const heard = new Set(ranked.filter((r, j) => j < max || r.rank === PRIORITY.paid).map((r) => r.n));
-    aiMetrics(this.deps.metrics).unheard.inc({ channel }, msgs.length - heard.size);
+    this.unheard.inc({ channel }, msgs.length - heard.size);
     return msgs.filter((_m, n) => heard.has(n));
   }
 

@@ -133,8 +133,8 @@ export function defineChatCheck(redis: Redis): void {
 
 /**
  * Take back what a checked batch took, when it could not be enqueued, so its redelivery is
- * processed as if the first delivery never came: the seen ids of `ids`, and for `passed` (the
- * requests whose check said ok) their repeat marks, cooldowns and rate-limit tokens.
+ * processed as if the first delivery never came: the seen ids it added (`ids`), and for `passed`
+ * (the requests whose check said ok) their repeat marks, cooldowns and rate-limit tokens.
  */
 async function undo(redis: Redis, seenKey: string, intervalMs: number, ids: string[], passed: ChatCheckRequest[]): Promise<void> {
   const marks = passed.flatMap((r) => [r.recent, r.cooldown, r.userCooldown].filter((k): k is string => !!k));
@@ -150,13 +150,13 @@ async function undo(redis: Redis, seenKey: string, intervalMs: number, ids: stri
 /**
  * Run the checks of a batch: one result word per request, in order (ok, duplicate, rate limited,
  * repeated, cooldown, user cooldown), and `forget`, which takes back what the batch took (see
- * `undo`; give it the requests that were not duplicates) when it could not be enqueued.
+ * `undo`) when it could not be enqueued.
  */
 export async function chatBatchCheck(
   redis: Redis,
   limits: { capacity: number; perMs: number; repeatMs: number; dedupeMs: number; seenPrefix: string },
   requests: ChatCheckRequest[],
-): Promise<{ results: string[]; forget: (ours: ChatCheckRequest[]) => Promise<void> }> {
+): Promise<{ results: string[]; forget: () => Promise<void> }> {
   if (!requests.length) return { results: [], forget: async () => {} };
   const keys: string[] = [];
   const cooldowns: number[] = [];
@@ -185,12 +185,15 @@ export async function chatBatchCheck(
     }
     masks += String.fromCharCode(48 + mask);
   }
+  const interval = 1 / limits.perMs;
   const run = (redis as unknown as { idolcastChatBatchCheck: (numKeys: number, ...a: (string | number)[]) => Promise<[string, number]> }).idolcastChatBatchCheck;
-  const [out, slot] = await run.call(redis, keys.length, ...keys, limits.capacity, 1 / limits.perMs, Math.max(1, limits.repeatMs), limits.dedupeMs, masks, limits.seenPrefix, cooldowns.length, ...cooldowns, ...requests.map((r) => r.seen));
+  const [out, slot] = await run.call(redis, keys.length, ...keys, limits.capacity, interval, Math.max(1, limits.repeatMs), limits.dedupeMs, masks, limits.seenPrefix, cooldowns.length, ...cooldowns, ...requests.map((r) => r.seen));
   const results = Array.from(out, (c) => RESULTS[c] ?? `unexpected check result ${c}`);
-  const passed = new Set(requests.filter((r, n) => r.check && results[n] === 'ok'));
+  // A duplicate's id was there before this batch: it stays.
+  const added = requests.filter((_r, n) => results[n] !== 'duplicate');
+  const passed = requests.filter((r, n) => r.check && results[n] === 'ok');
   return {
     results,
-    forget: (ours) => undo(redis, `${limits.seenPrefix}${slot}`, 1 / limits.perMs, ours.map((r) => r.seen), ours.filter((r) => passed.has(r))),
+    forget: () => undo(redis, `${limits.seenPrefix}${slot}`, interval, added.map((r) => r.seen), passed),
   };
 }

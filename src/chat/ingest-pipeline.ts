@@ -192,7 +192,7 @@ export class IngestPipeline {
         if (scenes.length) await this.deps.queues.enqueueBulk('scene', scenes, { validate: false });
       });
     } catch (err) {
-      await forget(requests.filter((_r, n) => items[n]!.outcome?.decision !== 'duplicate')).catch(() => {});
+      await forget().catch(() => {});
       throw err;
     }
     this.degradation.observe(backlog);
@@ -435,7 +435,8 @@ export class IngestPipeline {
   /** Each event's decision: resolved, logged, and counted (one counter update per platform and decision of the batch). */
   private finish(items: Item[]): void {
     const counts = new Map<string, { platform: string; decision: Decision; n: number }>();
-    const logInfo = this.deps.log.isLevelEnabled('info');
+    // Decisions log at info, duplicates at debug: with info off neither is written, so no fields are built.
+    const logged = this.deps.log.isLevelEnabled('info');
     for (const i of items) {
       const o = i.outcome ?? { decision: 'ignored', reason: 'no decision' };
       const e = i.event;
@@ -443,7 +444,7 @@ export class IngestPipeline {
       const count = counts.get(key);
       if (count) count.n++;
       else counts.set(key, { platform: e.platform, decision: o.decision, n: 1 });
-      if (logInfo || this.deps.log.isLevelEnabled('debug')) {
+      if (logged) {
         const fields = { platform: e.platform, room: e.room, messageId: e.id, user: e.user.login, kind: e.kind, decision: o.decision, reason: o.reason };
         if (o.decision === 'duplicate') this.deps.log.debug(fields, 'chat decision');
         else this.deps.log.info(fields, 'chat decision');
@@ -452,5 +453,4 @@ export class IngestPipeline {
     }
     for (const c of counts.values()) this.deps.metrics.chatDecisions.inc({ platform: c.platform, decision: c.decision }, c.n);
   }
-
 }
