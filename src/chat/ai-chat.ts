@@ -82,19 +82,22 @@ export class AiChat {
   }
 
   private async offerHeard(items: AiChatItem[], load: Pick<Reading, 'level' | 'backlog'>): Promise<void> {
-    if (!(await this.switch.isOn())) return; // cached: switched off, a flood's batches cost nothing here
     const shed = load.level >= 1 || load.backlog >= aiShedDepth(this.deps.config);
-    const byChannel = new Map<string, AiChatItem[]>();
+    const byChannel = new Map<string, ReplyMessage[]>();
     for (const i of items) {
+      const msg = this.message(i, shed);
+      if (!msg) continue;
       const said = byChannel.get(i.channel);
-      if (said) said.push(i);
-      else byChannel.set(i.channel, [i]);
+      if (said) said.push(msg);
+      else byChannel.set(i.channel, [msg]);
     }
+    // The switch only when there is something to offer: its cached answer then stays as fresh as
+    // the last message that could be answered (a batch of commands must not renew an old "off").
+    if (!byChannel.size || !(await this.switch.isOn())) return;
     // Each channel's messages as one batch (a few script calls whatever its size), in the order they were said.
     await Promise.all(
       [...byChannel].map(async ([channel, said]) => {
-        const msgs = this.hear(channel, said.flatMap((i) => this.message(i, shed) ?? []));
-        if (!msgs.length) return;
+        const msgs = this.hear(channel, said);
         // Memory and reply candidates are separate keys: both written at once, then the jobs they call for.
         const [waiting, offers] = await Promise.all([this.memory.recordMessages(channel, msgs.map((m) => ({ viewer: m.viewer, name: m.name, text: m.text }))), this.policy.offerMany(channel, msgs)]);
         const summaries = this.summaries ? msgs.filter((_m, n) => waiting[n]! >= this.deps.config.ai.memory.summaryEvery) : [];
